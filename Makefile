@@ -1,0 +1,70 @@
+# carecast - build, test and demo.
+#
+#   make            build ./carecast (optimised)
+#   make demo       install what is missing, build, make a demo database and
+#                   run the example campaigns into var/outbox/
+#   make check      install what is missing (with the real test servers),
+#                   build with ASan+UBSan and run every test
+#   make install PREFIX=/usr/local
+#
+# Dependencies come from pkg-config; etc/install-deps.sh installs the Debian
+# packages that provide them.
+
+PREFIX   ?= /usr/local
+CC       ?= cc
+PKGS      = yaml-0.1 sqlite3 libcurl libesmtp-1.0 icu-i18n icu-uc libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN      = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CSTD      = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
+OPT_FLAGS = -O2 -g
+SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS := $(sort $(wildcard engine/*.c))
+OBJS      := $(patsubst engine/%.c,build/opt/%.o,$(SRCS))
+SAN_OBJS  := $(patsubst engine/%.c,build/san/%.o,$(SRCS))
+
+.PHONY: all deps test-deps demo check test install clean bench conformance
+
+all: deps carecast
+
+deps:
+	@sh etc/install-deps.sh build
+
+test-deps:
+	@sh etc/install-deps.sh test
+
+carecast: $(OBJS)
+	$(CC) $(OPT_FLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lm
+
+build/san/carecast: $(SAN_OBJS)
+	$(CC) $(SAN_FLAGS) -o $@ $(SAN_OBJS) $(PKG_LIBS) -lm
+
+build/opt/%.o: engine/%.c engine/*.h | build/opt
+	$(CC) $(CSTD) $(WARN) $(OPT_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/san/%.o: engine/%.c engine/*.h | build/san
+	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/opt build/san:
+	mkdir -p $@
+
+demo: deps carecast
+	@sh tests/demo.sh
+
+check: test-deps
+	@$(MAKE) --no-print-directory carecast build/san/carecast
+	@CARECAST=$(CURDIR)/build/san/carecast sh tests/run.sh
+
+test: check
+
+install: carecast
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/carecast
+	install -m 755 carecast $(DESTDIR)$(PREFIX)/bin/carecast
+	install -m 644 docs/carecast.1 $(DESTDIR)$(PREFIX)/share/man/man1/carecast.1
+	install -m 644 etc/carecast.yaml $(DESTDIR)$(PREFIX)/share/carecast/carecast.yaml.example
+	cp -r rules templates $(DESTDIR)$(PREFIX)/share/carecast/
+
+clean:
+	rm -rf build carecast

@@ -1,0 +1,49 @@
+/* clock.h - the business clock, civil dates and time zones.
+ *
+ * Instants are int64 unix seconds (UTC).  Civil dates are computed with
+ * integer arithmetic (days since 1970-01-01), never with the process's TZ;
+ * wall-clock times in a zone go through ICU, which knows DST and history.
+ * A wall time that does not exist (the spring-forward gap) resolves to the
+ * first instant after the gap; an ambiguous one (fall back) to the first. */
+#ifndef CC_CLOCK_H
+#define CC_CLOCK_H
+
+#include "cc.h"
+
+typedef struct {
+    int year, month, day;
+} cc_date;
+
+typedef struct {
+    int64_t now;          /* the instant the command runs as */
+    cc_date today;        /* the date in the business zone at `now` */
+    const char *zone;     /* business zone, borrowed from the config */
+} cc_clock;
+
+int clock_is_leap(int year);
+int clock_days_in_month(int year, int month);
+int64_t clock_days_from_civil(cc_date d);
+cc_date clock_civil_from_days(int64_t days);
+cc_date clock_add_days(cc_date d, int64_t n);
+/* Parse "YYYY-MM-DD" exactly (valid calendar date).  0 on success. */
+int clock_parse_date(const char *s, cc_date *d);
+void clock_format_date(cc_date d, char out[11]);
+
+/* 1 when `zone` is an IANA zone ICU knows. */
+int clock_zone_valid(const char *zone);
+/* Wall time in `zone` -> instant.  CC_ERR_INPUT for an unknown zone. */
+cc_code clock_local_to_utc(const char *zone, cc_date d, int hour, int minute, int second, int64_t *t);
+/* Instant -> wall date/time in `zone`, with the zone's UTC offset then. */
+cc_code clock_utc_to_local(const char *zone, int64_t t, cc_date *d, int *hour, int *minute,
+                           int *second, int *offset_s);
+/* Format an instant as ISO 8601 with the zone's offset: 2026-11-23T09:30:00+08:00 */
+void clock_format_instant(const char *zone, int64_t t, char out[32]);
+/* Parse --now / --date: "YYYY-MM-DD" (start of day in `zone`) or a date-time
+ * "YYYY-MM-DD[T| ]HH:MM[:SS][Z|+HH:MM]" (no offset: in `zone`). */
+cc_code clock_parse_instant(const char *s, const char *zone, int64_t *t);
+/* Set up the clock: `now_arg` (may be NULL = the real time). */
+cc_code clock_init(cc_clock *c, const char *zone, const char *now_arg);
+/* Free cached ICU calendars. */
+void clock_shutdown(void);
+
+#endif

@@ -1,0 +1,250 @@
+/* cmd_plan.c - commands over campaigns and the outbox: lint, preview,
+ * plan, send, run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "campaign.h"
+#include "commands.h"
+#include "plan.h"
+#include "sender.h"
+
+/* Planning commands read an existing database; they never create one. */
+static cc_code open_existing_db(cli *c)
+{
+    if (access(c->cfg.database, F_OK) != 0) {
+        fprintf(stderr,
+                "carecast: database '%s' does not exist (create it with 'carecast demo-data --customers N' or "
+                "'carecast import customers FILE.csv')\n",
+                c->cfg.database);
+        return CC_ERR_NOT_FOUND;
+    }
+    return cli_open_db(c);
+}
+
+static cc_code load_campaigns(cli *c, cc_campaign **camps, size_t *n)
+{
+    cc_diags diags = {.limit = 100};
+    cc_code rc = campaign_load_dir(c->cfg.rules, camps, n, &diags);
+    if (rc != CC_OK) {
+        cc_diag_print(&diags, stderr);
+        campaigns_free(*camps, *n);
+        *camps = NULL;
+        *n = 0;
+    }
+    cc_diags_free(&diags);
+    return rc == CC_OK ? CC_OK : CC_ERR_INPUT;
+}
+
+cc_code cmd_lint(cli *c)
+{
+    if (cli_no_unknown_options(c, "lint") != 0) return CC_ERR_USAGE;
+    if (c->argc) {
+        fprintf(stderr, "carecast lint: unexpected argument '%s'\n", c->argv[0]);
+        return CC_ERR_USAGE;
+    }
+    cc_diags diags = {.limit = 200};
+    cc_campaign *camps = NULL;
+    size_t n = 0;
+    cc_code rc = campaign_load_dir(c->cfg.rules, &camps, &n, &diags);
+    int problems = rc != CC_OK;
+    if (open_existing_db(c) != CC_OK) {
+        cc_diag_print(&diags, stderr);
+        cc_diags_free(&diags);
+        campaigns_free(camps, n);
+        return CC_ERR_PROBLEMS;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (plan_check_campaign(c->db, &c->cfg, &c->clock, &camps[i], &diags) != CC_OK) problems = 1;
+    cc_diag_print(&diags, stderr);
+    if (!problems)
+        printf("%s: %zu campaign%s, configuration and templates are clean\n", c->cfg.rules, n, n == 1 ? "" : "s");
+    else
+        fprintf(stderr, "carecast lint: %zu problem%s found\n", diags.count, diags.count == 1 ? "" : "s");
+    cc_diags_free(&diags);
+    campaigns_free(camps, n);
+    return problems ? CC_ERR_PROBLEMS : CC_OK;
+}
+
+static void print_items(cli *c, const plan_list *pl)
+{
+    cc_buf b = CC_BUF_INIT;
+    int json = !strcmp(c->format, "json"), jsonl = !strcmp(c->format, "jsonl");
+    if (json) cc_buf_puts(&b, "[");
+    size_t printed = 0;
+    for (size_t i = 0; i < pl->n; i++) {
+        const plan_item *it = &pl->items[i];
+        if (!strcmp(it->status, "not-drawn")) continue;
+        if (json || jsonl) {
+            if (json && printed) cc_buf_puts(&b, ",");
+            if (json) cc_buf_puts(&b, "\n  ");
+            plan_item_json(it, &b);
+            if (jsonl) cc_buf_putc(&b, '\n');
+        } else {
+            cc_buf_printf(&b, "%-22s %-12s %-10s %-9s %-6s %-28s %s%s%s\n", it->campaign->id,
+                          it->campaign->steps[it->step_index].name, it->customer_id ? it->customer_id : "-",
+                          it->status, it->channel ? it->channel : "-", it->to ? it->to : "-", it->send_after_iso,
+                          it->reason ? "  " : "", it->reason ? it->reason : "");
+        }
+        printed++;
+    }
+    if (json) cc_buf_puts(&b, printed ? "\n]\n" : "]\n");
+    fputs(cc_buf_str(&b), stdout);
+    cc_buf_free(&b);
+}
+
+static cc_code compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *f, plan_list *pl)
+{
+    cc_diags diags = {.limit = 100};
+    memset(pl, 0, sizeof *pl);
+    cc_code rc = plan_compute(c->db, &c->cfg, &c->clock, camps, n, f, pl, &diags, NULL);
+    cc_diag_print(&diags, stderr);
+    cc_diags_free(&diags);
+    return rc;
+}
+
+static cc_code do_plan(cli *c, int dry_run, int quiet_summary)
+{
+    cc_campaign *camps = NULL;
+    size_t n = 0;
+    cc_code rc = load_campaigns(c, &camps, &n);
+    if (rc == CC_OK) rc = open_existing_db(c);
+    plan_list pl;
+    memset(&pl, 0, sizeof pl);
+    if (rc == CC_OK) rc = compute(c, camps, n, NULL, &pl);
+    if (rc == CC_OK && dry_run) {
+        print_items(c, &pl);
+    } else if (rc == CC_OK) {
+        size_t recorded = 0;
+        rc = plan_record(c->db, &c->clock, &pl, &recorded);
+        if (rc == CC_OK && strcmp(c->format, "text") != 0) print_items(c, &pl);
+        if (rc == CC_OK && !quiet_summary) {
+            size_t planned = 0, skipped = 0, held = 0;
+            for (size_t i = 0; i < pl.n; i++) {
+                planned += !strcmp(pl.items[i].status, "planned");
+                skipped += !strcmp(pl.items[i].status, "skipped");
+                held += !strcmp(pl.items[i].status, "holdout");
+            }
+            fprintf(strcmp(c->format, "text") ? stderr : stdout,
+                    "planned %zu message%s (%zu skipped, %zu holdout); %zu new outbox record%s\n", planned,
+                    planned == 1 ? "" : "s", skipped, held, recorded, recorded == 1 ? "" : "s");
+        }
+    }
+    plan_list_free(&pl);
+    campaigns_free(camps, n);
+    return rc;
+}
+
+cc_code cmd_plan(cli *c)
+{
+    int dry = cli_flag(c, "--dry-run");
+    if (cli_no_unknown_options(c, "plan") != 0) return CC_ERR_USAGE;
+    if (c->argc) {
+        fprintf(stderr, "carecast plan: unexpected argument '%s'\n", c->argv[0]);
+        return CC_ERR_USAGE;
+    }
+    return do_plan(c, dry, 0);
+}
+
+cc_code cmd_preview(cli *c)
+{
+    const char *customer = cli_option(c, "--customer");
+    const char *limit_s = cli_option(c, "--limit");
+    if (cli_no_unknown_options(c, "preview") != 0) return CC_ERR_USAGE;
+    if (c->argc != 1) {
+        fprintf(stderr, "usage: carecast preview CAMPAIGN [--customer ID] [--limit N]\n");
+        return CC_ERR_USAGE;
+    }
+    char *end = NULL;
+    long limit = limit_s ? strtol(limit_s, &end, 10) : 20;
+    if (limit_s && (*end || limit < 1)) {
+        fprintf(stderr, "carecast preview: --limit must be a positive whole number\n");
+        return CC_ERR_USAGE;
+    }
+    cc_campaign *camps = NULL;
+    size_t n = 0;
+    cc_code rc = load_campaigns(c, &camps, &n);
+    if (rc != CC_OK) return rc;
+    if (!campaign_find(camps, n, c->argv[0])) {
+        fprintf(stderr, "carecast preview: no campaign '%s' in %s (campaigns:", c->argv[0], c->cfg.rules);
+        for (size_t i = 0; i < n; i++) fprintf(stderr, " %s", camps[i].id);
+        fprintf(stderr, ")\n");
+        campaigns_free(camps, n);
+        return CC_ERR_NOT_FOUND;
+    }
+    rc = open_existing_db(c);
+    plan_filter f = {c->argv[0], customer, 1, (size_t)limit};
+    plan_list pl;
+    memset(&pl, 0, sizeof pl);
+    if (rc == CC_OK) rc = compute(c, camps, n, &f, &pl);
+    if (rc == CC_OK && strcmp(c->format, "text") != 0) {
+        print_items(c, &pl);
+    } else if (rc == CC_OK) {
+        char today[11];
+        clock_format_date(c->clock.today, today);
+        printf("%s on %s: %zu due\n", c->argv[0], today, pl.n);
+        for (size_t i = 0; i < pl.n; i++) {
+            const plan_item *it = &pl.items[i];
+            printf("\n— %s %s, step %s, occurrence %s: %s", it->customer_id ? it->customer_id : "-",
+                   it->to_name ? it->to_name : "", it->campaign->steps[it->step_index].name, it->occurrence,
+                   it->status);
+            if (it->reason) printf(" (%s)", it->reason);
+            if (it->channel) printf(" by %s to %s, not before %s", it->channel, it->to, it->send_after_iso);
+            printf("\n");
+            if (it->subject) printf("  Subject: %s\n", it->subject);
+            const char *body = it->sms_text ? it->sms_text : it->body_text;
+            if (body) {
+                printf("  | ");
+                for (const char *p = body; *p; p++) {
+                    putchar(*p);
+                    if (*p == '\n' && p[1]) printf("  | ");
+                }
+                if (body[0] && body[strlen(body) - 1] != '\n') putchar('\n');
+            }
+        }
+    }
+    plan_list_free(&pl);
+    campaigns_free(camps, n);
+    return rc;
+}
+
+static cc_code do_send(cli *c, size_t limit)
+{
+    send_totals tot;
+    cc_code rc = sender_run(c->db, &c->cfg, c->clock.now, limit, c->verbosity, &tot);
+    if (rc == CC_ERR_BUSY) {
+        fprintf(stderr, "carecast: another carecast is sending from %s; nothing to do\n", c->cfg.database);
+        return rc;
+    }
+    printf("sent %zu, retry %zu, failed %zu\n", tot.sent, tot.retry, tot.failed);
+    if (rc == CC_OK && tot.failed) return CC_ERR_PROBLEMS;
+    return rc;
+}
+
+cc_code cmd_send(cli *c)
+{
+    const char *limit_s = cli_option(c, "--limit");
+    if (cli_no_unknown_options(c, "send") != 0) return CC_ERR_USAGE;
+    char *end = NULL;
+    long limit = limit_s ? strtol(limit_s, &end, 10) : 0;
+    if ((limit_s && (*end || limit < 1)) || c->argc) {
+        fprintf(stderr, "usage: carecast send [--limit N]\n");
+        return CC_ERR_USAGE;
+    }
+    cc_code rc = open_existing_db(c);
+    if (rc != CC_OK) return rc;
+    return do_send(c, (size_t)limit);
+}
+
+cc_code cmd_run(cli *c)
+{
+    if (cli_no_unknown_options(c, "run") != 0) return CC_ERR_USAGE;
+    if (c->argc) {
+        fprintf(stderr, "carecast run: unexpected argument '%s'\n", c->argv[0]);
+        return CC_ERR_USAGE;
+    }
+    cc_code rc = do_plan(c, 0, 0);
+    if (rc != CC_OK) return rc;
+    return do_send(c, 0);
+}

@@ -1,0 +1,620 @@
+/* config.c - loads and checks etc/carecast.yaml (see config.h).
+ *
+ * The accepted keys are tables of {name, type, offset} below, one per
+ * section, so adding a setting is one line and the "unknown key" message can
+ * list what is allowed.  Secrets are read from the environment or a file at
+ * load time and exist only in memory. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "ydoc.h"
+
+typedef enum { F_STR, F_INT, F_BOOL, F_NUM, F_DURATION, F_SECRET, F_PATH } field_type;
+
+typedef struct {
+    const char *key;
+    field_type type;
+    size_t off;
+} field;
+
+typedef struct {
+    const char *file;
+    cc_diags *diags;
+} loader;
+
+#define CFG(f) offsetof(cc_config, f)
+#define TR(f) offsetof(cc_transport_config, f)
+
+static const field top_fields[] = {
+    {"database", F_PATH, CFG(database)},   {"timezone", F_STR, CFG(timezone)},
+    {"rules", F_PATH, CFG(rules)},         {"templates", F_PATH, CFG(templates)},
+    {"outbox_dir", F_PATH, CFG(outbox_dir)}, {NULL, 0, 0}};
+
+static const field customer_fields[] = {
+    {"table", F_STR, CFG(customers.table)},
+    {"id", F_STR, CFG(customers.id)},
+    {"email", F_STR, CFG(customers.email)},
+    {"phone", F_STR, CFG(customers.phone)},
+    {"birth_date", F_STR, CFG(customers.birth_date)},
+    {"locale", F_STR, CFG(customers.locale)},
+    {"timezone", F_STR, CFG(customers.timezone)},
+    {"email_opt_in", F_STR, CFG(customers.email_opt_in)},
+    {"sms_opt_in", F_STR, CFG(customers.sms_opt_in)},
+    {"preferred_channel", F_STR, CFG(customers.preferred_channel)},
+    {"default_country", F_STR, CFG(customers.default_country)},
+    {NULL, 0, 0}};
+
+static const field sender_fields[] = {{"name", F_STR, CFG(sender.name)},
+                                      {"email", F_STR, CFG(sender.email)},
+                                      {"reply_to", F_STR, CFG(sender.reply_to)},
+                                      {NULL, 0, 0}};
+
+static const field transport_fields[] = {
+    {"type", F_STR, TR(type)},
+    {"host", F_STR, TR(host)},
+    {"port", F_INT, TR(port)},
+    {"tls", F_STR, TR(tls)},
+    {"verify", F_BOOL, TR(verify)},
+    {"url", F_STR, TR(url)},
+    {"username", F_STR, TR(username)},
+    {"password", F_SECRET, TR(password)},
+    {"from", F_STR, TR(from)},
+    {"account_sid", F_STR, TR(account_sid)},
+    {"token", F_SECRET, TR(token)},
+    {"messaging_service_sid", F_STR, TR(messaging_service_sid)},
+    {"body", F_STR, TR(body)},
+    {"connections", F_INT, TR(connections)},
+    {"rate", F_NUM, TR(rate)},
+    {"timeout", F_DURATION, TR(timeout_s)},
+    {"max_attempts", F_INT, TR(max_attempts)},
+    {"max_age", F_DURATION, TR(max_age_s)},
+    {NULL, 0, 0}};
+
+static const field sms_fields[] = {{"signature", F_STR, CFG(sms.signature)},
+                                   {"max_segments", F_INT, CFG(sms.max_segments)},
+                                   {NULL, 0, 0}};
+
+static const field unsubscribe_fields[] = {{"url", F_STR, CFG(unsubscribe.url)},
+                                           {"secret", F_SECRET, CFG(unsubscribe.secret)},
+                                           {NULL, 0, 0}};
+
+static const field serve_fields[] = {{"listen", F_STR, CFG(serve.listen)},
+                                     {"secret", F_SECRET, CFG(serve.secret)},
+                                     {NULL, 0, 0}};
+
+static void err_at(loader *l, const ynode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void err_at(loader *l, const ynode *n, const char *fmt, ...)
+{
+    cc_buf b = CC_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    cc_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    cc_diag(l->diags, l->file, n ? n->line : 0, n ? n->col : 0, "error: %s", cc_buf_str(&b));
+    cc_buf_free(&b);
+}
+
+static void set_str(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = xstrdup(v);
+}
+
+/* Read a secret named by `key_env` / `key_file`.  The value is never echoed
+ * in messages: only the variable or file name is. */
+static void load_secret(loader *l, const ynode *keynode, const char *base, const ynode *v,
+                        int is_file, char **slot)
+{
+    if (v->kind != YN_SCALAR || !v->value[0]) {
+        err_at(l, v, "'%s' must name %s", keynode->value,
+               is_file ? "a file" : "an environment variable");
+        return;
+    }
+    if (!is_file) {
+        const char *val = getenv(v->value);
+        /* A missing variable is not an error at load time: commands that
+         * need the secret say so when they need it. */
+        if (val) set_str(slot, val);
+        return;
+    }
+    char *path = v->value[0] == '/' ? xstrdup(v->value) : xasprintf("%s/%s", base, v->value);
+    size_t len = 0;
+    char *text = cc_read_file(path, &len);
+    if (!text) {
+        err_at(l, v, "cannot read secret file '%s': %s", path, strerror(errno));
+        free(path);
+        return;
+    }
+    free(path);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) text[--len] = '\0';
+    free(*slot);
+    *slot = text;
+}
+
+static int parse_int(const char *s, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static void load_fields(loader *l, const ynode *map, const field *fields, void *base_ptr,
+                        const char *section, const char *base_dir)
+{
+    if (map->kind != YN_MAP) {
+        err_at(l, map, "'%s' must be a map", section);
+        return;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        const ynode *k = map->keys[i], *v = map->items[i];
+        const field *f = NULL;
+        int secret_file = 0;
+        for (const field *g = fields; g->key; g++) {
+            size_t kl = strlen(g->key);
+            if (g->type == F_SECRET) {
+                if (strncmp(k->value, g->key, kl) == 0 &&
+                    (strcmp(k->value + kl, "_env") == 0 || strcmp(k->value + kl, "_file") == 0)) {
+                    f = g;
+                    secret_file = strcmp(k->value + kl, "_file") == 0;
+                    break;
+                }
+                if (strcmp(k->value, g->key) == 0) {
+                    err_at(l, k,
+                           "secrets do not belong in the config file: use '%s_env: VARIABLE' or "
+                           "'%s_file: PATH'",
+                           g->key, g->key);
+                    f = g;
+                    secret_file = -1;
+                    break;
+                }
+            } else if (strcmp(k->value, g->key) == 0) {
+                f = g;
+                break;
+            }
+        }
+        if (!f) {
+            cc_buf allowed = CC_BUF_INIT;
+            for (const field *g = fields; g->key; g++) {
+                if (allowed.len) cc_buf_puts(&allowed, ", ");
+                cc_buf_puts(&allowed, g->key);
+                if (g->type == F_SECRET) cc_buf_puts(&allowed, "_env, ");
+                if (g->type == F_SECRET) cc_buf_printf(&allowed, "%s_file", g->key);
+            }
+            err_at(l, k, "unknown key '%s' in %s (allowed: %s)", k->value, section,
+                   cc_buf_str(&allowed));
+            cc_buf_free(&allowed);
+            continue;
+        }
+        if (secret_file < 0) continue;
+        void *slot = (char *)base_ptr + f->off;
+        if (v->kind != YN_SCALAR) {
+            err_at(l, v, "'%s' must be a single value, not %s", k->value, ydoc_kind_name(v->kind));
+            continue;
+        }
+        switch (f->type) {
+        case F_STR:
+        case F_PATH:
+            if (ydoc_is_null(v)) break;
+            set_str((char **)slot, v->value);
+            break;
+        case F_SECRET:
+            load_secret(l, k, base_dir, v, secret_file, (char **)slot);
+            break;
+        case F_INT: {
+            long n;
+            if (parse_int(v->value, &n) != 0 || n < 0 || n > 1000000000) {
+                err_at(l, v, "'%s' must be a whole number, not '%s'", k->value, v->value);
+                break;
+            }
+            *(int *)slot = (int)n;
+            break;
+        }
+        case F_NUM: {
+            char *end = NULL;
+            double d = strtod(v->value, &end);
+            if (end == v->value || *end || d < 0) {
+                err_at(l, v, "'%s' must be a number, not '%s'", k->value, v->value);
+                break;
+            }
+            *(double *)slot = d;
+            break;
+        }
+        case F_BOOL:
+            if (strcmp(v->value, "true") == 0 || strcmp(v->value, "yes") == 0)
+                *(int *)slot = 1;
+            else if (strcmp(v->value, "false") == 0 || strcmp(v->value, "no") == 0)
+                *(int *)slot = 0;
+            else
+                err_at(l, v, "'%s' must be true or false, not '%s'", k->value, v->value);
+            break;
+        case F_DURATION: {
+            int64_t secs;
+            if (cc_parse_duration(v->value, &secs) != 0) {
+                err_at(l, v,
+                       "'%s' must be a duration such as '30 seconds', '10 minutes', '2 days', "
+                       "not '%s'",
+                       k->value, v->value);
+                break;
+            }
+            *(int64_t *)slot = secs;
+            break;
+        }
+        }
+    }
+}
+
+static const char *const transport_types_email[] = {"smtp", "file", NULL};
+static const char *const transport_types_sms[] = {"kannel", "twilio", "http-json", "file", NULL};
+
+static void load_transport(loader *l, const ynode *node, cc_transport_config *tc,
+                           const char *channel, const char *base_dir)
+{
+    tc->line = node->line;
+    tc->col = node->col;
+    load_fields(l, node, transport_fields, tc, channel[0] == 'e' ? "transports.email" : "transports.sms",
+                base_dir);
+    if (node->kind != YN_MAP) return;
+    const ynode *t = ydoc_get(node, "type");
+    const char *const *types = channel[0] == 'e' ? transport_types_email : transport_types_sms;
+    if (!t) {
+        err_at(l, node, "transports.%s needs a 'type'", channel);
+        return;
+    }
+    int found = 0;
+    for (const char *const *p = types; *p; p++) found |= cc_streq(*p, tc->type);
+    if (!found) {
+        cc_buf b = CC_BUF_INIT;
+        for (const char *const *p = types; *p; p++) cc_buf_printf(&b, "%s%s", p == types ? "" : ", ", *p);
+        err_at(l, t, "unknown %s transport type '%s' (one of: %s)", channel, tc->type ? tc->type : "",
+               cc_buf_str(&b));
+        cc_buf_free(&b);
+    }
+    const ynode *tls = ydoc_get(node, "tls");
+    if (tls && tc->tls && !cc_streq(tc->tls, "none") && !cc_streq(tc->tls, "starttls") &&
+        !cc_streq(tc->tls, "tls"))
+        err_at(l, tls, "tls must be none, starttls or tls, not '%s'", tc->tls);
+    if (cc_streq(tc->type, "smtp") && !tc->host) err_at(l, node, "transports.%s (smtp) needs a 'host'", channel);
+    if ((cc_streq(tc->type, "kannel") || cc_streq(tc->type, "http-json")) && !tc->url)
+        err_at(l, node, "transports.%s (%s) needs a 'url'", channel, tc->type);
+}
+
+static int valid_cap(const char *s)
+{
+    /* "N per day|week|month" */
+    const char *p = s;
+    if (!isdigit((unsigned char)*p)) return 0;
+    while (isdigit((unsigned char)*p)) p++;
+    return strcmp(p, " per day") == 0 || strcmp(p, " per week") == 0 || strcmp(p, " per month") == 0;
+}
+
+static void load_caps(loader *l, const ynode *list, char ***out, size_t *n)
+{
+    if (list->kind != YN_SEQ) {
+        err_at(l, list, "caps must be a list such as [\"1 per day\", \"3 per week\"]");
+        return;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        const ynode *v = list->items[i];
+        if (v->kind != YN_SCALAR || !valid_cap(v->value)) {
+            err_at(l, v, "a cap is written 'N per day', 'N per week' or 'N per month'");
+            continue;
+        }
+        *out = xrealloc(*out, (*n + 1) * sizeof **out);
+        (*out)[(*n)++] = xstrdup(v->value);
+    }
+}
+
+static int valid_hhmm(const char *s, size_t len)
+{
+    return len == 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) && s[2] == ':' &&
+           isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) &&
+           (s[0] - '0') * 10 + (s[1] - '0') < 24 && (s[3] - '0') * 10 + (s[4] - '0') < 60;
+}
+
+static void load_policy(loader *l, cc_config *cfg, const ynode *node)
+{
+    if (node->kind != YN_MAP) {
+        err_at(l, node, "'policy' must be a map");
+        return;
+    }
+    for (size_t i = 0; i < node->n; i++) {
+        const ynode *k = node->keys[i], *v = node->items[i];
+        if (strcmp(k->value, "quiet_hours") == 0) {
+            if (v->kind != YN_SCALAR || strlen(v->value) != 11 || v->value[5] != '-' ||
+                !valid_hhmm(v->value, 5) || !valid_hhmm(v->value + 6, 5)) {
+                err_at(l, v, "quiet_hours is written \"HH:MM-HH:MM\", e.g. \"21:00-08:00\"");
+                continue;
+            }
+            set_str(&cfg->policy.quiet_hours, v->value);
+        } else if (strcmp(k->value, "caps") == 0) {
+            if (v->kind != YN_MAP) {
+                err_at(l, v, "'caps' must be a map with 'marketing' and/or 'all'");
+                continue;
+            }
+            for (size_t j = 0; j < v->n; j++) {
+                const char *ck = v->keys[j]->value;
+                if (strcmp(ck, "marketing") == 0)
+                    load_caps(l, v->items[j], &cfg->policy.caps_marketing, &cfg->policy.n_caps_marketing);
+                else if (strcmp(ck, "all") == 0)
+                    load_caps(l, v->items[j], &cfg->policy.caps_all, &cfg->policy.n_caps_all);
+                else
+                    err_at(l, v->keys[j], "unknown key '%s' in policy.caps (allowed: marketing, all)", ck);
+            }
+        } else if (strcmp(k->value, "coverage") == 0) {
+            /* {segment: {label: "N per month"}} - checked here, used by report. */
+            if (v->kind != YN_MAP) {
+                err_at(l, v, "'coverage' must be a map of segment name to {label: \"N per month\"}");
+                continue;
+            }
+            for (size_t j = 0; j < v->n; j++) {
+                const ynode *m = v->items[j];
+                if (m->kind != YN_MAP) {
+                    err_at(l, m, "coverage for '%s' must be a map of label to \"N per month\"",
+                           v->keys[j]->value);
+                    continue;
+                }
+                for (size_t q = 0; q < m->n; q++)
+                    if (m->items[q]->kind != YN_SCALAR || !valid_cap(m->items[q]->value))
+                        err_at(l, m->items[q], "coverage is written 'N per day', 'N per week' or 'N per month'");
+            }
+        } else {
+            err_at(l, k, "unknown key '%s' in policy (allowed: quiet_hours, caps, coverage)", k->value);
+        }
+    }
+}
+
+static void load_sms(loader *l, cc_config *cfg, const ynode *node, const char *base_dir)
+{
+    if (node->kind != YN_MAP) {
+        err_at(l, node, "'sms' must be a map");
+        return;
+    }
+    /* opt_out is a map by language; the rest are plain fields. */
+    ynode copy = *node;
+    size_t kept = 0;
+    ynode **keys = xcalloc(node->n, sizeof *keys), **items = xcalloc(node->n, sizeof *items);
+    for (size_t i = 0; i < node->n; i++) {
+        const ynode *k = node->keys[i], *v = node->items[i];
+        if (strcmp(k->value, "opt_out") != 0) {
+            keys[kept] = node->keys[i];
+            items[kept++] = node->items[i];
+            continue;
+        }
+        if (v->kind != YN_MAP) {
+            err_at(l, v, "'opt_out' must be a map of language to text, e.g. {zh: 回T退订, en: Reply STOP to opt out}");
+            continue;
+        }
+        for (size_t j = 0; j < v->n; j++) {
+            const char *lang = v->keys[j]->value;
+            const ynode *t = v->items[j];
+            if (t->kind != YN_SCALAR) {
+                err_at(l, t, "opt_out.%s must be text", lang);
+            } else if (strcmp(lang, "zh") == 0) {
+                set_str(&cfg->sms.opt_out_zh, t->value);
+            } else if (strcmp(lang, "en") == 0) {
+                set_str(&cfg->sms.opt_out_en, t->value);
+            } else {
+                err_at(l, v->keys[j], "unknown opt_out language '%s' (allowed: zh, en)", lang);
+            }
+        }
+    }
+    copy.keys = keys;
+    copy.items = items;
+    copy.n = kept;
+    load_fields(l, &copy, sms_fields, cfg, "sms", base_dir);
+    free(keys);
+    free(items);
+}
+
+void config_defaults(cc_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->base = xstrdup(".");
+    cfg->database = xstrdup("var/carecast.db");
+    cfg->timezone = xstrdup("UTC");
+    cfg->rules = xstrdup("rules");
+    cfg->templates = xstrdup("templates");
+    cfg->outbox_dir = xstrdup("var/outbox");
+    cfg->customers.table = xstrdup("customers");
+    cfg->customers.id = xstrdup("id");
+    cfg->customers.email = xstrdup("email");
+    cfg->customers.phone = xstrdup("phone");
+    cfg->customers.birth_date = xstrdup("birth_date");
+    cfg->customers.locale = xstrdup("locale");
+    cfg->customers.timezone = xstrdup("timezone");
+    cfg->customers.email_opt_in = xstrdup("email_opt_in");
+    cfg->customers.sms_opt_in = xstrdup("sms_opt_in");
+    cfg->customers.preferred_channel = xstrdup("preferred_channel");
+    cfg->customers.default_country = xstrdup("CN");
+    cfg->sms.max_segments = 3;
+    cc_transport_config *tcs[] = {&cfg->email, &cfg->sms_transport};
+    for (int i = 0; i < 2; i++) {
+        tcs[i]->type = xstrdup("file");
+        tcs[i]->verify = 1;
+        tcs[i]->tls = xstrdup("none");
+        tcs[i]->connections = i == 0 ? 4 : 8;
+        tcs[i]->timeout_s = 60;
+        tcs[i]->max_attempts = 8;
+        tcs[i]->max_age_s = i == 0 ? 2 * 86400 : 86400;
+    }
+}
+
+/* Folder that relative paths hang off: the parent of etc/ for a config in
+ * etc/, else the config's own folder (config.md). */
+static char *base_for(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+    if (dir[0] == '\0') {
+        free(dir);
+        dir = xstrdup("/");
+    }
+    const char *last = strrchr(dir, '/');
+    const char *name = last ? last + 1 : dir;
+    if (strcmp(name, "etc") == 0) {
+        char *parent = last ? (last == dir ? xstrdup("/") : xstrndup(dir, (size_t)(last - dir))) : xstrdup(".");
+        free(dir);
+        return parent;
+    }
+    return dir;
+}
+
+char *config_path(const cc_config *cfg, const char *p)
+{
+    if (!p) return NULL;
+    if (p[0] == '/' || !cfg->base || strcmp(cfg->base, ".") == 0) return xstrdup(p);
+    return xasprintf("%s/%s", cfg->base, p);
+}
+
+static void free_transport(cc_transport_config *tc)
+{
+    char **strs[] = {&tc->type, &tc->host, &tc->tls, &tc->url, &tc->username, &tc->password,
+                     &tc->from, &tc->account_sid, &tc->token, &tc->messaging_service_sid, &tc->body};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        /* Secrets are wiped before their memory is returned. */
+        if (*strs[i] && (strs[i] == &tc->password || strs[i] == &tc->token))
+            memset(*strs[i], 0, strlen(*strs[i]));
+        free(*strs[i]);
+    }
+}
+
+void config_free(cc_config *cfg)
+{
+    char **strs[] = {&cfg->path, &cfg->base, &cfg->database, &cfg->timezone, &cfg->rules,
+                     &cfg->templates, &cfg->outbox_dir, &cfg->customers.table, &cfg->customers.id,
+                     &cfg->customers.email, &cfg->customers.phone, &cfg->customers.birth_date,
+                     &cfg->customers.locale, &cfg->customers.timezone, &cfg->customers.email_opt_in,
+                     &cfg->customers.sms_opt_in, &cfg->customers.preferred_channel,
+                     &cfg->customers.default_country, &cfg->sender.name, &cfg->sender.email,
+                     &cfg->sender.reply_to, &cfg->sms.signature, &cfg->sms.opt_out_zh,
+                     &cfg->sms.opt_out_en, &cfg->policy.quiet_hours, &cfg->unsubscribe.url,
+                     &cfg->unsubscribe.secret, &cfg->serve.listen, &cfg->serve.secret};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        if (*strs[i] && (strs[i] == &cfg->unsubscribe.secret || strs[i] == &cfg->serve.secret))
+            memset(*strs[i], 0, strlen(*strs[i]));
+        free(*strs[i]);
+    }
+    for (size_t i = 0; i < cfg->policy.n_caps_marketing; i++) free(cfg->policy.caps_marketing[i]);
+    for (size_t i = 0; i < cfg->policy.n_caps_all; i++) free(cfg->policy.caps_all[i]);
+    free(cfg->policy.caps_marketing);
+    free(cfg->policy.caps_all);
+    free_transport(&cfg->email);
+    free_transport(&cfg->sms_transport);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
+{
+    config_defaults(cfg);
+    if (!path) path = getenv("CARECAST_CONFIG");
+    if (!path || !*path) {
+        if (access("etc/carecast.yaml", F_OK) != 0) return CC_OK; /* built-in defaults */
+        path = "etc/carecast.yaml";
+    }
+    size_t len = 0;
+    char *text = cc_read_file(path, &len);
+    if (!text) {
+        cc_diag(diags, path, 0, 0, "error: cannot read configuration: %s", strerror(errno));
+        config_free(cfg);
+        return CC_ERR_CONFIG;
+    }
+    size_t before = diags->count;
+    loader l = {path, diags};
+    ynode *root = ydoc_parse(path, text, len, diags);
+    free(text);
+    if (!root) {
+        config_free(cfg);
+        return CC_ERR_CONFIG;
+    }
+    cfg->path = xstrdup(path);
+    free(cfg->base);
+    cfg->base = base_for(path);
+    if (root->kind != YN_MAP) {
+        err_at(&l, root, "the configuration must be a map of settings");
+    } else {
+        for (size_t i = 0; i < root->n; i++) {
+            const char *k = root->keys[i]->value;
+            const ynode *v = root->items[i];
+            if (strcmp(k, "customers") == 0) {
+                load_fields(&l, v, customer_fields, cfg, "customers", cfg->base);
+            } else if (strcmp(k, "sender") == 0) {
+                load_fields(&l, v, sender_fields, cfg, "sender", cfg->base);
+            } else if (strcmp(k, "transports") == 0) {
+                if (v->kind != YN_MAP) {
+                    err_at(&l, v, "'transports' must be a map with 'email' and/or 'sms'");
+                    continue;
+                }
+                for (size_t j = 0; j < v->n; j++) {
+                    const char *ch = v->keys[j]->value;
+                    if (strcmp(ch, "email") == 0)
+                        load_transport(&l, v->items[j], &cfg->email, "email", cfg->base);
+                    else if (strcmp(ch, "sms") == 0)
+                        load_transport(&l, v->items[j], &cfg->sms_transport, "sms", cfg->base);
+                    else
+                        err_at(&l, v->keys[j], "unknown transport channel '%s' (allowed: email, sms)", ch);
+                }
+            } else if (strcmp(k, "sms") == 0) {
+                load_sms(&l, cfg, v, cfg->base);
+            } else if (strcmp(k, "policy") == 0) {
+                load_policy(&l, cfg, v);
+            } else if (strcmp(k, "unsubscribe") == 0) {
+                load_fields(&l, v, unsubscribe_fields, cfg, "unsubscribe", cfg->base);
+            } else if (strcmp(k, "serve") == 0) {
+                load_fields(&l, v, serve_fields, cfg, "serve", cfg->base);
+            } else {
+                int known = 0;
+                for (const field *f = top_fields; f->key; f++) known |= strcmp(f->key, k) == 0;
+                if (!known) {
+                    err_at(&l, root->keys[i],
+                           "unknown key '%s' (allowed: database, timezone, rules, templates, "
+                           "outbox_dir, customers, sender, transports, sms, policy, unsubscribe, serve)",
+                           k);
+                }
+            }
+        }
+        /* The plain top-level fields, through the same table-driven path. */
+        ynode top = *root;
+        ynode **keys = xcalloc(root->n, sizeof *keys), **items = xcalloc(root->n, sizeof *items);
+        size_t kept = 0;
+        for (size_t i = 0; i < root->n; i++)
+            for (const field *f = top_fields; f->key; f++)
+                if (strcmp(f->key, root->keys[i]->value) == 0) {
+                    keys[kept] = root->keys[i];
+                    items[kept++] = root->items[i];
+                }
+        top.keys = keys;
+        top.items = items;
+        top.n = kept;
+        load_fields(&l, &top, top_fields, cfg, "the configuration", cfg->base);
+        free(keys);
+        free(items);
+        const ynode *tz = ydoc_get(root, "timezone");
+        if (tz && !clock_zone_valid(cfg->timezone))
+            err_at(&l, tz, "unknown time zone '%s' (an IANA name such as Asia/Shanghai)", cfg->timezone);
+        if (cfg->sms.max_segments < 1 && ydoc_get(ydoc_get(root, "sms"), "max_segments"))
+            err_at(&l, ydoc_get(ydoc_get(root, "sms"), "max_segments"), "max_segments must be at least 1");
+    }
+    ydoc_free(root);
+    /* Relative paths hang off the base folder. */
+    char **paths[] = {&cfg->database, &cfg->rules, &cfg->templates, &cfg->outbox_dir};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char *p = config_path(cfg, *paths[i]);
+        free(*paths[i]);
+        *paths[i] = p;
+    }
+    if (diags->count > before) {
+        config_free(cfg);
+        return CC_ERR_CONFIG;
+    }
+    return CC_OK;
+}

@@ -1,0 +1,90 @@
+/* config.h - etc/carecast.yaml: the one place carecast's settings live.
+ *
+ * config_load() reads the file with libyaml, checks every key and type
+ * (unknown keys and wrong types are FILE:LINE:COL errors) and resolves
+ * relative paths and secrets.  Secrets are never stored in the file: a key
+ * such as `password_env: NAME` names an environment variable and
+ * `password_file: PATH` a file; the resolved value lives only in memory and
+ * is never printed. */
+#ifndef CC_CONFIG_H
+#define CC_CONFIG_H
+
+#include "cc.h"
+
+typedef struct {
+    char *type;          /* smtp | file | kannel | twilio | http-json */
+    char *host;          /* smtp */
+    int port;            /* smtp; 0 = 25 */
+    char *tls;           /* none | starttls | tls */
+    int verify;          /* certificate verification */
+    char *url;           /* kannel sendsms URL, twilio API base, http-json URL */
+    char *username;
+    char *password;      /* resolved secret, or NULL */
+    char *from;          /* SMS sender id */
+    char *account_sid;   /* twilio */
+    char *token;         /* twilio, resolved secret */
+    char *messaging_service_sid;
+    char *body;          /* http-json body template */
+    int connections;
+    double rate;         /* messages per second, 0 = unlimited */
+    int64_t timeout_s;
+    int max_attempts;
+    int64_t max_age_s;
+    int line, col;       /* where it was configured, for messages */
+} cc_transport_config;
+
+typedef struct {
+    char *path;          /* the config file as given; NULL when none was found */
+    char *base;          /* folder that relative paths are resolved against */
+    char *database;
+    char *timezone;      /* business zone, IANA */
+    char *rules;
+    char *templates;
+    char *outbox_dir;
+
+    struct {
+        char *table, *id, *email, *phone, *birth_date, *locale, *timezone;
+        char *email_opt_in, *sms_opt_in, *preferred_channel, *default_country;
+    } customers;
+
+    struct {
+        char *name, *email, *reply_to;
+    } sender;
+
+    cc_transport_config email;
+    cc_transport_config sms_transport;
+
+    struct {
+        char *signature;
+        char *opt_out_zh, *opt_out_en;
+        int max_segments;
+    } sms;
+
+    struct {
+        char *quiet_hours;
+        char **caps_marketing; size_t n_caps_marketing;
+        char **caps_all; size_t n_caps_all;
+    } policy;
+
+    struct {
+        char *url;
+        char *secret;    /* resolved */
+    } unsubscribe;
+
+    struct {
+        char *listen;
+        char *secret;    /* resolved */
+    } serve;
+} cc_config;
+
+/* Load `path` (NULL: $CARECAST_CONFIG, else etc/carecast.yaml when it exists,
+ * else built-in defaults).  On error every problem is added to `diags` and
+ * CC_ERR_CONFIG is returned; *cfg is then freed already. */
+cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags);
+/* Defaults only, for commands that run without a config file. */
+void config_defaults(cc_config *cfg);
+/* Resolve a path relative to the config's base folder; caller frees. */
+char *config_path(const cc_config *cfg, const char *p);
+void config_free(cc_config *cfg);
+
+#endif

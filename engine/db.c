@@ -1,0 +1,207 @@
+/* db.c - opens the customer database and owns carecast's care_* schema.
+ *
+ * Invariant: the schema version in care_meta is the version of every care_*
+ * table; migrations[i] takes version i to i+1 inside one transaction. */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Version 0 -> 1: the first schema.  Times are unix seconds (INTEGER) so
+ * comparisons are exact; ISO copies exist only where people read them. */
+static const char *const migration_1 =
+    "CREATE TABLE care_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE care_runs("
+    "  id INTEGER PRIMARY KEY, command TEXT NOT NULL, as_of INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL, finished_at INTEGER, result TEXT);"
+    "CREATE TABLE care_occurrences("
+    "  campaign TEXT NOT NULL, step TEXT NOT NULL, row_id TEXT NOT NULL,"
+    "  occurrence TEXT NOT NULL, run_id INTEGER, planned_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (campaign, step, row_id, occurrence)) WITHOUT ROWID;"
+    "CREATE TABLE care_outbox("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER, campaign TEXT NOT NULL, step TEXT NOT NULL,"
+    "  audience_table TEXT NOT NULL, row_id TEXT NOT NULL, customer_id TEXT,"
+    "  occurrence TEXT NOT NULL, kind TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 50,"
+    "  channel TEXT, recipient TEXT, to_name TEXT, locale TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN"
+    "    ('planned','sending','sent','retry','failed','skipped','holdout')),"
+    "  reason TEXT,"
+    "  send_after INTEGER NOT NULL, send_after_local TEXT,"
+    "  subject TEXT, body_text TEXT, body_html TEXT, sms_text TEXT, unsubscribe_url TEXT,"
+    "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER,"
+    "  lease_until INTEGER, last_error TEXT,"
+    "  created_at INTEGER NOT NULL, sent_at INTEGER);"
+    "CREATE INDEX care_outbox_due ON care_outbox(status, send_after);"
+    "CREATE INDEX care_outbox_customer ON care_outbox(customer_id, created_at);"
+    "CREATE TABLE care_attempts("
+    "  outbox_id INTEGER NOT NULL REFERENCES care_outbox(id), attempt INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL, result TEXT NOT NULL, reply TEXT,"
+    "  PRIMARY KEY (outbox_id, attempt));"
+    "CREATE TABLE care_suppressions("
+    "  id INTEGER PRIMARY KEY, address TEXT, customer_id TEXT,"
+    "  scope TEXT NOT NULL CHECK (scope IN ('marketing','all')),"
+    "  reason TEXT, created_at INTEGER NOT NULL,"
+    "  CHECK (address IS NOT NULL OR customer_id IS NOT NULL));"
+    "CREATE INDEX care_suppressions_address ON care_suppressions(address);"
+    "CREATE INDEX care_suppressions_customer ON care_suppressions(customer_id);"
+    /* The contact history as rules see it: `messages` in expressions. */
+    "CREATE VIEW care_messages AS SELECT id, customer_id, campaign, step, channel, kind, status,"
+    "  CASE WHEN sent_at IS NULL THEN NULL ELSE datetime(sent_at, 'unixepoch') END AS sent_at"
+    "  FROM care_outbox WHERE status IN ('planned','sending','sent','retry');";
+
+static const char *const migrations[] = {migration_1};
+
+static int schema_version(sqlite3 *db)
+{
+    if (!db_table_exists(db, "care_meta")) return 0;
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM care_meta WHERE key='schema_version'", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static cc_code migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int nmig = (int)(sizeof migrations / sizeof migrations[0]);
+    for (;;) {
+        if (db_begin(db) != CC_OK) {
+            snprintf(err, errlen, "cannot lock the database: %s", sqlite3_errmsg(db));
+            return CC_ERR_DB;
+        }
+        /* Read the version inside the write transaction: two carecast
+         * processes starting at once must not both run one migration. */
+        int v = schema_version(db);
+        if (v < 0 || v > nmig) {
+            db_rollback(db);
+            snprintf(err, errlen,
+                     "the database has carecast schema version %d; this carecast knows up to %d",
+                     v, nmig);
+            return CC_ERR_DB;
+        }
+        if (v == nmig) {
+            db_rollback(db);
+            return CC_OK;
+        }
+        char *msg = NULL;
+        if (sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(err, errlen, "schema upgrade to version %d failed: %s", v + 1,
+                     msg ? msg : "?");
+            sqlite3_free(msg);
+            db_rollback(db);
+            return CC_ERR_DB;
+        }
+        char *set = sqlite3_mprintf(
+            "INSERT OR REPLACE INTO care_meta(key, value) VALUES ('schema_version', '%d')", v + 1);
+        int rc = sqlite3_exec(db, set, NULL, NULL, NULL);
+        sqlite3_free(set);
+        if (rc != SQLITE_OK || db_commit(db) != CC_OK) {
+            snprintf(err, errlen, "schema upgrade to version %d failed: %s", v + 1,
+                     sqlite3_errmsg(db));
+            db_rollback(db);
+            return CC_ERR_DB;
+        }
+    }
+}
+
+cc_code db_open(const char *path, sqlite3 **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    sqlite3 *db = NULL;
+    /* The database holds customer data: new files are private to the owner. */
+    mode_t old = umask(077);
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", NULL, NULL,
+                          NULL);
+    }
+    umask(old);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database '%s': %s", path,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return CC_ERR_DB;
+    }
+    cc_code c = migrate(db, err, errlen);
+    if (c != CC_OK) {
+        sqlite3_close(db);
+        return c;
+    }
+    *out = db;
+    return CC_OK;
+}
+
+void db_close(sqlite3 *db)
+{
+    if (db) sqlite3_close(db);
+}
+
+cc_code db_exec(sqlite3 *db, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "carecast: %s: %s\n", what, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return CC_ERR_DB;
+    }
+    return CC_OK;
+}
+
+cc_code db_begin(sqlite3 *db)
+{
+    return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? CC_OK : CC_ERR_DB;
+}
+
+cc_code db_commit(sqlite3 *db)
+{
+    return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? CC_OK : CC_ERR_DB;
+}
+
+void db_rollback(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_table_exists(sqlite3 *db, const char *table)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name=?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int db_has_column(sqlite3 *db, const char *table, const char *column)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?) WHERE name=?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+void db_quote_ident(const char *name, cc_buf *out)
+{
+    cc_buf_putc(out, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"') cc_buf_putc(out, '"');
+        cc_buf_putc(out, *p);
+    }
+    cc_buf_putc(out, '"');
+}

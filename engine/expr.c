@@ -1,0 +1,1077 @@
+/* expr.c - parser and SQL code generator for rule expressions (expr.h).
+ *
+ * One pass: a recursive-descent parser whose every production returns the
+ * SQL for its sub-expression and that sub-expression's type, so type errors
+ * are found where they are written.  Durations are not SQL values: they
+ * only exist as the right operand of date arithmetic and are carried as
+ * (amount, unit) until applied.
+ *
+ * Scopes: the audience row is alias `r`; the customer `c` (or `r` when the
+ * audience is the customers table); inside an aggregate's `where`, bare
+ * names belong to the aggregated table (alias aN) and `row.X` reaches `r`. */
+#include "expr.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "db.h"
+
+typedef enum { TK_EOF, TK_NUM, TK_STR, TK_IDENT, TK_OP } tok_kind;
+
+typedef struct {
+    tok_kind kind;
+    const char *start;
+    size_t len;
+    double num;
+    char *str;            /* TK_STR: unescaped text */
+} token;
+
+typedef struct {
+    char *sql;
+    expr_type type;
+    /* ET_DURATION */
+    double amount;
+    char unit;            /* 's' seconds, 'd' days, 'm' months */
+} value;
+
+typedef struct {
+    const char *table;
+    char alias[16];
+} scope;
+
+typedef struct {
+    expr_ctx *ctx;
+    const char *src;
+    const char *p;
+    token tok;
+    int failed;
+    scope scopes[8];
+    int depth;
+    int agg_counter;
+} parser;
+
+static const char *const functions[] = {
+    "days_since", "days_until", "months_since", "years_since", "date", "year", "month", "day",
+    "weekday", "lower", "upper", "length", "trim", "contains", "starts_with", "ends_with",
+    "coalesce", "abs", "round", "count", "exists", "sum", "avg", "min", "max", "previous", NULL};
+
+/* ---- errors ------------------------------------------------------------- */
+
+static void error_at(parser *ps, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void error_at(parser *ps, const char *where, const char *fmt, ...)
+{
+    if (ps->failed) return;
+    ps->failed = 1;
+    /* Column of `where` in the source, counting UTF-8 characters. */
+    int line = ps->ctx->line, col = ps->ctx->col;
+    for (const char *q = ps->src; q < where && *q; q++) {
+        if (*q == '\n') {
+            line++;
+            col = 1;
+        } else if (((unsigned char)*q & 0xC0) != 0x80) {
+            col++;
+        }
+    }
+    cc_buf b = CC_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    cc_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    cc_diag(ps->ctx->diags, ps->ctx->file, line, col, "error: %s", cc_buf_str(&b));
+    cc_buf_free(&b);
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return 99;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+            size_t best = prev + cost;
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+/* ", did you mean 'x'?" for the closest candidate within a small distance. */
+static void suggest(const char *name, const char *const *cands, size_t n, cc_buf *out)
+{
+    const char *best = NULL;
+    size_t bestd = 3;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(name, cands[i]);
+        if (d < bestd || (d == bestd && !best && d <= strlen(name) / 3)) {
+            if (d < bestd) bestd = d;
+            best = cands[i];
+        }
+    }
+    if (best && bestd <= 2) cc_buf_printf(out, "; did you mean '%s'?", best);
+}
+
+/* ---- lexer -------------------------------------------------------------- */
+
+static void next(parser *ps)
+{
+    free(ps->tok.str);
+    memset(&ps->tok, 0, sizeof ps->tok);
+    const char *p = ps->p;
+    while (isspace((unsigned char)*p)) p++;
+    ps->tok.start = p;
+    if (!*p) {
+        ps->tok.kind = TK_EOF;
+        ps->p = p;
+        return;
+    }
+    if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+        char *end;
+        ps->tok.num = strtod(p, &end);
+        ps->tok.kind = TK_NUM;
+        if (*end == '%') end++;   /* cuts such as 5% are read by segments */
+        ps->tok.len = (size_t)(end - p);
+        ps->p = end;
+        return;
+    }
+    if (*p == '"' || *p == '\'') {
+        char q = *p++;
+        cc_buf s = CC_BUF_INIT;
+        while (*p && *p != q) {
+            if (*p == '\\' && p[1]) p++;
+            cc_buf_putc(&s, *p++);
+        }
+        if (*p != q) {
+            error_at(ps, ps->tok.start, "unterminated string");
+            cc_buf_free(&s);
+            ps->tok.kind = TK_EOF;
+            ps->p = p;
+            return;
+        }
+        p++;
+        ps->tok.kind = TK_STR;
+        ps->tok.str = cc_buf_take(&s);
+        ps->tok.len = (size_t)(p - ps->tok.start);
+        ps->p = p;
+        return;
+    }
+    if (isalpha((unsigned char)*p) || *p == '_') {
+        while (isalnum((unsigned char)*p) || *p == '_') p++;
+        ps->tok.kind = TK_IDENT;
+        ps->tok.len = (size_t)(p - ps->tok.start);
+        ps->p = p;
+        return;
+    }
+    static const char *const ops[] = {"==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/",
+                                      "(", ")", "[", "]", ",", ".", NULL};
+    for (const char *const *o = ops; *o; o++) {
+        size_t l = strlen(*o);
+        if (strncmp(p, *o, l) == 0) {
+            ps->tok.kind = TK_OP;
+            ps->tok.len = l;
+            ps->p = p + l;
+            return;
+        }
+    }
+    if (*p == '=') {
+        error_at(ps, p, "'=' is not an operator here; compare with '=='");
+    } else {
+        int l = 1;
+        while (((unsigned char)p[l] & 0xC0) == 0x80) l++;
+        error_at(ps, p, "unexpected character '%.*s'", l, p);
+    }
+    ps->tok.kind = TK_EOF;
+    ps->p = p + strlen(p);
+}
+
+static int is_op(const parser *ps, const char *op)
+{
+    return ps->tok.kind == TK_OP && ps->tok.len == strlen(op) && strncmp(ps->tok.start, op, ps->tok.len) == 0;
+}
+
+static int is_word(const parser *ps, const char *w)
+{
+    return ps->tok.kind == TK_IDENT && ps->tok.len == strlen(w) && strncmp(ps->tok.start, w, ps->tok.len) == 0;
+}
+
+static void expect_op(parser *ps, const char *op)
+{
+    if (is_op(ps, op)) {
+        next(ps);
+        return;
+    }
+    if (ps->tok.kind == TK_EOF)
+        error_at(ps, ps->tok.start, "expected '%s' but the expression ended", op);
+    else
+        error_at(ps, ps->tok.start, "expected '%s' before '%.*s'", op, (int)ps->tok.len, ps->tok.start);
+}
+
+/* ---- values and parameters ---------------------------------------------- */
+
+static value mk(char *sql, expr_type t)
+{
+    value v = {sql, t, 0, 0};
+    return v;
+}
+
+static void vfree(value *v)
+{
+    free(v->sql);
+    v->sql = NULL;
+}
+
+static char *param_text(parser *ps, const char *text)
+{
+    expr_ctx *x = ps->ctx;
+    x->params = xrealloc(x->params, (x->n_params + 1) * sizeof *x->params);
+    x->params[x->n_params].is_text = 1;
+    x->params[x->n_params].text = xstrdup(text);
+    x->params[x->n_params].num = 0;
+    x->n_params++;
+    return xasprintf("?%zu", x->n_params);
+}
+
+static char *param_num(parser *ps, double n)
+{
+    expr_ctx *x = ps->ctx;
+    x->params = xrealloc(x->params, (x->n_params + 1) * sizeof *x->params);
+    x->params[x->n_params].is_text = 0;
+    x->params[x->n_params].text = NULL;
+    x->params[x->n_params].num = n;
+    x->n_params++;
+    return xasprintf("?%zu", x->n_params);
+}
+
+const char *expr_type_name(expr_type t)
+{
+    switch (t) {
+    case ET_BOOL: return "a true/false value";
+    case ET_NUM: return "a number";
+    case ET_TEXT: return "text";
+    case ET_DATE: return "a date";
+    case ET_DATETIME: return "a date-time";
+    case ET_DURATION: return "a duration";
+    case ET_NULL: return "null";
+    default: return "a value";
+    }
+}
+
+/* ---- schema ------------------------------------------------------------- */
+
+static int looks_like_date_name(const char *c)
+{
+    size_t l = strlen(c);
+    return (l > 5 && strcmp(c + l - 5, "_date") == 0) || (l > 3 && strcmp(c + l - 3, "_on") == 0) ||
+           strcmp(c, "date") == 0 || strcmp(c, "birthday") == 0 ||
+           (l > 8 && strcmp(c + l - 8, "_expires") == 0) || strcmp(c, "next_inspection") == 0;
+}
+
+static int looks_like_datetime_name(const char *c)
+{
+    size_t l = strlen(c);
+    return (l > 3 && strcmp(c + l - 3, "_at") == 0) || strcmp(c, "at") == 0;
+}
+
+/* The type of table.column, or -1 when there is no such column (then the
+ * known columns are listed into `names` for a suggestion). */
+static int column_type(parser *ps, const char *table, const char *column, char ***names, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int found = -1;
+    *names = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(ps->ctx->db, "SELECT name, upper(type) FROM pragma_table_info(?)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        if (strcmp(name, column) == 0) {
+            if (type && (strstr(type, "INT") || strstr(type, "REAL") || strstr(type, "NUM") ||
+                         strstr(type, "FLOA") || strstr(type, "DOUB")))
+                found = ET_NUM;
+            else if (looks_like_date_name(column))
+                found = ET_DATE;
+            else if (looks_like_datetime_name(column))
+                found = ET_DATETIME;
+            else
+                found = ET_TEXT;
+        }
+        *names = xrealloc(*names, (*n + 1) * sizeof **names);
+        (*names)[(*n)++] = xstrdup(name);
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+static value column_ref(parser *ps, const char *where, const char *alias, const char *table,
+                        const char *column)
+{
+    char **names;
+    size_t n;
+    int t = column_type(ps, table, column, &names, &n);
+    if (t < 0) {
+        cc_buf b = CC_BUF_INIT;
+        suggest(column, (const char *const *)names, n, &b);
+        error_at(ps, where, "table '%s' has no column '%s'%s", table, column, cc_buf_str(&b));
+        cc_buf_free(&b);
+        free_names(names, n);
+        return mk(NULL, ET_UNKNOWN);
+    }
+    free_names(names, n);
+    cc_buf b = CC_BUF_INIT;
+    cc_buf_printf(&b, "%s.", alias);
+    db_quote_ident(column, &b);
+    return mk(cc_buf_take(&b), (expr_type)t);
+}
+
+static const char *customer_alias(parser *ps)
+{
+    return ps->ctx->has_customer ? "c" : "r";
+}
+
+/* The SQL for the customer id of the audience row. */
+static char *customer_id_sql(parser *ps)
+{
+    cc_buf b = CC_BUF_INIT;
+    if (ps->ctx->has_customer) {
+        cc_buf_puts(&b, "r.");
+        db_quote_ident("customer_id", &b);
+    } else {
+        cc_buf_puts(&b, "r.");
+        db_quote_ident(ps->ctx->cfg->customers.id, &b);
+    }
+    return cc_buf_take(&b);
+}
+
+/* ---- grammar ------------------------------------------------------------ */
+
+static value parse_or(parser *ps);
+
+static int dateish(expr_type t) { return t == ET_DATE || t == ET_DATETIME; }
+
+/* A text literal that is an ISO date counts as a date in comparisons. */
+static int compatible(expr_type a, expr_type b)
+{
+    if (a == ET_UNKNOWN || b == ET_UNKNOWN || a == ET_NULL || b == ET_NULL) return 1;
+    if (dateish(a) && dateish(b)) return 1;
+    if ((a == ET_BOOL && b == ET_NUM) || (a == ET_NUM && b == ET_BOOL)) return 1;
+    return a == b;
+}
+
+static value parse_duration_or_number(parser *ps)
+{
+    double n = ps->tok.num;
+    const char *start = ps->tok.start;
+    next(ps);
+    static const struct { const char *w; char unit; double mult; } units[] = {
+        {"minute", 's', 60}, {"minutes", 's', 60}, {"hour", 's', 3600}, {"hours", 's', 3600},
+        {"day", 'd', 1},     {"days", 'd', 1},     {"week", 'd', 7},    {"weeks", 'd', 7},
+        {"month", 'm', 1},   {"months", 'm', 1},   {"year", 'm', 12},   {"years", 'm', 12}};
+    if (ps->tok.kind == TK_IDENT) {
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (is_word(ps, units[i].w)) {
+                next(ps);
+                value v = mk(NULL, ET_DURATION);
+                v.amount = n * units[i].mult;
+                v.unit = units[i].unit;
+                if (n != floor(n)) error_at(ps, start, "a duration needs a whole number");
+                return v;
+            }
+    }
+    return mk(param_num(ps, n), ET_NUM);
+}
+
+static value parse_aggregate(parser *ps, const char *fname, const char *fstart)
+{
+    /* count(T [where E]) | exists(T [where E]) | sum(T.col [where E]) ... */
+    int is_count = strcmp(fname, "count") == 0 || strcmp(fname, "exists") == 0;
+    if (ps->tok.kind != TK_IDENT) {
+        error_at(ps, ps->tok.start, "%s() needs a table name%s", fname, is_count ? "" : " and column (orders.amount)");
+        return mk(NULL, ET_UNKNOWN);
+    }
+    char *table = xstrndup(ps->tok.start, ps->tok.len);
+    const char *tstart = ps->tok.start;
+    next(ps);
+    if (strcmp(table, "messages") == 0) {
+        /* The contact history view over care_outbox. */
+        free(table);
+        table = xstrdup("care_messages");
+    }
+    if (!db_table_exists(ps->ctx->db, table)) {
+        error_at(ps, tstart, "no table '%s' in the database", table);
+        free(table);
+        return mk(NULL, ET_UNKNOWN);
+    }
+    if (!db_has_column(ps->ctx->db, table, "customer_id")) {
+        error_at(ps, tstart, "table '%s' has no customer_id column, so it cannot be related to a customer", table);
+        free(table);
+        return mk(NULL, ET_UNKNOWN);
+    }
+    if (ps->depth >= 7) {
+        error_at(ps, tstart, "aggregates nested too deeply");
+        free(table);
+        return mk(NULL, ET_UNKNOWN);
+    }
+    scope *sc = &ps->scopes[++ps->depth];
+    sc->table = table;
+    snprintf(sc->alias, sizeof sc->alias, "a%d", ++ps->agg_counter);
+    value col = mk(NULL, ET_NUM);
+    if (!is_count) {
+        if (!is_op(ps, ".")) {
+            error_at(ps, ps->tok.start, "%s() needs a column: %s(%s.column)", fname, fname, table);
+        } else {
+            next(ps);
+            if (ps->tok.kind != TK_IDENT) {
+                error_at(ps, ps->tok.start, "expected a column name after '%s.'", table);
+            } else {
+                char *cname = xstrndup(ps->tok.start, ps->tok.len);
+                col = column_ref(ps, ps->tok.start, sc->alias, table, cname);
+                free(cname);
+                next(ps);
+                if ((strcmp(fname, "sum") == 0 || strcmp(fname, "avg") == 0) && col.type != ET_NUM &&
+                    col.type != ET_UNKNOWN)
+                    error_at(ps, fstart, "%s() needs a number column, and %s.%s is %s", fname, table,
+                             "that column", expr_type_name(col.type));
+            }
+        }
+    }
+    value cond = mk(NULL, ET_BOOL);
+    if (is_word(ps, "where")) {
+        next(ps);
+        const char *cstart = ps->tok.start;
+        cond = parse_or(ps);
+        if (!ps->failed && cond.type != ET_BOOL && cond.type != ET_UNKNOWN && cond.type != ET_NULL)
+            error_at(ps, cstart, "the condition after 'where' must be true or false, not %s", expr_type_name(cond.type));
+    }
+    expect_op(ps, ")");
+    cc_buf b = CC_BUF_INIT;
+    char *cid = customer_id_sql(ps);
+    const char *agg = strcmp(fname, "exists") == 0 ? "EXISTS" : NULL;
+    if (agg)
+        cc_buf_puts(&b, "EXISTS (SELECT 1");
+    else if (is_count)
+        cc_buf_puts(&b, "(SELECT count(*)");
+    else
+        cc_buf_printf(&b, "(SELECT %s(%s)", fname, col.sql ? col.sql : "NULL");
+    cc_buf_puts(&b, " FROM ");
+    db_quote_ident(table, &b);
+    cc_buf_printf(&b, " AS %s WHERE %s.customer_id = %s", sc->alias, sc->alias, cid);
+    if (cond.sql) cc_buf_printf(&b, " AND (%s)", cond.sql);
+    cc_buf_puts(&b, ")");
+    free(cid);
+    expr_type t = agg ? ET_BOOL : is_count ? ET_NUM
+                  : (strcmp(fname, "min") == 0 || strcmp(fname, "max") == 0) ? col.type : ET_NUM;
+    vfree(&col);
+    vfree(&cond);
+    free(table);
+    ps->depth--;
+    return mk(cc_buf_take(&b), t);
+}
+
+static value parse_call(parser *ps, const char *fname, const char *fstart)
+{
+    int known = 0;
+    for (const char *const *f = functions; *f; f++) known |= strcmp(*f, fname) == 0;
+    if (!known) {
+        cc_buf b = CC_BUF_INIT;
+        size_t nf = 0;
+        while (functions[nf]) nf++;
+        suggest(fname, functions, nf, &b);
+        error_at(ps, fstart, "unknown function '%s'%s", fname, cc_buf_str(&b));
+        cc_buf_free(&b);
+        return mk(NULL, ET_UNKNOWN);
+    }
+    next(ps); /* '(' */
+    if (!strcmp(fname, "count") || !strcmp(fname, "exists") || !strcmp(fname, "sum") ||
+        !strcmp(fname, "avg") || !strcmp(fname, "min") || !strcmp(fname, "max")) {
+        /* min/max of plain values is not in the language; aggregates only. */
+        return parse_aggregate(ps, fname, fstart);
+    }
+    if (!strcmp(fname, "previous")) {
+        error_at(ps, fstart, "previous() needs segments, which this version does not compute yet");
+        return mk(NULL, ET_UNKNOWN);
+    }
+    value args[8];
+    const char *astart[8];
+    int nargs = 0;
+    if (!is_op(ps, ")")) {
+        for (;;) {
+            astart[nargs] = ps->tok.start;
+            value a = parse_or(ps);
+            if (nargs < 8) args[nargs++] = a; else vfree(&a);
+            if (ps->failed) break;
+            if (is_op(ps, ",")) {
+                next(ps);
+                continue;
+            }
+            break;
+        }
+    }
+    expect_op(ps, ")");
+    value out = mk(NULL, ET_UNKNOWN);
+    if (ps->failed) goto done;
+
+    static const struct { const char *name; int min, max; expr_type arg; } sigs[] = {
+        {"days_since", 1, 1, ET_DATE}, {"days_until", 1, 1, ET_DATE}, {"months_since", 1, 1, ET_DATE},
+        {"years_since", 1, 1, ET_DATE}, {"date", 1, 1, ET_UNKNOWN},  {"year", 1, 1, ET_DATE},
+        {"month", 1, 1, ET_DATE},      {"day", 1, 1, ET_DATE},        {"weekday", 1, 1, ET_DATE},
+        {"lower", 1, 1, ET_TEXT},      {"upper", 1, 1, ET_TEXT},      {"length", 1, 1, ET_TEXT},
+        {"trim", 1, 1, ET_TEXT},       {"contains", 2, 2, ET_TEXT},   {"starts_with", 2, 2, ET_TEXT},
+        {"ends_with", 2, 2, ET_TEXT},  {"coalesce", 2, 8, ET_UNKNOWN}, {"abs", 1, 1, ET_NUM},
+        {"round", 1, 2, ET_NUM}};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        if (strcmp(sigs[i].name, fname) != 0) continue;
+        if (nargs < sigs[i].min || nargs > sigs[i].max) {
+            error_at(ps, fstart, "%s() takes %d%s argument%s, not %d", fname, sigs[i].min,
+                     sigs[i].max > sigs[i].min ? " or more" : "", sigs[i].min == 1 && sigs[i].max == 1 ? "" : "s",
+                     nargs);
+            goto done;
+        }
+        for (int a = 0; a < nargs && sigs[i].arg != ET_UNKNOWN; a++) {
+            expr_type t = args[a].type;
+            int ok = t == ET_UNKNOWN || t == ET_NULL || t == sigs[i].arg ||
+                     (sigs[i].arg == ET_DATE && dateish(t));
+            if (!ok) {
+                error_at(ps, astart[a], "%s() needs %s, not %s", fname, expr_type_name(sigs[i].arg),
+                         expr_type_name(t));
+                goto done;
+            }
+        }
+    }
+    char *today = param_text(ps, ps->ctx->today);
+    const char *a0 = args[0].sql, *a1 = nargs > 1 ? args[1].sql : NULL;
+    if (!strcmp(fname, "days_since"))
+        out = mk(xasprintf("CAST(julianday(%s) - julianday(date(%s)) AS INTEGER)", today, a0), ET_NUM);
+    else if (!strcmp(fname, "days_until"))
+        out = mk(xasprintf("CAST(julianday(date(%s)) - julianday(%s) AS INTEGER)", a0, today), ET_NUM);
+    else if (!strcmp(fname, "months_since"))
+        out = mk(xasprintf("cc_months_between(%s, %s)", a0, today), ET_NUM);
+    else if (!strcmp(fname, "years_since"))
+        out = mk(xasprintf("cc_months_between(%s, %s) / 12", a0, today), ET_NUM);
+    else if (!strcmp(fname, "date"))
+        out = mk(xasprintf("date(%s)", a0), ET_DATE);
+    else if (!strcmp(fname, "year"))
+        out = mk(xasprintf("CAST(strftime('%%Y', %s) AS INTEGER)", a0), ET_NUM);
+    else if (!strcmp(fname, "month"))
+        out = mk(xasprintf("CAST(strftime('%%m', %s) AS INTEGER)", a0), ET_NUM);
+    else if (!strcmp(fname, "day"))
+        out = mk(xasprintf("CAST(strftime('%%d', %s) AS INTEGER)", a0), ET_NUM);
+    else if (!strcmp(fname, "weekday"))
+        out = mk(xasprintf("((CAST(strftime('%%w', %s) AS INTEGER) + 6) %% 7 + 1)", a0), ET_NUM);
+    else if (!strcmp(fname, "lower") || !strcmp(fname, "upper") || !strcmp(fname, "trim"))
+        out = mk(xasprintf("%s(%s)", fname, a0), ET_TEXT);
+    else if (!strcmp(fname, "length"))
+        out = mk(xasprintf("length(%s)", a0), ET_NUM);
+    else if (!strcmp(fname, "contains"))
+        out = mk(xasprintf("(instr(%s, %s) > 0)", a0, a1), ET_BOOL);
+    else if (!strcmp(fname, "starts_with"))
+        out = mk(xasprintf("(substr(%s, 1, length(%s)) = %s)", a0, a1, a1), ET_BOOL);
+    else if (!strcmp(fname, "ends_with"))
+        out = mk(xasprintf("(length(%s) = 0 OR substr(%s, -length(%s)) = %s)", a1, a0, a1, a1), ET_BOOL);
+    else if (!strcmp(fname, "abs"))
+        out = mk(xasprintf("abs(%s)", a0), ET_NUM);
+    else if (!strcmp(fname, "round"))
+        out = mk(a1 ? xasprintf("round(%s, %s)", a0, a1) : xasprintf("round(%s)", a0), ET_NUM);
+    else if (!strcmp(fname, "coalesce")) {
+        cc_buf b = CC_BUF_INIT;
+        expr_type t = ET_NULL;
+        cc_buf_puts(&b, "coalesce(");
+        for (int a = 0; a < nargs; a++) {
+            if (t == ET_NULL) t = args[a].type;
+            else if (!compatible(t, args[a].type)) {
+                error_at(ps, astart[a], "coalesce() mixes %s and %s", expr_type_name(t), expr_type_name(args[a].type));
+            }
+            cc_buf_printf(&b, "%s%s", a ? ", " : "", args[a].sql);
+        }
+        cc_buf_puts(&b, ")");
+        out = mk(cc_buf_take(&b), t);
+    }
+    free(today);
+done:
+    for (int a = 0; a < nargs; a++) vfree(&args[a]);
+    return out;
+}
+
+static value parse_name(parser *ps)
+{
+    const char *start = ps->tok.start;
+    char *name = xstrndup(ps->tok.start, ps->tok.len);
+    next(ps);
+    value v = mk(NULL, ET_UNKNOWN);
+    if (is_op(ps, "(")) {
+        v = parse_call(ps, name, start);
+        free(name);
+        return v;
+    }
+    if (is_op(ps, ".")) {
+        next(ps);
+        if (ps->tok.kind != TK_IDENT) {
+            error_at(ps, ps->tok.start, "expected a name after '%s.'", name);
+            free(name);
+            return v;
+        }
+        char *col = xstrndup(ps->tok.start, ps->tok.len);
+        const char *cstart = ps->tok.start;
+        next(ps);
+        if (strcmp(name, "customer") == 0)
+            v = column_ref(ps, cstart, customer_alias(ps), ps->ctx->cfg->customers.table, col);
+        else if (strcmp(name, "row") == 0)
+            v = column_ref(ps, cstart, "r", ps->ctx->table, col);
+        else if (strcmp(name, "segment") == 0)
+            error_at(ps, start, "segment.%s: segments are not computed by this version yet", col);
+        else
+            error_at(ps, start, "unknown name '%s.%s' (use customer.X, row.X or segment.X; tables "
+                     "are reached through count(), sum() and the other aggregates)", name, col);
+        free(col);
+        free(name);
+        return v;
+    }
+    scope *sc = &ps->scopes[ps->depth];
+    v = column_ref(ps, start, sc->alias, sc->table, name);
+    free(name);
+    return v;
+}
+
+static value parse_primary(parser *ps)
+{
+    const char *start = ps->tok.start;
+    switch (ps->tok.kind) {
+    case TK_NUM:
+        return parse_duration_or_number(ps);
+    case TK_STR: {
+        value v = mk(param_text(ps, ps->tok.str), ET_TEXT);
+        cc_date d;
+        if (clock_parse_date(ps->tok.str, &d) == 0) v.type = ET_DATE;
+        next(ps);
+        return v;
+    }
+    case TK_IDENT:
+        if (is_word(ps, "true") || is_word(ps, "false")) {
+            value v = mk(xstrdup(is_word(ps, "true") ? "1" : "0"), ET_BOOL);
+            next(ps);
+            return v;
+        }
+        if (is_word(ps, "null")) {
+            next(ps);
+            return mk(xstrdup("NULL"), ET_NULL);
+        }
+        if (is_word(ps, "today")) {
+            next(ps);
+            return mk(param_text(ps, ps->ctx->today), ET_DATE);
+        }
+        if (is_word(ps, "now")) {
+            next(ps);
+            return mk(xstrdup("datetime('now')"), ET_DATETIME);
+        }
+        if (is_word(ps, "and") || is_word(ps, "or") || is_word(ps, "in") || is_word(ps, "is") ||
+            is_word(ps, "where") || is_word(ps, "between")) {
+            error_at(ps, start, "expected a value before '%.*s'", (int)ps->tok.len, ps->tok.start);
+            return mk(NULL, ET_UNKNOWN);
+        }
+        return parse_name(ps);
+    case TK_OP:
+        if (is_op(ps, "(")) {
+            next(ps);
+            value v = parse_or(ps);
+            expect_op(ps, ")");
+            if (v.sql) {
+                char *s = xasprintf("(%s)", v.sql);
+                free(v.sql);
+                v.sql = s;
+            }
+            return v;
+        }
+        if (is_op(ps, "[")) {
+            error_at(ps, start, "a list can only follow 'in' or 'not in'");
+            return mk(NULL, ET_UNKNOWN);
+        }
+        error_at(ps, start, "expected a value before '%.*s'", (int)ps->tok.len, ps->tok.start);
+        return mk(NULL, ET_UNKNOWN);
+    case TK_EOF:
+    default:
+        error_at(ps, start, "expected a value but the expression ended");
+        return mk(NULL, ET_UNKNOWN);
+    }
+}
+
+static value parse_unary(parser *ps)
+{
+    if (is_op(ps, "-")) {
+        const char *start = ps->tok.start;
+        next(ps);
+        value v = parse_unary(ps);
+        if (v.type == ET_DURATION) {
+            v.amount = -v.amount;
+            return v;
+        }
+        if (v.type != ET_NUM && v.type != ET_UNKNOWN && !ps->failed)
+            error_at(ps, start, "'-' needs a number, not %s", expr_type_name(v.type));
+        char *s = xasprintf("(-%s)", v.sql ? v.sql : "NULL");
+        free(v.sql);
+        v.sql = s;
+        return v;
+    }
+    return parse_primary(ps);
+}
+
+static value apply_duration(parser *ps, value date, value dur, int sign, const char *where)
+{
+    double amount = dur.amount * sign;
+    char *sql;
+    expr_type t = date.type;
+    if (dur.unit == 'm') {
+        sql = xasprintf("cc_add_months(%s, %lld)", date.sql, (long long)amount);
+    } else if (dur.unit == 'd') {
+        char mod[48];
+        snprintf(mod, sizeof mod, "%+lld days", (long long)amount);
+        char *p = param_text(ps, mod);
+        sql = xasprintf(t == ET_DATE ? "date(%s, %s)" : "datetime(%s, %s)", date.sql, p);
+        free(p);
+    } else {
+        char mod[48];
+        snprintf(mod, sizeof mod, "%+lld seconds", (long long)amount);
+        char *p = param_text(ps, mod);
+        sql = xasprintf("datetime(%s, %s)", date.sql, p);
+        free(p);
+        t = ET_DATETIME;
+    }
+    (void)where;
+    vfree(&date);
+    return mk(sql, t);
+}
+
+static value parse_mul(parser *ps)
+{
+    value l = parse_unary(ps);
+    while (!ps->failed && (is_op(ps, "*") || is_op(ps, "/"))) {
+        char op = *ps->tok.start;
+        const char *where = ps->tok.start;
+        next(ps);
+        value r = parse_unary(ps);
+        if (ps->failed) { vfree(&r); break; }
+        if ((l.type != ET_NUM && l.type != ET_UNKNOWN && l.type != ET_NULL) ||
+            (r.type != ET_NUM && r.type != ET_UNKNOWN && r.type != ET_NULL)) {
+            error_at(ps, where, "'%c' needs numbers, not %s and %s", op, expr_type_name(l.type), expr_type_name(r.type));
+            vfree(&r);
+            break;
+        }
+        /* Division is real division: 7 / 2 is 3.5, as a marketer expects. */
+        char *s = op == '*' ? xasprintf("(%s * %s)", l.sql, r.sql) : xasprintf("(%s * 1.0 / %s)", l.sql, r.sql);
+        vfree(&l);
+        vfree(&r);
+        l = mk(s, ET_NUM);
+    }
+    return l;
+}
+
+static value parse_add(parser *ps)
+{
+    value l = parse_mul(ps);
+    while (!ps->failed && (is_op(ps, "+") || is_op(ps, "-"))) {
+        int sign = *ps->tok.start == '+' ? 1 : -1;
+        const char *where = ps->tok.start;
+        next(ps);
+        value r = parse_mul(ps);
+        if (ps->failed) { vfree(&r); break; }
+        if (dateish(l.type) && r.type == ET_DURATION) {
+            l = apply_duration(ps, l, r, sign, where);
+            continue;
+        }
+        if (l.type == ET_DURATION && dateish(r.type) && sign > 0) {
+            l = apply_duration(ps, r, l, 1, where);
+            continue;
+        }
+        if (dateish(l.type) && dateish(r.type) && sign < 0) {
+            char *s = xasprintf("(julianday(%s) - julianday(%s))", l.sql, r.sql);
+            vfree(&l);
+            vfree(&r);
+            l = mk(s, ET_NUM);
+            continue;
+        }
+        int lnum = l.type == ET_NUM || l.type == ET_UNKNOWN || l.type == ET_NULL;
+        int rnum = r.type == ET_NUM || r.type == ET_UNKNOWN || r.type == ET_NULL;
+        if (!lnum || !rnum) {
+            if (r.type == ET_DURATION || l.type == ET_DURATION)
+                error_at(ps, where, "a duration can only be added to or subtracted from a date, not %s",
+                         expr_type_name(r.type == ET_DURATION ? l.type : r.type));
+            else
+                error_at(ps, where, "'%c' needs numbers (or a date and a duration), not %s and %s",
+                         sign > 0 ? '+' : '-', expr_type_name(l.type), expr_type_name(r.type));
+            vfree(&r);
+            break;
+        }
+        char *s = xasprintf("(%s %c %s)", l.sql, sign > 0 ? '+' : '-', r.sql);
+        vfree(&l);
+        vfree(&r);
+        l = mk(s, ET_NUM);
+    }
+    if (!ps->failed && l.type == ET_DURATION)
+        error_at(ps, ps->tok.start, "a duration on its own is not a value; add it to a date (today - 30 days)");
+    return l;
+}
+
+static value parse_cmp(parser *ps)
+{
+    const char *lstart = ps->tok.start;
+    value l = parse_add(ps);
+    if (ps->failed) return l;
+    static const struct { const char *op, *sql; } cmps[] = {
+        {"==", "="}, {"!=", "<>"}, {"<=", "<="}, {">=", ">="}, {"<", "<"}, {">", ">"}};
+    for (size_t i = 0; i < sizeof cmps / sizeof cmps[0]; i++) {
+        if (!is_op(ps, cmps[i].op)) continue;
+        const char *where = ps->tok.start;
+        next(ps);
+        value r = parse_add(ps);
+        if (ps->failed) { vfree(&r); return l; }
+        if (!compatible(l.type, r.type)) {
+            error_at(ps, where, "cannot compare %s with %s", expr_type_name(l.type), expr_type_name(r.type));
+            vfree(&r);
+            return l;
+        }
+        char *s;
+        if (dateish(l.type) && dateish(r.type) && l.type != r.type)
+            /* A date against a date-time compares instants: the date is its day's start. */
+            s = xasprintf("(datetime(%s) %s datetime(%s))", l.sql, cmps[i].sql, r.sql);
+        else
+            s = xasprintf("(%s %s %s)", l.sql, cmps[i].sql, r.sql);
+        vfree(&l);
+        vfree(&r);
+        return mk(s, ET_BOOL);
+    }
+    if (is_word(ps, "is")) {
+        next(ps);
+        int neg = 0;
+        if (is_word(ps, "not")) { neg = 1; next(ps); }
+        if (!is_word(ps, "null")) {
+            error_at(ps, ps->tok.start, "expected 'null' after 'is%s'", neg ? " not" : "");
+            return l;
+        }
+        next(ps);
+        char *s = xasprintf("(%s IS %sNULL)", l.sql, neg ? "NOT " : "");
+        vfree(&l);
+        return mk(s, ET_BOOL);
+    }
+    int neg = 0;
+    const char *notpos = ps->tok.start;
+    if (is_word(ps, "not")) {
+        neg = 1;
+        next(ps);
+        if (!is_word(ps, "in")) {
+            error_at(ps, notpos, "expected 'in' after 'not' here");
+            return l;
+        }
+    }
+    if (is_word(ps, "in")) {
+        next(ps);
+        if (!is_op(ps, "[")) {
+            error_at(ps, ps->tok.start, "expected a list like [\"A\", \"B\"] after 'in'");
+            return l;
+        }
+        next(ps);
+        cc_buf b = CC_BUF_INIT;
+        cc_buf_printf(&b, "(%s %sIN (", l.sql, neg ? "NOT " : "");
+        int n = 0;
+        while (!ps->failed && !is_op(ps, "]")) {
+            const char *istart = ps->tok.start;
+            value item = parse_add(ps);
+            if (!ps->failed && !compatible(l.type, item.type))
+                error_at(ps, istart, "the list mixes %s with %s", expr_type_name(l.type), expr_type_name(item.type));
+            if (item.sql) cc_buf_printf(&b, "%s%s", n++ ? ", " : "", item.sql);
+            vfree(&item);
+            if (is_op(ps, ",")) next(ps);
+            else if (!is_op(ps, "]")) {
+                expect_op(ps, "]");
+                break;
+            }
+        }
+        if (!ps->failed) next(ps);
+        cc_buf_puts(&b, "))");
+        if (!ps->failed && n == 0) error_at(ps, lstart, "an empty list matches nothing; remove the condition instead");
+        vfree(&l);
+        return mk(cc_buf_take(&b), ET_BOOL);
+    }
+    if (is_word(ps, "between")) {
+        next(ps);
+        value lo = parse_add(ps);
+        if (!is_word(ps, "and")) {
+            error_at(ps, ps->tok.start, "expected 'and' in 'between A and B'");
+            vfree(&lo);
+            return l;
+        }
+        next(ps);
+        value hi = parse_add(ps);
+        if (!ps->failed && (!compatible(l.type, lo.type) || !compatible(l.type, hi.type)))
+            error_at(ps, lstart, "between compares values of one type");
+        char *s = ps->failed ? NULL : xasprintf("(%s BETWEEN %s AND %s)", l.sql, lo.sql, hi.sql);
+        vfree(&l);
+        vfree(&lo);
+        vfree(&hi);
+        return mk(s, ET_BOOL);
+    }
+    return l;
+}
+
+static value parse_not(parser *ps)
+{
+    if (is_word(ps, "not")) {
+        const char *start = ps->tok.start;
+        next(ps);
+        value v = parse_not(ps);
+        if (!ps->failed && v.type != ET_BOOL && v.type != ET_UNKNOWN && v.type != ET_NULL)
+            error_at(ps, start, "'not' needs a true/false value, not %s", expr_type_name(v.type));
+        char *s = xasprintf("(NOT %s)", v.sql ? v.sql : "NULL");
+        vfree(&v);
+        return mk(s, ET_BOOL);
+    }
+    return parse_cmp(ps);
+}
+
+static value parse_logic(parser *ps, int is_or)
+{
+    const char *start = ps->tok.start;
+    value l = is_or ? parse_logic(ps, 0) : parse_not(ps);
+    while (!ps->failed && is_word(ps, is_or ? "or" : "and")) {
+        next(ps);
+        const char *rstart = ps->tok.start;
+        value r = is_or ? parse_logic(ps, 0) : parse_not(ps);
+        if (ps->failed) { vfree(&r); break; }
+        expr_type bad = l.type;
+        const char *bad_at = start;
+        if (r.type != ET_BOOL && r.type != ET_UNKNOWN && r.type != ET_NULL) { bad = r.type; bad_at = rstart; }
+        if (bad != ET_BOOL && bad != ET_UNKNOWN && bad != ET_NULL) {
+            error_at(ps, bad_at, "'%s' joins true/false conditions, and this is %s", is_or ? "or" : "and",
+                     expr_type_name(bad));
+            vfree(&r);
+            break;
+        }
+        char *s = xasprintf("(%s %s %s)", l.sql, is_or ? "OR" : "AND", r.sql);
+        vfree(&l);
+        vfree(&r);
+        l = mk(s, ET_BOOL);
+    }
+    return l;
+}
+
+static value parse_or(parser *ps) { return parse_logic(ps, 1); }
+
+cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *type)
+{
+    parser ps;
+    memset(&ps, 0, sizeof ps);
+    ps.ctx = ctx;
+    ps.src = src;
+    ps.p = src;
+    ps.scopes[0].table = ctx->table;
+    snprintf(ps.scopes[0].alias, sizeof ps.scopes[0].alias, "r");
+    next(&ps);
+    if (ps.tok.kind == TK_EOF && !ps.failed) error_at(&ps, src, "empty expression");
+    value v = ps.failed ? mk(NULL, ET_UNKNOWN) : parse_or(&ps);
+    if (!ps.failed && ps.tok.kind != TK_EOF)
+        error_at(&ps, ps.tok.start, "unexpected '%.*s' after a complete expression", (int)ps.tok.len, ps.tok.start);
+    free(ps.tok.str);
+    if (ps.failed) {
+        vfree(&v);
+        return CC_ERR_INPUT;
+    }
+    cc_buf_puts(sql, v.sql);
+    if (type) *type = v.type;
+    vfree(&v);
+    return CC_OK;
+}
+
+void expr_bind(const expr_ctx *ctx, sqlite3_stmt *st)
+{
+    for (size_t i = 0; i < ctx->n_params; i++) {
+        const expr_param *p = &ctx->params[i];
+        if (p->is_text)
+            sqlite3_bind_text(st, (int)i + 1, p->text, -1, SQLITE_TRANSIENT);
+        else if (p->num == floor(p->num) && fabs(p->num) < 9e15)
+            sqlite3_bind_int64(st, (int)i + 1, (sqlite3_int64)p->num);
+        else
+            sqlite3_bind_double(st, (int)i + 1, p->num);
+    }
+}
+
+void expr_ctx_free(expr_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_params; i++) free(ctx->params[i].text);
+    free(ctx->params);
+    ctx->params = NULL;
+    ctx->n_params = 0;
+}
+
+/* ---- SQL helper functions ----------------------------------------------- */
+
+/* cc_add_months(date, n): n calendar months later, clamped to the month's
+ * last day (31 Jan + 1 month = 28/29 Feb).  Keeps a time part if present. */
+static void fn_add_months(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    if (!s || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    cc_date d;
+    char head[11];
+    if (strlen(s) < 10) { sqlite3_result_null(cx); return; }
+    memcpy(head, s, 10);
+    head[10] = '\0';
+    if (clock_parse_date(head, &d) != 0) { sqlite3_result_null(cx); return; }
+    long long n = sqlite3_value_int64(argv[1]);
+    long long m = (long long)d.year * 12 + (d.month - 1) + n;
+    if (m < 0 || m > 9999LL * 12) { sqlite3_result_null(cx); return; }
+    d.year = (int)(m / 12);
+    d.month = (int)(m % 12) + 1;
+    int dim = clock_days_in_month(d.year, d.month);
+    if (d.day > dim) d.day = dim;
+    char out[11];
+    clock_format_date(d, out);
+    char *r = xasprintf("%s%s", out, s + 10);
+    sqlite3_result_text(cx, r, -1, free);
+}
+
+/* cc_months_between(from, to): whole months from `from` to `to` (age in
+ * months; a 29 Feb birthday completes its year on 28 Feb, as the
+ * anniversary rule says). */
+static void fn_months_between(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    const char *a = (const char *)sqlite3_value_text(argv[0]);
+    const char *b = (const char *)sqlite3_value_text(argv[1]);
+    char ha[11], hb[11];
+    cc_date da, db;
+    if (!a || !b || strlen(a) < 10 || strlen(b) < 10) { sqlite3_result_null(cx); return; }
+    memcpy(ha, a, 10); ha[10] = '\0';
+    memcpy(hb, b, 10); hb[10] = '\0';
+    if (clock_parse_date(ha, &da) != 0 || clock_parse_date(hb, &db) != 0) { sqlite3_result_null(cx); return; }
+    long long months = ((long long)db.year - da.year) * 12 + (db.month - da.month);
+    int anniv_day = da.day;
+    int dim = clock_days_in_month(db.year, db.month);
+    if (anniv_day > dim) anniv_day = dim;
+    if (db.day < anniv_day) months--;
+    sqlite3_result_int64(cx, months);
+}
+
+void expr_register_functions(sqlite3 *db)
+{
+    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    sqlite3_create_function(db, "cc_add_months", 2, flags, NULL, fn_add_months, NULL, NULL);
+    sqlite3_create_function(db, "cc_months_between", 2, flags, NULL, fn_months_between, NULL, NULL);
+}

@@ -1,0 +1,54 @@
+/* expr.h - the rule expression language (campaigns.md section 6), compiled
+ * to SQLite SQL.
+ *
+ * expr_compile() parses one expression and appends an SQL fragment to
+ * `sql`.  Every name is checked against the live schema; every literal
+ * becomes a bound parameter (expr_bind() binds them), so user values never
+ * reach SQL text.  The fragment refers to the audience row as `r` and, when
+ * the audience is not the customers table, to the row's customer as `c`.
+ * Errors are FILE:LINE:COL diagnostics; `line`/`col` locate the first
+ * character of the expression in its file. */
+#ifndef CC_EXPR_H
+#define CC_EXPR_H
+
+#include <sqlite3.h>
+
+#include "cc.h"
+#include "config.h"
+
+typedef enum { ET_UNKNOWN, ET_BOOL, ET_NUM, ET_TEXT, ET_DATE, ET_DATETIME, ET_DURATION, ET_NULL } expr_type;
+
+typedef struct {
+    int is_text;
+    char *text;
+    double num;
+} expr_param;
+
+typedef struct {
+    sqlite3 *db;
+    const cc_config *cfg;
+    const char *table;          /* the audience table (alias r) */
+    int has_customer;           /* 1 when alias c (the customer) is joined */
+    const char *today;          /* YYYY-MM-DD, bound as a parameter */
+    const char *file;
+    int line, col;
+    cc_diags *diags;
+    /* output */
+    expr_param *params;
+    size_t n_params;
+} expr_ctx;
+
+/* Compile `src`; appends SQL to `sql` and parameters to ctx.  On error
+ * returns CC_ERR_INPUT with a diagnostic and `sql` is unspecified. */
+cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *type);
+/* Bind ctx's parameters to a statement whose first parameter is number
+ * `first` (the SQL text uses ?NNN numbering from that base). */
+void expr_bind(const expr_ctx *ctx, sqlite3_stmt *st);
+void expr_ctx_free(expr_ctx *ctx);
+const char *expr_type_name(expr_type t);
+
+/* Register carecast's SQL helper functions on a connection
+ * (cc_add_months, cc_years_between, cc_months_between). */
+void expr_register_functions(sqlite3 *db);
+
+#endif

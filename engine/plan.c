@@ -1,0 +1,921 @@
+/* plan.c - the planner (plan.h).
+ *
+ * For each enabled campaign and step, one audience query selects the rows
+ * whose `where` and `if` hold and whose occurrence falls in the due window
+ * [today - grace, today]; SQLite does the scanning.  Per due row (not per
+ * customer) the planner then checks the never-twice ledger, chooses the
+ * channel, and renders the message.
+ *
+ * Window arithmetic: occurrences that are dates compare as ISO text, which
+ * orders like dates; anniversaries are pre-filtered in SQL by month-day and
+ * confirmed in C, where the 29 February and month-end rules live. */
+#include "plan.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "db.h"
+#include "expr.h"
+#include "render.h"
+#include "template.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int valid_email(const char *s)
+{
+    if (!s) return 0;
+    size_t len = strlen(s);
+    const char *at = strchr(s, '@');
+    if (len < 3 || len > 254 || !at || at == s || strchr(at + 1, '@')) return 0;
+    const char *dot = strrchr(at, '.');
+    if (!dot || dot == at + 1 || !dot[1]) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == '<' || *p == '>' || *p == '"' || *p == ',' || *p == ';' || *p == '\\' || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int valid_e164(const char *s)
+{
+    if (!s || s[0] != '+') return 0;
+    size_t n = 0;
+    for (const char *p = s + 1; *p; p++, n++)
+        if (!isdigit((unsigned char)*p)) return 0;
+    return n >= 8 && n <= 15 && s[1] != '0';
+}
+
+static int truthy(const char *v)
+{
+    return v && (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1.0"));
+}
+
+static void iso_week(cc_date d, char out[16])
+{
+    int64_t days = clock_days_from_civil(d);
+    int64_t wd = ((days + 3) % 7 + 7) % 7 + 1;   /* 1 = Monday; 1970-01-01 was a Thursday */
+    int64_t thursday = days - wd + 4;
+    cc_date td = clock_civil_from_days(thursday);
+    cc_date jan1 = {td.year, 1, 1};
+    int64_t week = (thursday - clock_days_from_civil(jan1)) / 7 + 1;
+    snprintf(out, 16, "%04u-W%02u", (unsigned)td.year % 10000u, (unsigned)week % 100u);
+}
+
+/* A row's values, fetched by primary key, as template variables. */
+static void load_row(sqlite3_stmt *st, const char *id, const char *prefix, tpl_vars *vars)
+{
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW) return;
+    int n = sqlite3_column_count(st);
+    cc_buf name = CC_BUF_INIT;
+    for (int i = 0; i < n; i++) {
+        cc_buf_reset(&name);
+        cc_buf_printf(&name, "%s.%s", prefix, sqlite3_column_name(st, i));
+        tpl_vars_set(vars, cc_buf_str(&name), (const char *)sqlite3_column_text(st, i));
+    }
+    cc_buf_free(&name);
+}
+
+/* ---- the plan list ------------------------------------------------------ */
+
+static plan_item *new_item(plan_list *pl)
+{
+    if (pl->n == pl->cap) {
+        pl->cap = pl->cap ? pl->cap * 2 : 64;
+        pl->items = xrealloc(pl->items, pl->cap * sizeof *pl->items);
+    }
+    plan_item *it = &pl->items[pl->n++];
+    memset(it, 0, sizeof *it);
+    return it;
+}
+
+static void item_free(plan_item *it)
+{
+    free(it->row_id);
+    free(it->customer_id);
+    free(it->occurrence);
+    free(it->to);
+    free(it->to_name);
+    free(it->locale);
+    free(it->subject);
+    free(it->body_text);
+    free(it->body_html);
+    free(it->sms_text);
+    free(it->unsubscribe_url);
+    free(it->why);
+}
+
+void plan_list_free(plan_list *pl)
+{
+    for (size_t i = 0; i < pl->n; i++) item_free(&pl->items[i]);
+    free(pl->items);
+    memset(pl, 0, sizeof *pl);
+}
+
+/* ---- the planner's state for one run ------------------------------------ */
+
+typedef struct {
+    sqlite3 *db;
+    const cc_config *cfg;
+    const cc_clock *clk;
+    cc_diags *diags;
+    render_set *templates;
+    sqlite3_stmt *get_customer;
+    sqlite3_stmt *seen;            /* ledger lookup */
+    sqlite3_stmt *last_occurrence; /* for repeat: after N days */
+    sqlite3_stmt *suppressed;
+    char today[11];
+    char now_local[20];            /* business-zone wall time, "YYYY-MM-DD HH:MM:SS" */
+    size_t statements;
+} planner;
+
+static int prepare(planner *p, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v2(p->db, sql, -1, st, NULL) != SQLITE_OK) {
+        cc_diag(p->diags, NULL, 0, 0, "carecast: database error: %s", sqlite3_errmsg(p->db));
+        return -1;
+    }
+    return 0;
+}
+
+static int planner_open(planner *p)
+{
+    cc_buf sql = CC_BUF_INIT;
+    cc_buf_puts(&sql, "SELECT * FROM ");
+    db_quote_ident(p->cfg->customers.table, &sql);
+    cc_buf_puts(&sql, " WHERE CAST(");
+    db_quote_ident(p->cfg->customers.id, &sql);
+    cc_buf_puts(&sql, " AS TEXT) = ?");
+    int rc = 0;
+    if (!db_table_exists(p->db, p->cfg->customers.table)) {
+        cc_diag(p->diags, p->cfg->path ? p->cfg->path : NULL, 0, 0,
+                "%serror: the database has no customers table '%s' (import one with 'carecast import %s FILE.csv', "
+                "or make demo data with 'carecast demo-data')",
+                p->cfg->path ? "" : "carecast: ", p->cfg->customers.table, p->cfg->customers.table);
+        rc = -1;
+    }
+    if (!rc) rc = prepare(p, cc_buf_str(&sql), &p->get_customer);
+    cc_buf_free(&sql);
+    if (!rc) rc = prepare(p, "SELECT 1 FROM care_occurrences WHERE campaign=? AND step=? AND row_id=? AND occurrence=?", &p->seen);
+    if (!rc) rc = prepare(p, "SELECT max(occurrence) FROM care_occurrences WHERE campaign=? AND step=? AND row_id=?", &p->last_occurrence);
+    if (!rc) rc = prepare(p, "SELECT max(scope = 'all') FROM care_suppressions WHERE address = ?1 OR customer_id = ?2", &p->suppressed);
+    return rc;
+}
+
+static void planner_close(planner *p)
+{
+    sqlite3_finalize(p->get_customer);
+    sqlite3_finalize(p->seen);
+    sqlite3_finalize(p->last_occurrence);
+    sqlite3_finalize(p->suppressed);
+    render_close(p->templates);
+}
+
+static int already_planned(planner *p, const char *camp, const char *step, const char *row, const char *occ)
+{
+    sqlite3_reset(p->seen);
+    sqlite3_bind_text(p->seen, 1, camp, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p->seen, 2, step, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p->seen, 3, row, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p->seen, 4, occ, -1, SQLITE_STATIC);
+    return sqlite3_step(p->seen) == SQLITE_ROW;
+}
+
+/* -1 not suppressed, 0 suppressed for marketing, 1 suppressed for all. */
+static int suppression(planner *p, const char *address, const char *customer)
+{
+    sqlite3_reset(p->suppressed);
+    sqlite3_bind_text(p->suppressed, 1, address, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p->suppressed, 2, customer, -1, SQLITE_STATIC);
+    if (sqlite3_step(p->suppressed) != SQLITE_ROW || sqlite3_column_type(p->suppressed, 0) == SQLITE_NULL) return -1;
+    return sqlite3_column_int(p->suppressed, 0);
+}
+
+/* ---- schedule and active window ----------------------------------------- */
+
+static int schedule_allows(const planner *p, const cc_campaign *c, int include_manual)
+{
+    if (c->active_from && strcmp(p->today, c->active_from) < 0) return 0;
+    if (c->active_until && strcmp(p->today, c->active_until) > 0) return 0;
+    const char *s = c->schedule;
+    if (!s) return 1;
+    if (!strcmp(s, "manual")) return include_manual;
+    const char *hhmm = strrchr(s, ' ');
+    if (!hhmm || strcmp(p->now_local + 11, hhmm + 1) < 0) return 0; /* "HH:MM" vs "HH:MM:SS" */
+    cc_date today;
+    clock_parse_date(p->today, &today);
+    int64_t wd = ((clock_days_from_civil(today) + 3) % 7 + 7) % 7; /* 0 = Monday */
+    static const char *const names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    if (!strncmp(s, "daily ", 6)) return 1;
+    if (!strncmp(s, "weekdays ", 9)) return wd < 5;
+    if (!strncmp(s, "weekly ", 7)) return strstr(s + 7, names[wd]) != NULL && strstr(s + 7, names[wd]) < hhmm;
+    if (!strncmp(s, "monthly ", 8)) return strtol(s + 8, NULL, 10) == today.day;
+    if (!strncmp(s, "once ", 5)) return !strncmp(s + 5, p->today, 10);
+    return 0;
+}
+
+/* ---- channel choice ----------------------------------------------------- */
+
+typedef struct {
+    const char *email, *phone, *opt_email, *opt_sms, *preferred, *name, *first_name, *locale, *tz;
+} contact;
+
+static const char *reason_rank[] = {"no-address", "suppressed", "no-consent"};
+
+/* Is `channel` eligible?  NULL when it is, else the reason. */
+static const char *ineligible(planner *p, const cc_campaign *c, const char *channel, const contact *ct,
+                              const char *customer_id)
+{
+    const char *addr = !strcmp(channel, "email") ? ct->email : ct->phone;
+    if (!strcmp(channel, "email") ? !valid_email(addr) : !valid_e164(addr)) return reason_rank[0];
+    int sup = suppression(p, addr, customer_id);
+    if (sup == 1 || (sup == 0 && c->is_marketing)) return reason_rank[1];
+    if (c->is_marketing && !truthy(!strcmp(channel, "email") ? ct->opt_email : ct->opt_sms)) return reason_rank[2];
+    return NULL;
+}
+
+/* ---- building messages -------------------------------------------------- */
+
+static void append_sms_extras(planner *p, const cc_campaign *c, const char *locale, cc_buf *text)
+{
+    const cc_config *cfg = p->cfg;
+    if (c->is_marketing) {
+        int zh = locale && !strncmp(locale, "zh", 2);
+        const char *hint = zh ? cfg->sms.opt_out_zh : cfg->sms.opt_out_en;
+        if (!hint) hint = zh ? "回T退订" : "Reply STOP to opt out";
+        cc_buf_printf(text, "%s%s", zh ? "" : " ", hint);
+    }
+}
+
+static cc_code render_into(planner *p, const cc_campaign *c, const cc_step *st, plan_item *it,
+                           const tpl_vars *vars)
+{
+    rendered r;
+    cc_code rc = render_message(p->templates, st->template_name, it->channel, it->locale, vars, &r, p->diags);
+    if (rc == CC_ERR_NOT_FOUND) {
+        cc_diag(p->diags, c->file, st->line, st->col, "error: step '%s': no %s template '%s/%s.%s.liquid'",
+                st->name, it->channel, p->cfg->templates, st->template_name, it->channel);
+        return CC_ERR_INPUT;
+    }
+    if (rc != CC_OK) return rc;
+    if (!strcmp(it->channel, "email")) {
+        it->subject = r.subject;
+        it->body_text = r.text;
+        it->body_html = r.html;
+        memset(&r, 0, sizeof r);
+    } else {
+        /* Carriers in China require the signature first: 【关怀银行】text. */
+        cc_buf text = CC_BUF_INIT;
+        const char *sig = p->cfg->sms.signature;
+        size_t tl = strlen(r.text);
+        while (tl > 0 && (r.text[tl - 1] == '\n' || r.text[tl - 1] == '\r')) r.text[--tl] = '\0';
+        int zh = it->locale && !strncmp(it->locale, "zh", 2);
+        if (sig && zh) cc_buf_puts(&text, sig);
+        cc_buf_puts(&text, r.text);
+        if (sig && !zh) cc_buf_printf(&text, " %s", sig);
+        append_sms_extras(p, c, it->locale, &text);
+        it->sms_text = cc_buf_take(&text);
+    }
+    rendered_free(&r);
+    return CC_OK;
+}
+
+/* When may the message for occurrence `occ` go?  send_at is customer-local
+ * on the day the occurrence became due; without it, now. */
+static void compute_send_after(planner *p, const cc_step *st, const char *occ, const contact *ct, plan_item *it)
+{
+    const char *zone = ct->tz && clock_zone_valid(ct->tz) ? ct->tz : p->clk->zone;
+    int64_t t = p->clk->now;
+    cc_date d;
+    if (st->send_at_minutes >= 0 && strlen(occ) >= 10) {
+        char day[11];
+        memcpy(day, occ, 10);
+        day[10] = '\0';
+        if (clock_parse_date(day, &d) == 0)
+            clock_local_to_utc(zone, d, st->send_at_minutes / 60, st->send_at_minutes % 60, 0, &t);
+        else
+            clock_local_to_utc(zone, p->clk->today, st->send_at_minutes / 60, st->send_at_minutes % 60, 0, &t);
+    } else if (st->send_at_minutes >= 0) {
+        clock_local_to_utc(zone, p->clk->today, st->send_at_minutes / 60, st->send_at_minutes % 60, 0, &t);
+    }
+    it->send_after = t;
+    clock_format_instant(zone, t, it->send_after_iso);
+}
+
+/* Everything for one due (row, occurrence): channel(s), content, status. */
+static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char *row_id, const char *customer_id,
+                        const char *occ, tpl_vars *vars, sqlite3_stmt *row_stmt, plan_list *out)
+{
+    const cc_step *st = &c->steps[si];
+    if (row_stmt) load_row(row_stmt, row_id, "row", vars);
+    load_row(p->get_customer, customer_id ? customer_id : "", "customer", vars);
+    if (!row_stmt) load_row(p->get_customer, customer_id ? customer_id : "", "row", vars);
+    const cc_config *cfg = p->cfg;
+    cc_buf key = CC_BUF_INIT;
+#define CUST(field) (cc_buf_reset(&key), cc_buf_printf(&key, "customer.%s", cfg->customers.field), \
+                     xstrdup(tpl_vars_get(vars, cc_buf_str(&key), NULL)))
+    char *email = CUST(email), *phone = CUST(phone), *opt_e = CUST(email_opt_in), *opt_s = CUST(sms_opt_in);
+    char *pref = CUST(preferred_channel), *locale = CUST(locale), *tz = CUST(timezone);
+#undef CUST
+    char *name = xstrdup(tpl_vars_get(vars, "customer.name", NULL));
+    cc_buf_free(&key);
+    contact ct = {email, phone, opt_e, opt_s, pref, name, NULL, locale, tz};
+    tpl_vars_set(vars, "occurrence", occ);
+
+    /* Holdout: a stable share of customers never receives this campaign. */
+    int held = c->holdout > 0 &&
+               (double)(cc_hash(c->id, customer_id, NULL) % 10000) < c->holdout * 100.0;
+    const char *first_reason = NULL;
+    int chosen = 0;
+    cc_code rc = CC_OK;
+    for (size_t k = 0; k < st->n_channels && rc == CC_OK; k++) {
+        const char *ch = st->channels[k];
+        if (!strcmp(ch, "preferred")) {
+            if (!pref || (strcmp(pref, "email") && strcmp(pref, "sms"))) continue;
+            ch = !strcmp(pref, "email") ? "email" : "sms";
+        }
+        if (!strcmp(ch, "task")) continue; /* rejected by lint; never eligible here */
+        /* Each channel once, even when `preferred` repeats one. */
+        int dup = 0;
+        for (size_t q = out->n; q-- > 0 && out->items[q].campaign == c && !strcmp(out->items[q].row_id, row_id) &&
+                                !strcmp(out->items[q].occurrence, occ) && out->items[q].step_index == si;)
+            dup |= out->items[q].channel && !strcmp(out->items[q].channel, ch);
+        if (dup) continue;
+        const char *why = ineligible(p, c, ch, &ct, customer_id);
+        if (why) {
+            /* The reason reported is the most basic one met. */
+            if (!first_reason) first_reason = why;
+            continue;
+        }
+        plan_item *it = new_item(out);
+        it->campaign = c;
+        it->step_index = si;
+        it->row_id = xstrdup(row_id);
+        it->customer_id = xstrdup(customer_id);
+        it->occurrence = xstrdup(occ);
+        it->channel = !strcmp(ch, "email") ? "email" : "sms";
+        it->to = xstrdup(!strcmp(ch, "email") ? email : phone);
+        it->to_name = xstrdup(name);
+        it->locale = xstrdup(locale);
+        compute_send_after(p, st, occ, &ct, it);
+        if (held) {
+            it->status = "holdout";
+        } else {
+            it->status = "planned";
+            rc = render_into(p, c, st, it, vars);
+        }
+        chosen++;
+        if (!c->deliver_all || held) break;
+    }
+    if (!chosen && rc == CC_OK) {
+        plan_item *it = new_item(out);
+        it->campaign = c;
+        it->step_index = si;
+        it->row_id = xstrdup(row_id);
+        it->customer_id = xstrdup(customer_id);
+        it->occurrence = xstrdup(occ);
+        it->status = held ? "holdout" : "skipped";
+        it->reason = held ? NULL : first_reason ? first_reason : "no-address";
+        it->to_name = xstrdup(name);
+        it->locale = xstrdup(locale);
+        compute_send_after(p, st, occ, &ct, it);
+    }
+    free(email);
+    free(phone);
+    free(opt_e);
+    free(opt_s);
+    free(pref);
+    free(locale);
+    free(tz);
+    free(name);
+    return rc;
+}
+
+/* ---- the audience query ------------------------------------------------- */
+
+typedef struct {
+    expr_ctx x;
+    cc_buf sql;
+    expr_type when_type;
+    int n_vars;
+} step_query;
+
+static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st, step_query *q, const char *lo)
+{
+    const cc_config *cfg = p->cfg;
+    memset(q, 0, sizeof *q);
+    int is_customers = !strcmp(c->from_table, cfg->customers.table);
+    if (!db_table_exists(p->db, c->from_table)) {
+        cc_diag(p->diags, c->file, c->from_line ? c->from_line : 1, c->from_col ? c->from_col : 1,
+                "error: audience table '%s' does not exist in the database", c->from_table);
+        return CC_ERR_INPUT;
+    }
+    if (!is_customers && !db_has_column(p->db, c->from_table, "customer_id")) {
+        cc_diag(p->diags, c->file, c->from_line, c->from_col,
+                "error: audience table '%s' has no customer_id column to link it to a customer", c->from_table);
+        return CC_ERR_INPUT;
+    }
+    const char *idcol = is_customers ? cfg->customers.id : "id";
+    if (!db_has_column(p->db, c->from_table, idcol)) {
+        cc_diag(p->diags, c->file, c->from_line, c->from_col, "error: audience table '%s' has no '%s' column",
+                c->from_table, idcol);
+        return CC_ERR_INPUT;
+    }
+    expr_ctx *x = &q->x;
+    x->db = p->db;
+    x->cfg = cfg;
+    x->table = c->from_table;
+    x->has_customer = !is_customers;
+    x->today = p->today;
+    x->file = c->file;
+    x->diags = p->diags;
+
+    cc_buf *s = &q->sql;
+    cc_buf_puts(s, "SELECT CAST(r.");
+    db_quote_ident(idcol, s);
+    cc_buf_puts(s, " AS TEXT), CAST(r.");
+    db_quote_ident(is_customers ? cfg->customers.id : "customer_id", s);
+    cc_buf_puts(s, " AS TEXT), ");
+    cc_code rc = CC_OK;
+    cc_buf when = CC_BUF_INIT;
+    if (st->when_kind != WHEN_NONE) {
+        x->line = st->when.line;
+        x->col = st->when.col;
+        rc = expr_compile(x, st->when.text, &when, &q->when_type);
+        if (rc == CC_OK && q->when_type != ET_DATE && q->when_type != ET_DATETIME && q->when_type != ET_NULL) {
+            cc_diag(p->diags, c->file, st->when.line, st->when.col,
+                    "error: 'when' must be a date or date-time, and this is %s", expr_type_name(q->when_type));
+            rc = CC_ERR_INPUT;
+        }
+        if (rc == CC_OK && st->when_kind == WHEN_RECURRING && q->when_type == ET_DATETIME) q->when_type = ET_DATE;
+        if (rc == CC_OK)
+            cc_buf_printf(s, "%s(%s)", q->when_type == ET_DATETIME ? "datetime" : "date", cc_buf_str(&when));
+    } else {
+        cc_buf_puts(s, "NULL");
+    }
+    for (size_t v = 0; v < c->n_vars && rc == CC_OK; v++) {
+        x->line = c->var_exprs[v].line;
+        x->col = c->var_exprs[v].col;
+        cc_buf_puts(s, ", ");
+        rc = expr_compile(x, c->var_exprs[v].text, s, NULL);
+        q->n_vars++;
+    }
+    cc_buf_puts(s, " FROM ");
+    db_quote_ident(c->from_table, s);
+    cc_buf_puts(s, " AS r");
+    if (!is_customers) {
+        cc_buf_puts(s, " LEFT JOIN ");
+        db_quote_ident(cfg->customers.table, s);
+        cc_buf_puts(s, " AS c ON c.");
+        db_quote_ident(cfg->customers.id, s);
+        cc_buf_puts(s, " = r.customer_id");
+    }
+    cc_buf_puts(s, " WHERE 1");
+    const cc_expr_src *conds[2] = {&c->where, &st->cond};
+    for (int k = 0; k < 2 && rc == CC_OK; k++) {
+        if (!conds[k]->text) continue;
+        x->line = conds[k]->line;
+        x->col = conds[k]->col;
+        expr_type t;
+        cc_buf_puts(s, " AND (");
+        rc = expr_compile(x, conds[k]->text, s, &t);
+        cc_buf_puts(s, ")");
+        if (rc == CC_OK && t != ET_BOOL && t != ET_UNKNOWN && t != ET_NULL) {
+            cc_diag(p->diags, c->file, conds[k]->line, conds[k]->col,
+                    "error: '%s' must be a condition (true or false), and this is %s", k ? "if" : "where",
+                    expr_type_name(t));
+            rc = CC_ERR_INPUT;
+        }
+    }
+    /* The due window, so SQLite only returns rows that can be due. */
+    if (rc == CC_OK && st->when_kind == WHEN_EXPR && lo) {
+        if (q->when_type == ET_DATETIME) {
+            /* Date-times are due from T until T + grace. */
+            char *lo_p = xasprintf("%s %s", lo, p->now_local + 11);
+            cc_buf_printf(s, " AND datetime(%s) BETWEEN datetime(?%zu) AND datetime(?%zu)", cc_buf_str(&when),
+                          x->n_params + 1, x->n_params + 2);
+            x->params = xrealloc(x->params, (x->n_params + 2) * sizeof *x->params);
+            x->params[x->n_params++] = (expr_param){1, lo_p, 0};
+            x->params[x->n_params++] = (expr_param){1, xstrdup(p->now_local), 0};
+        } else {
+            cc_buf_printf(s, " AND date(%s) BETWEEN ?%zu AND ?%zu", cc_buf_str(&when), x->n_params + 1,
+                          x->n_params + 2);
+            x->params = xrealloc(x->params, (x->n_params + 2) * sizeof *x->params);
+            x->params[x->n_params++] = (expr_param){1, xstrdup(lo), 0};
+            x->params[x->n_params++] = (expr_param){1, xstrdup(p->today), 0};
+        }
+    } else if (rc == CC_OK && st->when_kind == WHEN_RECURRING && lo) {
+        /* Pre-filter anniversaries by month-day (yearly) or day (monthly). */
+        cc_date today, d;
+        clock_parse_date(p->today, &today);
+        clock_parse_date(lo, &d);
+        cc_buf list = CC_BUF_INIT;
+        int n = 0;
+        for (; clock_days_from_civil(d) <= clock_days_from_civil(today); d = clock_add_days(d, 1)) {
+            cc_date a = clock_add_days(d, -st->offset_days);
+            int dim = clock_days_in_month(a.year, a.month);
+            char md[8];
+            if (st->every == 'y') {
+                snprintf(md, sizeof md, "%02u-%02u", (unsigned)a.month % 100u, (unsigned)a.day % 100u);
+                cc_buf_printf(&list, "%s?%zu", n++ ? ", " : "", x->n_params + 1);
+                x->params = xrealloc(x->params, (x->n_params + 1) * sizeof *x->params);
+                x->params[x->n_params++] = (expr_param){1, xstrdup(md), 0};
+                if (a.month == 2 && a.day == 28 && dim == 28) {
+                    cc_buf_printf(&list, ", ?%zu", x->n_params + 1);
+                    x->params = xrealloc(x->params, (x->n_params + 1) * sizeof *x->params);
+                    x->params[x->n_params++] = (expr_param){1, xstrdup("02-29"), 0};
+                }
+            } else {
+                for (int day = a.day; day <= (a.day == dim ? 31 : a.day); day++) {
+                    cc_buf_printf(&list, "%s?%zu", n++ ? ", " : "", x->n_params + 1);
+                    x->params = xrealloc(x->params, (x->n_params + 1) * sizeof *x->params);
+                    x->params[x->n_params++] = (expr_param){0, NULL, day};
+                }
+            }
+        }
+        if (st->every == 'y')
+            cc_buf_printf(s, " AND substr(date(%s), 6, 5) IN (%s)", cc_buf_str(&when), cc_buf_str(&list));
+        else
+            cc_buf_printf(s, " AND CAST(substr(date(%s), 9, 2) AS INTEGER) IN (%s)", cc_buf_str(&when),
+                          cc_buf_str(&list));
+        cc_buf_free(&list);
+    }
+    cc_buf_puts(s, " ORDER BY 1");
+    cc_buf_free(&when);
+    return rc;
+}
+
+/* The occurrences of a recurring `when` (base date `base`) due in the
+ * window [lo, today]; written to occ[] (at most 400). */
+static int recurring_due(const cc_step *st, const char *base, cc_date lo, cc_date today, char occ[][11], int max)
+{
+    cc_date b;
+    if (!base || clock_parse_date(base, &b) != 0) return 0;
+    int n = 0;
+    for (cc_date d = lo; clock_days_from_civil(d) <= clock_days_from_civil(today) && n < max; d = clock_add_days(d, 1)) {
+        cc_date a = clock_add_days(d, -st->offset_days);
+        int dim = clock_days_in_month(a.year, a.month);
+        int day_ok = b.day == a.day || (b.day > dim && a.day == dim);
+        int ok;
+        if (st->every == 'y')
+            ok = b.month == a.month && day_ok && a.year > b.year;
+        else
+            ok = day_ok && (a.year * 12 + a.month) > (b.year * 12 + b.month);
+        if (ok) clock_format_date(d, occ[n++]);
+    }
+    return n;
+}
+
+static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan_filter *f, plan_list *out)
+{
+    const cc_step *st = &c->steps[si];
+    cc_date today = p->clk->today, lo = clock_add_days(today, -st->grace_days);
+    char lo_s[11];
+    clock_format_date(lo, lo_s);
+    step_query q;
+    cc_code rc = compile_step(p, c, st, &q, lo_s);
+    sqlite3_stmt *stmt = NULL, *row_stmt = NULL;
+    tpl_vars vars = {0};
+    size_t first_item = out->n;
+    if (rc != CC_OK) goto done;
+    if (sqlite3_prepare_v2(p->db, cc_buf_str(&q.sql), -1, &stmt, NULL) != SQLITE_OK) {
+        cc_diag(p->diags, c->file, 1, 1, "error: campaign '%s' step '%s': the database refused the audience query: %s",
+                c->id, st->name, sqlite3_errmsg(p->db));
+        rc = CC_ERR_INPUT;
+        goto done;
+    }
+    p->statements++;
+    expr_bind(&q.x, stmt);
+    if (strcmp(c->from_table, p->cfg->customers.table) != 0) {
+        cc_buf rs = CC_BUF_INIT;
+        cc_buf_puts(&rs, "SELECT * FROM ");
+        db_quote_ident(c->from_table, &rs);
+        cc_buf_puts(&rs, " WHERE CAST(id AS TEXT) = ?");
+        sqlite3_prepare_v2(p->db, cc_buf_str(&rs), -1, &row_stmt, NULL);
+        cc_buf_free(&rs);
+    }
+    char bucket[24];
+    if (st->when_kind == WHEN_NONE) {
+        if (!strcmp(st->repeat, "once")) snprintf(bucket, sizeof bucket, "once");
+        else if (!strcmp(st->repeat, "daily") || !strcmp(st->repeat, "after")) clock_format_date(today, bucket);
+        else if (!strcmp(st->repeat, "weekly")) iso_week(today, bucket);
+        else if (!strcmp(st->repeat, "monthly"))
+            snprintf(bucket, sizeof bucket, "%04u-%02u", (unsigned)today.year % 10000u, (unsigned)today.month % 100u);
+        else snprintf(bucket, sizeof bucket, "%04u", (unsigned)today.year % 10000u);
+    }
+    int r;
+    while ((r = sqlite3_step(stmt)) == SQLITE_ROW && rc == CC_OK) {
+        const char *row_id = (const char *)sqlite3_column_text(stmt, 0);
+        const char *cust = (const char *)sqlite3_column_text(stmt, 1);
+        const char *when = (const char *)sqlite3_column_text(stmt, 2);
+        if (!row_id) continue;
+        if (f && f->only_customer && !cc_streq(cust, f->only_customer)) continue;
+        char occs[64][11];
+        char occ_dt[24];
+        const char *occ_list[64];
+        int n_occ = 0;
+        if (st->when_kind == WHEN_RECURRING) {
+            n_occ = recurring_due(st, when, lo, today, occs, 64);
+            for (int k = 0; k < n_occ; k++) occ_list[k] = occs[k];
+        } else if (st->when_kind == WHEN_EXPR) {
+            if (!when) continue;
+            snprintf(occ_dt, sizeof occ_dt, "%s", when);
+            if (strlen(occ_dt) > 10 && occ_dt[10] == ' ') occ_dt[10] = 'T';
+            occ_list[n_occ++] = occ_dt;
+        } else {
+            if (!strcmp(st->repeat, "after")) {
+                sqlite3_reset(p->last_occurrence);
+                sqlite3_bind_text(p->last_occurrence, 1, c->id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(p->last_occurrence, 2, st->name, -1, SQLITE_STATIC);
+                sqlite3_bind_text(p->last_occurrence, 3, row_id, -1, SQLITE_STATIC);
+                const char *last = NULL;
+                if (sqlite3_step(p->last_occurrence) == SQLITE_ROW)
+                    last = (const char *)sqlite3_column_text(p->last_occurrence, 0);
+                cc_date ld;
+                if (last && clock_parse_date(last, &ld) == 0 &&
+                    clock_days_from_civil(today) - clock_days_from_civil(ld) < st->repeat_days)
+                    continue;
+            }
+            occ_list[n_occ++] = bucket;
+        }
+        for (int k = 0; k < n_occ && rc == CC_OK; k++) {
+            if (already_planned(p, c->id, st->name, row_id, occ_list[k])) continue;
+            if (f && f->limit && out->n - first_item >= f->limit) break;
+            tpl_vars_free(&vars);
+            tpl_vars_set(&vars, "campaign.id", c->id);
+            tpl_vars_set(&vars, "campaign.title", c->title);
+            tpl_vars_set(&vars, "step", st->name);
+            tpl_vars_set(&vars, "today", p->today);
+            tpl_vars_set(&vars, "now", p->now_local);
+            tpl_vars_set(&vars, "sender.name", p->cfg->sender.name);
+            tpl_vars_set(&vars, "sender.email", p->cfg->sender.email);
+            for (int v = 0; v < q.n_vars; v++) {
+                char *vn = xasprintf("vars.%s", c->var_names[v]);
+                tpl_vars_set(&vars, vn, (const char *)sqlite3_column_text(stmt, 3 + v));
+                free(vn);
+            }
+            rc = plan_due(p, c, si, row_id, cust, occ_list[k], &vars, row_stmt, out);
+        }
+    }
+    if (r != SQLITE_DONE && r != SQLITE_ROW) {
+        cc_diag(p->diags, c->file, 1, 1, "error: campaign '%s' step '%s': %s", c->id, st->name, sqlite3_errmsg(p->db));
+        rc = CC_ERR_DB;
+    }
+    /* sample: a lucky draw of N rows per occurrence, stable for a seed of
+     * campaign and occurrence; the others are recorded as not drawn so a
+     * later run does not draw again. */
+    if (rc == CC_OK && c->sample > 0 && out->n - first_item > (size_t)c->sample) {
+        size_t m = out->n - first_item;
+        uint64_t *h = xcalloc(m, sizeof *h);
+        for (size_t i = 0; i < m; i++) {
+            plan_item *it = &out->items[first_item + i];
+            h[i] = cc_hash(c->id, it->occurrence, it->row_id);
+        }
+        /* Keep the `sample` smallest hashes. */
+        for (size_t i = 0; i < m; i++) {
+            size_t rank = 0;
+            for (size_t j = 0; j < m; j++) rank += h[j] < h[i] || (h[j] == h[i] && j < i);
+            plan_item *it = &out->items[first_item + i];
+            if (rank >= (size_t)c->sample && strcmp(it->status, "holdout") != 0) {
+                it->status = "not-drawn";
+                it->channel = NULL;
+            }
+        }
+        free(h);
+    }
+done:
+    tpl_vars_free(&vars);
+    sqlite3_finalize(stmt);
+    sqlite3_finalize(row_stmt);
+    expr_ctx_free(&q.x);
+    cc_buf_free(&q.sql);
+    return rc;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    const plan_item *x = a, *y = b;
+    if (x->campaign->priority != y->campaign->priority) return y->campaign->priority - x->campaign->priority;
+    int c = strcmp(x->campaign->id, y->campaign->id);
+    if (c) return c;
+    if (x->step_index != y->step_index) return x->step_index < y->step_index ? -1 : 1;
+    c = strcmp(x->row_id, y->row_id);
+    if (c) return c;
+    c = strcmp(x->occurrence, y->occurrence);
+    if (c) return c;
+    return x < y ? -1 : x > y;
+}
+
+static void planner_init(planner *p, sqlite3 *db, const cc_config *cfg, const cc_clock *clk, cc_diags *diags)
+{
+    memset(p, 0, sizeof *p);
+    p->db = db;
+    p->cfg = cfg;
+    p->clk = clk;
+    p->diags = diags;
+    p->templates = render_open(cfg->templates);
+    clock_format_date(clk->today, p->today);
+    cc_date d;
+    int h = 0, m = 0, s = 0;
+    clock_utc_to_local(clk->zone, clk->now, &d, &h, &m, &s, NULL);
+    snprintf(p->now_local, sizeof p->now_local, "%s %02u:%02u:%02u", p->today, (unsigned)h % 100u,
+             (unsigned)m % 100u, (unsigned)s % 100u);
+    expr_register_functions(db);
+}
+
+cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *camps,
+                     size_t n_camps, const plan_filter *filter, plan_list *out, cc_diags *diags, size_t *statements)
+{
+    planner p;
+    planner_init(&p, db, cfg, clk, diags);
+    cc_code rc = planner_open(&p) == 0 ? CC_OK : CC_ERR_INPUT;
+    for (size_t i = 0; i < n_camps && rc == CC_OK; i++) {
+        const cc_campaign *c = &camps[i];
+        if (filter && filter->only_campaign && strcmp(filter->only_campaign, c->id) != 0) continue;
+        if (!c->enabled) continue;
+        if (!schedule_allows(&p, c, filter && filter->include_manual)) continue;
+        for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) rc = plan_step(&p, c, s, filter, out);
+    }
+    if (statements) *statements = p.statements;
+    planner_close(&p);
+    if (rc != CC_OK) {
+        plan_list_free(out);
+        return rc;
+    }
+    qsort(out->items, out->n, sizeof *out->items, item_cmp);
+    return CC_OK;
+}
+
+cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
+                            cc_diags *diags)
+{
+    planner p;
+    planner_init(&p, db, cfg, clk, diags);
+    cc_code rc = planner_open(&p) == 0 ? CC_OK : CC_ERR_INPUT;
+    for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) {
+        const cc_step *st = &c->steps[s];
+        step_query q;
+        if (compile_step(&p, c, st, &q, NULL) != CC_OK) rc = CC_ERR_INPUT;
+        expr_ctx_free(&q.x);
+        cc_buf_free(&q.sql);
+        for (size_t k = 0; k < st->n_channels; k++) {
+            const char *ch = st->channels[k];
+            if (!strcmp(ch, "task")) {
+                cc_diag(diags, c->file, st->line, st->col,
+                        "error: step '%s': the 'task' channel is not implemented in this version", st->name);
+                rc = CC_ERR_INPUT;
+                continue;
+            }
+            int need_email = !strcmp(ch, "email") || !strcmp(ch, "preferred");
+            int need_sms = !strcmp(ch, "sms") || !strcmp(ch, "preferred");
+            if (st->template_name && need_email && !render_exists(p.templates, st->template_name, "email") &&
+                strcmp(ch, "preferred") != 0) {
+                cc_diag(diags, c->file, st->line, st->col, "error: step '%s': no email template %s/%s.email.liquid",
+                        st->name, cfg->templates, st->template_name);
+                rc = CC_ERR_INPUT;
+            }
+            if (st->template_name && need_sms && !render_exists(p.templates, st->template_name, "sms") &&
+                strcmp(ch, "preferred") != 0) {
+                cc_diag(diags, c->file, st->line, st->col, "error: step '%s': no SMS template %s/%s.sms.liquid",
+                        st->name, cfg->templates, st->template_name);
+                rc = CC_ERR_INPUT;
+            }
+            if (st->template_name && (need_email || need_sms)) {
+                if (need_email && render_check(p.templates, st->template_name, "email", diags, NULL, NULL) == CC_ERR_INPUT)
+                    rc = CC_ERR_INPUT;
+                if (need_sms && render_check(p.templates, st->template_name, "sms", diags, NULL, NULL) == CC_ERR_INPUT)
+                    rc = CC_ERR_INPUT;
+            }
+        }
+    }
+    planner_close(&p);
+    return rc;
+}
+
+/* ---- recording ---------------------------------------------------------- */
+
+cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *recorded)
+{
+    *recorded = 0;
+    sqlite3_stmt *occ = NULL, *ins = NULL, *run = NULL;
+    if (db_begin(db) != CC_OK) {
+        fprintf(stderr, "carecast: cannot start a transaction: %s\n", sqlite3_errmsg(db));
+        return CC_ERR_DB;
+    }
+    int ok = sqlite3_prepare_v2(db, "INSERT INTO care_runs(command, as_of, started_at) VALUES ('plan', ?, strftime('%s','now'))",
+                                -1, &run, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO care_occurrences(campaign, step, row_id, occurrence, run_id, planned_at) "
+                                    "VALUES (?, ?, ?, ?, ?, ?)", -1, &occ, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(db, "INSERT INTO care_outbox(run_id, campaign, step, audience_table, row_id, customer_id, "
+                                    "occurrence, kind, priority, channel, recipient, to_name, locale, status, reason, send_after, "
+                                    "send_after_local, subject, body_text, body_html, sms_text, unsubscribe_url, created_at) "
+                                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &ins, NULL) == SQLITE_OK;
+    int64_t run_id = 0;
+    if (ok) {
+        sqlite3_bind_int64(run, 1, clk->now);
+        ok = sqlite3_step(run) == SQLITE_DONE;
+        run_id = sqlite3_last_insert_rowid(db);
+    }
+    int group_new = 0;
+    for (size_t i = 0; ok && i < pl->n; i++) {
+        plan_item *it = &pl->items[i];
+        const cc_step *st = &it->campaign->steps[it->step_index];
+        int first_of_group = i == 0 || pl->items[i - 1].campaign != it->campaign ||
+                             pl->items[i - 1].step_index != it->step_index ||
+                             strcmp(pl->items[i - 1].row_id, it->row_id) != 0 ||
+                             strcmp(pl->items[i - 1].occurrence, it->occurrence) != 0;
+        if (first_of_group) {
+            sqlite3_reset(occ);
+            sqlite3_bind_text(occ, 1, it->campaign->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(occ, 2, st->name, -1, SQLITE_STATIC);
+            sqlite3_bind_text(occ, 3, it->row_id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(occ, 4, it->occurrence, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(occ, 5, run_id);
+            sqlite3_bind_int64(occ, 6, clk->now);
+            ok = sqlite3_step(occ) == SQLITE_DONE;
+            /* Another planner recorded it first: not ours to write. */
+            group_new = ok && sqlite3_changes(db) == 1;
+        }
+        if (!ok || !group_new || !strcmp(it->status, "not-drawn")) continue;
+        sqlite3_reset(ins);
+        sqlite3_clear_bindings(ins);
+        int k = 1;
+        sqlite3_bind_int64(ins, k++, run_id);
+        sqlite3_bind_text(ins, k++, it->campaign->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, st->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->campaign->from_table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->row_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->customer_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->occurrence, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->campaign->is_marketing ? "marketing" : "service", -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins, k++, it->campaign->priority);
+        sqlite3_bind_text(ins, k++, it->channel, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->to, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->to_name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->locale, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, k++, it->send_after);
+        sqlite3_bind_text(ins, k++, it->send_after_iso, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->subject, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->body_text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->body_html, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->sms_text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, k++, it->unsubscribe_url, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, k++, clk->now);
+        ok = sqlite3_step(ins) == SQLITE_DONE;
+        if (ok) (*recorded)++;
+    }
+    if (ok) {
+        sqlite3_stmt *fin = NULL;
+        ok = sqlite3_prepare_v2(db, "UPDATE care_runs SET finished_at = strftime('%s','now'), result = 'ok' WHERE id = ?",
+                                -1, &fin, NULL) == SQLITE_OK;
+        if (ok) {
+            sqlite3_bind_int64(fin, 1, run_id);
+            ok = sqlite3_step(fin) == SQLITE_DONE;
+        }
+        sqlite3_finalize(fin);
+    }
+    if (!ok) fprintf(stderr, "carecast: recording the plan failed: %s\n", sqlite3_errmsg(db));
+    sqlite3_finalize(run);
+    sqlite3_finalize(occ);
+    sqlite3_finalize(ins);
+    if (!ok || db_commit(db) != CC_OK) {
+        db_rollback(db);
+        *recorded = 0;
+        return CC_ERR_DB;
+    }
+    return CC_OK;
+}
+
+void plan_item_json(const plan_item *it, cc_buf *o)
+{
+    const cc_campaign *c = it->campaign;
+    cc_buf_puts(o, "{\"campaign\": ");
+    cc_json_str(o, c->id);
+    cc_buf_puts(o, ", \"step\": ");
+    cc_json_str(o, c->steps[it->step_index].name);
+    cc_buf_puts(o, ", \"table\": ");
+    cc_json_str(o, c->from_table);
+    cc_buf_puts(o, ", \"row\": ");
+    cc_json_str(o, it->row_id);
+    cc_buf_puts(o, ", \"customer\": ");
+    cc_json_str(o, it->customer_id);
+    cc_buf_puts(o, ", \"occurrence\": ");
+    cc_json_str(o, it->occurrence);
+    cc_buf_puts(o, ", \"kind\": ");
+    cc_json_str(o, c->is_marketing ? "marketing" : "service");
+    cc_buf_puts(o, ", \"channel\": ");
+    cc_json_str(o, it->channel);
+    cc_buf_puts(o, ", \"to\": ");
+    cc_json_str(o, it->to);
+    cc_buf_puts(o, ", \"status\": ");
+    cc_json_str(o, it->status);
+    cc_buf_puts(o, ", \"reason\": ");
+    cc_json_str(o, it->reason);
+    cc_buf_puts(o, ", \"send_after\": ");
+    cc_json_str(o, it->send_after_iso);
+    cc_buf_puts(o, "}");
+}

@@ -1,0 +1,66 @@
+/* plan.h - the planner: decides which (campaign, step, row, occurrence)
+ * are due at the clock's instant, picks each message's channel, renders it,
+ * and records it in the outbox.
+ *
+ * Planning is split from recording so that `plan --dry-run` and `preview`
+ * show exactly what `plan` would write: plan_compute() reads only, and
+ * plan_record() writes a computed plan in one transaction, where the
+ * care_occurrences primary key makes each occurrence planned at most once
+ * even if two planners race. */
+#ifndef CC_PLAN_H
+#define CC_PLAN_H
+
+#include <sqlite3.h>
+
+#include "campaign.h"
+#include "clock.h"
+#include "config.h"
+
+typedef struct {
+    const cc_campaign *campaign;   /* borrowed */
+    size_t step_index;
+    char *row_id, *customer_id, *occurrence;
+    const char *status;            /* planned | skipped | holdout (static strings) */
+    const char *reason;            /* no-address | suppressed | no-consent | NULL */
+    const char *channel;           /* email | sms | NULL */
+    char *to, *to_name, *locale;
+    int64_t send_after;
+    char send_after_iso[32];
+    char *subject, *body_text, *body_html, *sms_text, *unsubscribe_url;
+    char *why;                     /* for preview: what made it due */
+} plan_item;
+
+typedef struct {
+    plan_item *items;
+    size_t n, cap;
+} plan_list;
+
+typedef struct {
+    const char *only_campaign;     /* preview/trigger: one campaign */
+    const char *only_customer;     /* preview --customer */
+    int include_manual;            /* evaluate campaigns with schedule: manual */
+    size_t limit;                  /* 0 = no limit */
+} plan_filter;
+
+/* Compute what is due.  Reads only.  Errors (a broken expression, a
+ * missing template) are diagnostics and CC_ERR_INPUT; nothing is planned
+ * then.  `statements` (may be NULL) counts the audience queries run. */
+cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *camps,
+                     size_t n_camps, const plan_filter *filter, plan_list *out, cc_diags *diags,
+                     size_t *statements);
+
+/* Write the plan into care_occurrences and care_outbox in one transaction.
+ * Occurrences already recorded are left alone (not counted).  `recorded`
+ * counts new outbox rows. */
+cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *recorded);
+
+/* One JSON object per item, cli.md field names. */
+void plan_item_json(const plan_item *it, cc_buf *out);
+void plan_list_free(plan_list *pl);
+
+/* Check every expression and template of a campaign against the database
+ * (for lint); diagnostics for each problem. */
+cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
+                            cc_diags *diags);
+
+#endif

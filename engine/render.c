@@ -1,0 +1,259 @@
+/* render.c - template lookup, front matter and the compiled-template cache
+ * (render.h).  Every file is read and compiled at most once per process. */
+#include "render.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ydoc.h"
+
+typedef struct {
+    char *path;
+    int missing;         /* the file does not exist */
+    int broken;          /* it does not compile */
+    tpl *subject, *body;
+} cached;
+
+struct render_set {
+    char *dir;
+    cached *files;
+    size_t n;
+};
+
+render_set *render_open(const char *templates_dir)
+{
+    render_set *rs = xcalloc(1, sizeof *rs);
+    rs->dir = xstrdup(templates_dir);
+    return rs;
+}
+
+void render_close(render_set *rs)
+{
+    if (!rs) return;
+    for (size_t i = 0; i < rs->n; i++) {
+        free(rs->files[i].path);
+        tpl_free(rs->files[i].subject);
+        tpl_free(rs->files[i].body);
+    }
+    free(rs->files);
+    free(rs->dir);
+    free(rs);
+}
+
+void rendered_free(rendered *r)
+{
+    free(r->subject);
+    free(r->text);
+    free(r->html);
+    memset(r, 0, sizeof *r);
+}
+
+/* Split "---\nsubject: ...\n---\nbody" front matter.  Returns the body
+ * start and sets *subject (owned) and *subject_line. */
+static const char *front_matter(const char *path, const char *text, char **subject, int *subject_line,
+                                int *body_line, cc_diags *diags, int *bad)
+{
+    *subject = NULL;
+    *body_line = 1;
+    if (strncmp(text, "---\n", 4) != 0 && strncmp(text, "---\r\n", 5) != 0) return text;
+    const char *start = strchr(text, '\n') + 1;
+    const char *end = strstr(start, "\n---");
+    if (!end) {
+        cc_diag(diags, path, 1, 1, "error: front matter opened with '---' is never closed");
+        *bad = 1;
+        return text;
+    }
+    char *fm = xstrndup(start, (size_t)(end - start + 1));
+    cc_diags local = {0};
+    ynode *root = ydoc_parse(path, fm, strlen(fm), &local);
+    free(fm);
+    if (!root) {
+        for (size_t i = 0; i < local.n; i++) {
+            /* Shift line numbers past the opening '---'. */
+            cc_diag(diags, NULL, 0, 0, "%s", local.msgs[i]);
+        }
+        cc_diags_free(&local);
+        *bad = 1;
+        return text;
+    }
+    cc_diags_free(&local);
+    for (size_t i = 0; root->kind == YN_MAP && i < root->n; i++) {
+        const char *k = root->keys[i]->value;
+        const ynode *v = root->items[i];
+        if (!strcmp(k, "subject") && v->kind == YN_SCALAR) {
+            *subject = xstrdup(v->value);
+            *subject_line = v->line + 1;
+        } else {
+            cc_diag(diags, path, root->keys[i]->line + 1, root->keys[i]->col,
+                    "error: unknown front matter key '%s' (allowed: subject)", k);
+            *bad = 1;
+        }
+    }
+    ydoc_free(root);
+    const char *body = end + 4;
+    while (*body == '-') body++;
+    if (*body == '\r') body++;
+    if (*body == '\n') body++;
+    for (const char *p = text; p < body; p++) *body_line += *p == '\n';
+    return body;
+}
+
+static cached *load(render_set *rs, const char *path, int email, cc_diags *diags)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        if (!strcmp(rs->files[i].path, path)) return &rs->files[i];
+    rs->files = xrealloc(rs->files, (rs->n + 1) * sizeof *rs->files);
+    cached *c = &rs->files[rs->n++];
+    memset(c, 0, sizeof *c);
+    c->path = xstrdup(path);
+    size_t len = 0;
+    char *text = cc_read_file(path, &len);
+    if (!text) {
+        c->missing = 1;
+        return c;
+    }
+    if (memchr(text, '\0', len)) {
+        cc_diag(diags, path, 1, 1, "error: the template contains a NUL byte");
+        c->broken = 1;
+        free(text);
+        return c;
+    }
+    char *subject = NULL;
+    int subject_line = 1, body_line = 1, bad = 0;
+    const char *body = email ? front_matter(path, text, &subject, &subject_line, &body_line, diags, &bad) : text;
+    if (email && !bad && !subject) {
+        cc_diag(diags, path, 1, 1, "error: an email template starts with front matter: ---\\nsubject: ...\\n---");
+        bad = 1;
+    }
+    if (!bad && subject) {
+        c->subject = tpl_compile(path, subject_line, subject, diags);
+        if (!c->subject) bad = 1;
+    }
+    if (!bad) {
+        c->body = tpl_compile(path, body_line, body, diags);
+        if (!c->body) bad = 1;
+    }
+    c->broken = bad;
+    free(subject);
+    free(text);
+    return c;
+}
+
+/* The candidate paths for a channel suffix, most specific first. */
+static int candidates(const render_set *rs, const char *name, const char *suffix, const char *locale,
+                      char *out[3])
+{
+    int n = 0;
+    if (locale && *locale) {
+        out[n++] = xasprintf("%s/%s.%s.%s", rs->dir, name, locale, suffix);
+        const char *dash = strchr(locale, '-');
+        if (dash) out[n++] = xasprintf("%s/%s.%.*s.%s", rs->dir, name, (int)(dash - locale), locale, suffix);
+    }
+    out[n++] = xasprintf("%s/%s.%s", rs->dir, name, suffix);
+    return n;
+}
+
+static cached *find(render_set *rs, const char *name, const char *suffix, const char *locale, int email,
+                    cc_diags *diags)
+{
+    char *paths[3];
+    int n = candidates(rs, name, suffix, locale, paths);
+    cached *hit = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!hit) {
+            cached *c = load(rs, paths[i], email, diags);
+            if (!c->missing) hit = c;
+        }
+        free(paths[i]);
+    }
+    return hit;
+}
+
+cc_code render_message(render_set *rs, const char *name, const char *channel, const char *locale,
+                       const tpl_vars *vars, rendered *out, cc_diags *diags)
+{
+    memset(out, 0, sizeof *out);
+    int email = !strcmp(channel, "email");
+    cached *c = find(rs, name, email ? "email.liquid" : "sms.liquid", locale, email, diags);
+    if (!c) return CC_ERR_NOT_FOUND;
+    if (c->broken) return CC_ERR_INPUT;
+    cc_buf b = CC_BUF_INIT;
+    tpl_render(c->body, vars, 0, &b);
+    out->text = cc_buf_take(&b);
+    if (email) {
+        cc_buf s = CC_BUF_INIT;
+        tpl_render(c->subject, vars, 0, &s);
+        /* A subject is one line whatever the data says. */
+        for (char *p = s.data; p && *p; p++)
+            if (*p == '\r' || *p == '\n') *p = ' ';
+        out->subject = cc_buf_take(&s);
+        cached *h = find(rs, name, "email.html.liquid", locale, 0, diags);
+        if (h && h->broken) {
+            rendered_free(out);
+            return CC_ERR_INPUT;
+        }
+        if (h) {
+            cc_buf hb = CC_BUF_INIT;
+            tpl_render(h->body, vars, 1, &hb);
+            out->html = cc_buf_take(&hb);
+        }
+    }
+    return CC_OK;
+}
+
+int render_exists(render_set *rs, const char *name, const char *channel)
+{
+    int email = !strcmp(channel, "email");
+    const char *suffix = email ? ".email.liquid" : ".sms.liquid";
+    char *plain = xasprintf("%s/%s%s", rs->dir, name, suffix);
+    int found = access(plain, F_OK) == 0;
+    free(plain);
+    if (found) return 1;
+    DIR *d = opendir(rs->dir);
+    if (!d) return 0;
+    struct dirent *e;
+    size_t nl = strlen(name), sl = strlen(suffix);
+    while (!found && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        found = l > nl + sl && !strncmp(e->d_name, name, nl) && e->d_name[nl] == '.' &&
+                !strcmp(e->d_name + l - sl, suffix);
+    }
+    closedir(d);
+    return found;
+}
+
+cc_code render_check(render_set *rs, const char *name, const char *channel, cc_diags *diags,
+                     void (*check)(void *, const char *, const char *, int, int), void *arg)
+{
+    int email = !strcmp(channel, "email");
+    const char *suffixes[2] = {email ? ".email.liquid" : ".sms.liquid", email ? ".email.html.liquid" : NULL};
+    DIR *d = opendir(rs->dir);
+    if (!d) return CC_ERR_NOT_FOUND;
+    cc_code rc = CC_OK;
+    struct dirent *e;
+    size_t nl = strlen(name);
+    while ((e = readdir(d))) {
+        for (int s = 0; s < 2 && suffixes[s]; s++) {
+            size_t l = strlen(e->d_name), sl = strlen(suffixes[s]);
+            if (l < nl + sl || strncmp(e->d_name, name, nl) != 0 || strcmp(e->d_name + l - sl, suffixes[s]) != 0)
+                continue;
+            /* NAME.suffix or NAME.LOCALE.suffix, not NAME2.suffix */
+            const char *mid = e->d_name + nl;
+            if (mid != e->d_name + l - sl && *mid != '.') continue;
+            if (s == 0 && email && strstr(e->d_name, ".email.html.liquid")) continue;
+            char *path = xasprintf("%s/%s", rs->dir, e->d_name);
+            cached *c = load(rs, path, s == 0 && email, diags);
+            if (c->broken) rc = CC_ERR_INPUT;
+            else if (check) {
+                if (c->subject) tpl_each_path(c->subject, check, arg);
+                tpl_each_path(c->body, check, arg);
+            }
+            free(path);
+        }
+    }
+    closedir(d);
+    return rc;
+}

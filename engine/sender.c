@@ -1,0 +1,84 @@
+/* sender.c - the send loop: lock, then per channel claim a batch, hand it
+ * to the transport, record the results; until nothing is due.
+ *
+ * The advisory lock is an flock() on DATABASE.send-lock: it is released by
+ * the kernel when the process dies, so a crashed sender never blocks the
+ * next run, and a lease on each claimed message covers the messages it had
+ * in flight. */
+#include "sender.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "outbox.h"
+#include "transport.h"
+
+#define BATCH 50
+/* Longer than any transport timeout: a live sender never loses its lease. */
+#define LEASE_SECONDS 900
+
+static int take_lock(const char *database)
+{
+    char *path = xasprintf("%s.send-lock", database);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(path);
+    if (fd < 0) return -2;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, int verbose, send_totals *tot)
+{
+    memset(tot, 0, sizeof *tot);
+    int lock = take_lock(cfg->database);
+    if (lock == -1) return CC_ERR_BUSY;
+    if (lock < 0) {
+        fprintf(stderr, "carecast: cannot create the send lock next to '%s': %s\n", cfg->database, strerror(errno));
+        return CC_ERR_IO;
+    }
+    static const char *const channels[] = {"email", "sms"};
+    cc_code rc = CC_OK;
+    size_t done = 0;
+    for (int c = 0; c < 2 && rc == CC_OK; c++) {
+        /* The transport opens before anything is claimed: a configuration
+         * problem must not cost any message an attempt. */
+        cc_transport *t = NULL;
+        char err[512];
+        rc = transport_open(cfg, channels[c], &t, err, sizeof err);
+        if (rc != CC_OK) {
+            fprintf(stderr, "carecast: %s\n", err);
+            break;
+        }
+        for (;;) {
+            size_t want = BATCH;
+            if (limit && limit - done < want) want = limit - done;
+            if (limit && want == 0) break;
+            outbox_batch b;
+            rc = outbox_claim(db, channels[c], now, LEASE_SECONDS, want, &b);
+            if (rc != CC_OK) break;
+            if (b.n == 0) {
+                outbox_batch_free(&b);
+                break;
+            }
+            t->ops->send(t, b.msgs, b.n);
+            for (size_t i = 0; i < b.n && verbose > 1; i++)
+                fprintf(stderr, "carecast: %s #%lld to %s: %s (%s)\n", channels[c], (long long)b.msgs[i].id,
+                        b.msgs[i].to ? b.msgs[i].to : "?",
+                        b.msgs[i].result == CC_OK ? "sent" : cc_strerror(b.msgs[i].result), b.msgs[i].reply);
+            rc = outbox_finish(db, &b, now, t->tc, &tot->sent, &tot->retry, &tot->failed);
+            done += b.n;
+            outbox_batch_free(&b);
+        }
+        transport_close(t);
+    }
+    close(lock);
+    return rc;
+}

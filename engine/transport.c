@@ -1,0 +1,46 @@
+/* transport.c - picks a transport implementation by its configured type. */
+#include "transport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cc_code transport_open(const cc_config *cfg, const char *channel, cc_transport **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    const cc_transport_config *tc = !strcmp(channel, "email") ? &cfg->email : &cfg->sms_transport;
+    static const struct { const char *channel, *type; const cc_transport_ops *ops; } table[] = {
+        {"email", "file", &transport_file_ops},
+        {"sms", "file", &transport_file_ops},
+        {"email", "smtp", &transport_smtp_ops},
+        {"sms", "kannel", &transport_kannel_ops},
+    };
+    const cc_transport_ops *ops = NULL;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(table[i].channel, channel) && cc_streq(table[i].type, tc->type)) ops = table[i].ops;
+    if (!ops) {
+        snprintf(err, errlen, "the %s transport type '%s' is not implemented in this version", channel,
+                 tc->type ? tc->type : "?");
+        return CC_ERR_CONFIG;
+    }
+    cc_transport *t = xcalloc(1, sizeof *t);
+    t->ops = ops;
+    t->config = cfg;
+    t->tc = tc;
+    t->channel = !strcmp(channel, "email") ? "email" : "sms";
+    cc_code rc = ops->open ? ops->open(t) : CC_OK;
+    if (rc != CC_OK) {
+        snprintf(err, errlen, "cannot open the %s transport (%s): %s", channel, ops->name, cc_strerror(rc));
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return CC_OK;
+}
+
+void transport_close(cc_transport *t)
+{
+    if (!t) return;
+    if (t->ops->close) t->ops->close(t);
+    free(t);
+}

@@ -1,0 +1,46 @@
+/* transport.h - the operations every delivery transport provides.
+ *
+ * A transport delivers a batch of messages of one channel.  It sets each
+ * message's `result` and `reply`; the sender records them in the outbox.
+ * Batches let SMTP reuse one session for many messages and let the SMS
+ * transports keep several HTTP requests in flight.
+ *
+ *   transport_open()  picks the implementation named by config `type`
+ *   t->ops->send()    delivers; returns CC_OK when every message has a result
+ *                     (even a failed one), or an error when the transport
+ *                     itself could not run (then results are TRANSIENT)
+ *   transport_close() frees everything */
+#ifndef CC_TRANSPORT_H
+#define CC_TRANSPORT_H
+
+#include "config.h"
+#include "message.h"
+
+typedef struct cc_transport cc_transport;
+
+typedef struct {
+    const char *name;
+    cc_code (*open)(cc_transport *t);
+    cc_code (*send)(cc_transport *t, cc_message *msgs, size_t n);
+    void (*close)(cc_transport *t);
+} cc_transport_ops;
+
+struct cc_transport {
+    const cc_transport_ops *ops;
+    const cc_config *config;            /* borrowed */
+    const cc_transport_config *tc;      /* borrowed: config->email or ->sms_transport */
+    const char *channel;                /* email | sms */
+    void *state;                        /* the implementation's own */
+};
+
+extern const cc_transport_ops transport_file_ops;
+extern const cc_transport_ops transport_smtp_ops;
+extern const cc_transport_ops transport_kannel_ops;
+
+/* Open the transport configured for `channel`.  CC_ERR_CONFIG with a message
+ * in `err` for an unknown or unsupported type. */
+cc_code transport_open(const cc_config *cfg, const char *channel, cc_transport **out,
+                       char *err, size_t errlen);
+void transport_close(cc_transport *t);
+
+#endif

@@ -1,0 +1,327 @@
+/* transport_smtp.c - owns email delivery over SMTP with libESMTP: one SMTP
+ * session per batch (every message of the batch goes over one connection),
+ * STARTTLS, SASL AUTH, timeouts, and the mapping of the server's replies to
+ * message results: 2xx sent, 4xx (and no answer at all) TRANSIENT, 5xx
+ * PERMANENT.  The message bytes come from mime_build(), exactly what the
+ * file transport writes.
+ *
+ * libESMTP cannot do implicit TLS (SMTPS, port 465): `tls: tls` is refused
+ * at open with a configuration error.  The password is handed to libESMTP
+ * through its interaction callback only; it never reaches a reply or a
+ * message. */
+#include "transport.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>   /* libesmtp.h uses size_t without including it */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <auth-client.h>
+#include <libesmtp.h>
+
+#include "mime.h"
+
+typedef struct {
+    char *hostport;      /* "HOST:PORT" */
+    char *username;
+    char *password;
+    int starttls;
+    int verify;
+    long timeout_ms;
+} smtp_state;
+
+/* The message source handed to libESMTP: the whole RFC 5322 text, given
+ * out in one piece.  libESMTP rewinds by calling with len == NULL. */
+typedef struct {
+    cc_buf text;
+    int given;
+    smtp_message_t msg;
+    smtp_recipient_t rcpt;
+} smtp_item;
+
+static const char *message_cb(void **ctx, int *len, void *arg)
+{
+    smtp_item *it = arg;
+    (void)ctx;           /* left NULL: libESMTP frees a non-NULL ctx */
+    if (len == NULL) {
+        it->given = 0;
+        return NULL;
+    }
+    if (it->given) {
+        *len = 0;
+        return cc_buf_str(&it->text);
+    }
+    it->given = 1;
+    *len = (int)it->text.len;
+    return cc_buf_str(&it->text);
+}
+
+static int interact_cb(auth_client_request_t request, char **result, int fields, void *arg)
+{
+    smtp_state *st = arg;
+    for (int i = 0; i < fields; i++) {
+        if (request[i].flags & AUTH_USER) result[i] = st->username;
+        else if (request[i].flags & AUTH_PASS) result[i] = st->password ? st->password : "";
+        else if (request[i].flags & AUTH_REALM) result[i] = "";
+        else return 0;
+    }
+    return 1;
+}
+
+/* TLS certificate events: accept a bad or missing certificate only when
+ * verification is switched off in the configuration. */
+static void event_cb(smtp_session_t session, int event_no, void *arg, ...)
+{
+    smtp_state *st = arg;
+    int *ok = NULL;
+    va_list ap;
+    (void)session;
+    va_start(ap, arg);
+    switch (event_no) {
+    case SMTP_EV_INVALID_PEER_CERTIFICATE:     /* long result, int *ok, SSL * */
+        (void)va_arg(ap, long);
+        ok = va_arg(ap, int *);
+        break;
+    case SMTP_EV_NO_PEER_CERTIFICATE:          /* int *ok */
+    case SMTP_EV_WRONG_PEER_CERTIFICATE:       /* int *ok, char *name, SSL * */
+        ok = va_arg(ap, int *);
+        break;
+    default:
+        break;
+    }
+    va_end(ap);
+    if (ok) *ok = !st->verify;
+}
+
+/* Copy a server reply or error into m->reply: CR/LF and other controls
+ * become spaces, runs of spaces collapse, and a cut (if any) falls between
+ * whole UTF-8 characters. */
+static void set_reply(cc_message *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reply(cc_message *m, const char *fmt, ...)
+{
+    cc_buf b = CC_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    cc_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    const unsigned char *s = (const unsigned char *)cc_buf_str(&b);
+    size_t o = 0, i = 0;
+    while (s[i]) {
+        unsigned char c = s[i];
+        size_t len = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (c < 0x20 || c == 0x7F) c = ' ';
+        if (c == ' ') {
+            if (o > 0 && m->reply[o - 1] != ' ' && o + 1 < sizeof m->reply) m->reply[o++] = ' ';
+            i++;
+            continue;
+        }
+        size_t k = 0;
+        while (k < len && s[i + k]) k++;
+        if (o + k + 1 > sizeof m->reply) break;
+        memcpy(m->reply + o, s + i, k);
+        o += k;
+        i += k;
+    }
+    while (o > 0 && m->reply[o - 1] == ' ') o--;
+    m->reply[o] = '\0';
+    cc_buf_free(&b);
+}
+
+/* An SMTP mailbox that can go into MAIL FROM/RCPT TO as is: no controls,
+ * spaces or angle brackets (a CR/LF would inject SMTP commands). */
+static int mailbox_ok(const char *s)
+{
+    if (!s || !*s) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= 0x20 || *p == 0x7F || *p == '<' || *p == '>') return 0;
+    return 1;
+}
+
+static cc_code smtp_open(cc_transport *t)
+{
+    const cc_transport_config *tc = t->tc;
+    const char *tls = tc->tls && *tc->tls ? tc->tls : "none";
+    const char *where = t->config && t->config->path ? t->config->path : "configuration";
+    if (strcmp(tls, "tls") == 0) {
+        fprintf(stderr, "carecast: %s:%d:%d: error: tls: tls (implicit TLS, SMTPS port 465) is not "
+                        "supported by libESMTP; use tls: starttls (port 587 or 25)\n",
+                where, tc->line, tc->col);
+        return CC_ERR_CONFIG;
+    }
+    if (strcmp(tls, "none") != 0 && strcmp(tls, "starttls") != 0) {
+        fprintf(stderr, "carecast: %s:%d:%d: error: tls: must be none, starttls or tls\n",
+                where, tc->line, tc->col);
+        return CC_ERR_CONFIG;
+    }
+    const char *host = tc->host && *tc->host ? tc->host : "127.0.0.1";
+    if (strchr(host, ':')) {
+        fprintf(stderr, "carecast: %s:%d:%d: error: host: give the port in `port:`, "
+                        "not in the host name (IPv6 literals are not supported by libESMTP)\n",
+                where, tc->line, tc->col);
+        return CC_ERR_CONFIG;
+    }
+    smtp_state *st = xcalloc(1, sizeof *st);
+    st->hostport = xasprintf("%s:%d", host, tc->port > 0 ? tc->port : 25);
+    st->username = tc->username && *tc->username ? xstrdup(tc->username) : NULL;
+    st->password = st->username && tc->password ? xstrdup(tc->password) : NULL;
+    st->starttls = strcmp(tls, "starttls") == 0;
+    st->verify = tc->verify;
+    st->timeout_ms = (tc->timeout_s > 0 ? (long)tc->timeout_s : 60L) * 1000L;
+    t->state = st;
+
+    static int auth_ready;
+    if (st->username && !auth_ready) {
+        auth_client_init();
+        auth_ready = 1;
+    }
+    return CC_OK;
+}
+
+static cc_code fail_all(cc_message *msgs, size_t n, cc_code code, const char *why)
+{
+    for (size_t i = 0; i < n; i++) {
+        msgs[i].result = CC_ERR_TRANSIENT;
+        set_reply(&msgs[i], "%s", why);
+    }
+    return code;
+}
+
+static cc_code result_for(int code)
+{
+    return code / 100 == 5 ? CC_ERR_PERMANENT : CC_ERR_TRANSIENT;
+}
+
+static cc_code smtp_send(cc_transport *t, cc_message *msgs, size_t n)
+{
+    smtp_state *st = t->state;
+    const cc_config *cfg = t->config;
+    if (n == 0) return CC_OK;
+    if (!cfg || !mailbox_ok(cfg->sender.email))
+        return fail_all(msgs, n, CC_ERR_CONFIG, "sender.email is missing or not a valid address");
+
+    smtp_session_t session = smtp_create_session();
+    if (!session) return fail_all(msgs, n, CC_ERR_TRANSIENT, "smtp: cannot create a session");
+    smtp_set_server(session, st->hostport);
+    static const int phases[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
+                                 Timeout_TRANSFER, Timeout_DATA2};
+    for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++)
+        smtp_set_timeout(session, phases[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, st->timeout_ms);
+    smtp_starttls_enable(session, st->starttls ? Starttls_REQUIRED : Starttls_DISABLED);
+    smtp_set_eventcb(session, event_cb, st);
+
+    auth_context_t auth = NULL;
+    if (st->username) {
+        auth = auth_create_context();
+        auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
+        auth_set_interact_cb(auth, interact_cb, st);
+        smtp_auth_set_context(session, auth);
+    }
+
+    smtp_item *items = xcalloc(n, sizeof *items);
+    int64_t now = (int64_t)time(NULL);
+    size_t queued = 0;
+    for (size_t i = 0; i < n; i++) {
+        cc_message *m = &msgs[i];
+        m->result = CC_ERR_TRANSIENT;
+        m->reply[0] = '\0';
+        if (!mailbox_ok(m->to)) {
+            m->result = CC_ERR_PERMANENT;
+            set_reply(m, "invalid recipient address");
+            continue;
+        }
+        if (mime_build(cfg, m, now, &items[i].text) != CC_OK) {
+            set_reply(m, "cannot build the message");
+            continue;
+        }
+        items[i].msg = smtp_add_message(session);
+        if (!items[i].msg) {
+            set_reply(m, "smtp: cannot add the message");
+            continue;
+        }
+        smtp_set_reverse_path(items[i].msg, cfg->sender.email);
+        items[i].rcpt = smtp_add_recipient(items[i].msg, m->to);
+        smtp_set_messagecb(items[i].msg, message_cb, &items[i]);
+        queued++;
+    }
+
+    if (queued > 0) {
+        /* A server that hangs up mid-transfer must not kill carecast with
+         * SIGPIPE: block it for the session, then drop any pending one. */
+        sigset_t pipe_set, old_set;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        sigprocmask(SIG_BLOCK, &pipe_set, &old_set);
+
+        int started = smtp_start_session(session);
+        int err = smtp_errno();
+
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) > 0) {}
+        sigprocmask(SIG_SETMASK, &old_set, NULL);
+
+        char ebuf[200];
+        const char *etext = NULL;
+        if (err != 0) etext = smtp_strerror(err, ebuf, sizeof ebuf);
+        if (!etext) etext = "no reply from the server";
+
+        for (size_t i = 0; i < n; i++) {
+            if (!items[i].msg) continue;
+            cc_message *m = &msgs[i];
+            const smtp_status_t *rp = smtp_reverse_path_status(items[i].msg);
+            const smtp_status_t *rs = items[i].rcpt ? smtp_recipient_status(items[i].rcpt) : NULL;
+            const smtp_status_t *ms = smtp_message_transfer_status(items[i].msg);
+            const smtp_status_t *why = NULL;
+            if (!started) {
+                why = NULL;
+            } else if (rp && rp->code && rp->code / 100 != 2) {
+                why = rp;
+            } else if (rs && rs->code && rs->code / 100 != 2) {
+                why = rs;
+            } else if (ms && ms->code) {
+                why = ms;
+            }
+            if (!why) {
+                m->result = CC_ERR_TRANSIENT;
+                set_reply(m, "smtp %s: %s", st->hostport, etext);
+            } else {
+                m->result = why->code / 100 == 2 ? CC_OK : result_for(why->code);
+                if (why->enh_class > 0)
+                    set_reply(m, "%d %d.%d.%d %s", why->code, why->enh_class, why->enh_subject,
+                              why->enh_detail, why->text ? why->text : "");
+                else
+                    set_reply(m, "%d %s", why->code, why->text ? why->text : "");
+            }
+        }
+    }
+
+    smtp_destroy_session(session);
+    if (auth) auth_destroy_context(auth);
+    for (size_t i = 0; i < n; i++) cc_buf_free(&items[i].text);
+    free(items);
+    return CC_OK;
+}
+
+static void smtp_close(cc_transport *t)
+{
+    smtp_state *st = t->state;
+    if (!st) return;
+    free(st->hostport);
+    free(st->username);
+    if (st->password) {
+        /* do not leave the secret in freed memory */
+        volatile char *p = st->password;
+        while (*p) *p++ = '\0';
+        free(st->password);
+    }
+    free(st);
+    t->state = NULL;
+}
+
+const cc_transport_ops transport_smtp_ops = {
+    .name = "smtp",
+    .open = smtp_open,
+    .send = smtp_send,
+    .close = smtp_close,
+};
