@@ -266,15 +266,13 @@ static cc_code render_into(planner *p, const cc_campaign *c, const cc_step *st, 
         it->body_html = r.html;
         memset(&r, 0, sizeof r);
     } else {
-        /* Carriers in China require the signature first: 【关怀银行】text. */
+        /* Carriers in China require the signature at the start: 【关怀银行】text. */
         cc_buf text = CC_BUF_INIT;
         const char *sig = p->cfg->sms.signature;
         size_t tl = strlen(r.text);
         while (tl > 0 && (r.text[tl - 1] == '\n' || r.text[tl - 1] == '\r')) r.text[--tl] = '\0';
-        int zh = it->locale && !strncmp(it->locale, "zh", 2);
-        if (sig && zh) cc_buf_puts(&text, sig);
+        if (sig) cc_buf_puts(&text, sig);
         cc_buf_puts(&text, r.text);
-        if (sig && !zh) cc_buf_printf(&text, " %s", sig);
         append_sms_extras(p, c, it->locale, &text);
         it->sms_text = cc_buf_take(&text);
     }
