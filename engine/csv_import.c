@@ -488,6 +488,7 @@ typedef struct {
     const char *name;   /* header text (points into hdr_copy) */
     int kind;           /* K_* for customer columns */
     int all_int, all_real;
+    int any;            /* some non-empty value seen */
     int exists;         /* already a column of the existing table */
     int bind_typed;     /* no type affinity: bind numbers as numbers */
     cc_buf val;         /* normalised value of the current record */
@@ -771,6 +772,7 @@ static void validate(importer *im, csv_reader *r, size_t *nrows)
                 }
             }
             if (isnull) continue;
+            c->any = 1;
             if (c->all_int && !is_plain_int(c->val.data, c->val.len)) {
                 c->all_int = 0;
             }
@@ -784,6 +786,7 @@ static void validate(importer *im, csv_reader *r, size_t *nrows)
 
 static const char *col_type(const column *c)
 {
+    if (!c->any) return "TEXT"; /* nothing to infer from */
     return c->all_int ? "INTEGER" : c->all_real ? "REAL" : "TEXT";
 }
 

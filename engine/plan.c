@@ -742,7 +742,7 @@ cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, con
         plan_list_free(out);
         return rc;
     }
-    qsort(out->items, out->n, sizeof *out->items, item_cmp);
+    if (out->n) qsort(out->items, out->n, sizeof *out->items, item_cmp);
     return CC_OK;
 }
 

@@ -159,6 +159,14 @@ check "(i) 20 errors shown" test "$(grep -c "many.csv:[0-9]*: invalid email" "$T
 check "(i) then '... and 10 more errors'" grep -q '^\.\.\. and 10 more errors$' "$T/err"
 check "(i) database unchanged" cmp -s "$DB" "$T/before.db"
 
+# A header with no rows creates a table of TEXT columns.
+printf 'id,name\n' > "$T/empty-rows.csv"
+expect_status 0 "header-only file imports 0 rows" cc --db "$DB" import emptyrows "$T/empty-rows.csv"
+check "header-only: TEXT columns" test "$(sqlite3 "$DB" "SELECT group_concat(type) FROM pragma_table_info('emptyrows')")" = "TEXT,TEXT"
+printf 'id,name\n1,ok\n2,\201\n' > "$T/badgb.csv"
+expect_status 2 "broken GB18030 is refused" cc --db "$DB" import misc "$T/badgb.csv" --encoding gb18030
+check "broken GB18030 located" grep -q 'badgb.csv:3: .*GB18030 byte sequence' "$T/err"
+
 # Large: 200,000 rows in one go.
 awk 'BEGIN { print "id,name,amount"; for (i = 1; i <= 200000; i++) printf "R%d,name %d,%d.%02d\n", i, i, i % 1000, i % 100 }' > "$T/big.csv"
 expect_status 0 "200,000-row import" cc --db "$DB" import big "$T/big.csv"

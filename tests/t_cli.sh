@@ -1,0 +1,94 @@
+#!/bin/sh
+# The command line: help, exit statuses, configuration errors, secrets.
+. "$(dirname "$0")/lib.sh"
+
+expect_status 0 "--help lists every command" cc --help
+for cmd in init import lint preview plan send run demo-data segment trigger event suppress tasks report serve; do
+  grep -q "^  $cmd " "$T/out" || not_ok "--help lists $cmd"
+done
+for cmd in init import lint preview plan send run demo-data; do
+  expect_status 0 "$cmd --help" cc "$cmd" --help
+  grep -q "usage: carecast .*$cmd" "$T/out" || not_ok "$cmd --help shows its usage"
+done
+expect_status 2 "no command is a usage error" cc
+expect_status 2 "unknown command" cc frobnicate
+grep -q "unknown command 'frobnicate'" "$T/err" && ok "unknown command is named" || not_ok "unknown command is named"
+for cmd in segment trigger event suppress tasks report serve; do
+  expect_status 2 "$cmd says it is not implemented yet" cc "$cmd"
+  grep -q "not implemented yet" "$T/err" || not_ok "$cmd message"
+done
+expect_status 2 "bad --date" cc --date 2026-02-30 plan --dry-run
+grep -q -- "--date '2026-02-30' is not a valid date" "$T/err" && ok "bad --date is explained" || not_ok "bad --date is explained" "$(cat "$T/err")"
+expect_status 2 "bad --format" cc --format xml plan
+expect_status 2 "unknown option of a command" cc --db "$T/x.db" plan --dry-rum
+grep -q "unknown option '--dry-rum'" "$T/err" && ok "unknown option is named" || not_ok "unknown option is named"
+[ ! -e "$T/x.db" ] && ok "a usage error creates no database" || not_ok "a usage error creates no database"
+expect_status 0 "--version" cc --version
+
+# Configuration errors are FILE:LINE:COL and change nothing.
+mkdir -p "$T/etc"
+cat > "$T/etc/carecast.yaml" <<'YAML'
+database: var/c.db
+timezone: Asia/Shanghai
+sender:
+  name: Care
+  emial: care@example.cn
+transports:
+  email:
+    type: smtp
+    host: 127.0.0.1
+    port: twenty-five
+YAML
+expect_status 2 "config: unknown key and wrong type" cc --config "$T/etc/carecast.yaml" plan --dry-run
+grep -q "etc/carecast.yaml:5:3: error: unknown key 'emial' in sender" "$T/err" && ok "config: unknown key located" || not_ok "config: unknown key located" "$(cat "$T/err")"
+grep -q "etc/carecast.yaml:10:11: error: 'port' must be a whole number" "$T/err" && ok "config: wrong type located" || not_ok "config: wrong type located" "$(cat "$T/err")"
+[ ! -e "$T/var" ] && ok "config error writes nothing" || not_ok "config error writes nothing"
+
+cat > "$T/etc/carecast.yaml" <<'YAML'
+timezone: Asia/Shangai
+YAML
+expect_status 2 "config: unknown time zone" cc --config "$T/etc/carecast.yaml" plan --dry-run
+grep -q "carecast.yaml:1:11: error: unknown time zone 'Asia/Shangai'" "$T/err" && ok "config: time zone located" || not_ok "config: time zone located" "$(cat "$T/err")"
+
+cat > "$T/etc/carecast.yaml" <<'YAML'
+transports:
+  sms:
+    type: kannel
+    url: http://127.0.0.1:13013/cgi-bin/sendsms
+    password: hunter2-secret
+YAML
+expect_status 2 "config: a password in the file is refused" cc --config "$T/etc/carecast.yaml" plan --dry-run
+grep -q "5:5: error: secrets do not belong in the config file: use 'password_env" "$T/err" && ok "config: secret refused with advice" || not_ok "config: secret refused with advice" "$(cat "$T/err")"
+grep -q "hunter2-secret" "$T/err" && not_ok "config: the secret is not echoed" || ok "config: the secret is not echoed"
+
+cat > "$T/etc/carecast.yaml" <<'YAML'
+transports:
+  sms: {type: kannel, url: "http://127.0.0.1:1/x", password_file: missing.pw}
+YAML
+expect_status 2 "config: unreadable secret file" cc --config "$T/etc/carecast.yaml" plan --dry-run
+grep -q "cannot read secret file" "$T/err" && ok "config: secret file error" || not_ok "config: secret file error" "$(cat "$T/err")"
+
+cat > "$T/etc/carecast.yaml" <<'YAML'
+sender: [a, b
+YAML
+expect_status 2 "config: invalid YAML is located" cc --config "$T/etc/carecast.yaml" plan --dry-run
+grep -q "carecast.yaml:[0-9]*:[0-9]*: error: invalid YAML" "$T/err" && ok "config: YAML error located" || not_ok "config: YAML error located" "$(cat "$T/err")"
+
+expect_status 2 "config: missing file" cc --config "$T/nope.yaml" plan
+grep -q "nope.yaml: error: cannot read configuration" "$T/err" && ok "config: missing file named" || not_ok "config: missing file named"
+
+# Relative paths in etc/carecast.yaml hang off the folder above etc/.
+cat > "$T/etc/carecast.yaml" <<'YAML'
+database: var/rel.db
+YAML
+cd /tmp && cc --config "$T/etc/carecast.yaml" -q demo-data --customers 5 > /dev/null
+[ -f "$T/var/rel.db" ] && ok "config: relative database path resolved from the config's parent" || not_ok "config: relative paths"
+perm=$(stat -c %a "$T/var/rel.db")
+[ "$perm" = 600 ] && ok "database file is private (600)" || not_ok "database file is private" "mode $perm"
+
+# init makes a working folder that plans.
+expect_status 0 "init" cc init "$T/work"
+( cd "$T/work" && "$CARECAST" -q --date 2026-03-01 demo-data --customers 300 > /dev/null && "$CARECAST" --date 2026-03-01 lint > /dev/null ) \
+  && ok "init: the new folder lints clean" || not_ok "init: the new folder lints clean"
+expect_status 0 "init again keeps existing files" cc init "$T/work"
+grep -q "kept" "$T/out" && ok "init does not overwrite" || not_ok "init does not overwrite"
