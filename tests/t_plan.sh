@@ -1,0 +1,127 @@
+#!/bin/sh
+# Planning: anniversaries (29 February, month ends), the never-twice rule,
+# channel eligibility, send_at in the customer's zone, the JSONL contract,
+# and located errors that write nothing.
+. "$(dirname "$0")/lib.sh"
+
+DB="$T/care.db"
+mkdir -p "$T/rules" "$T/templates"
+sqlite3 "$DB" <<'SQL'
+CREATE TABLE customers(id TEXT PRIMARY KEY, name TEXT, email TEXT, phone TEXT, birth_date TEXT,
+  locale TEXT, timezone TEXT, status TEXT, email_opt_in INTEGER, sms_opt_in INTEGER, preferred_channel TEXT);
+INSERT INTO customers VALUES
+ ('C1', '李娜', 'li.na@example.cn', '+8613800138001', '2000-02-29', 'zh-CN', 'Asia/Shanghai', 'active', 1, 1, 'sms'),
+ ('C2', 'Bob Smith', 'bob@example.com', NULL, '1990-02-28', 'en-US', 'America/New_York', 'active', 1, 0, 'email'),
+ ('C3', '王伟', NULL, '+8613800138003', '1985-03-01', 'zh-CN', NULL, 'active', 0, 1, NULL),
+ ('C4', 'New Born', 'nb@example.com', NULL, '2026-02-28', 'en-US', 'Europe/London', 'active', 1, 1, NULL),
+ ('C5', 'Gone', 'gone@example.com', NULL, '1970-02-28', 'en-US', NULL, 'closed', 1, 1, NULL),
+ ('C6', 'No Consent', 'nc@example.com', '+8613800138006', '1980-02-28', 'zh-CN', NULL, 'active', 0, 0, NULL),
+ ('C7', 'x''); DROP TABLE customers; --', 'q@example.com', NULL, '1981-02-27', 'en-US', NULL, 'active', 1, 1, NULL);
+CREATE TABLE contracts(id TEXT PRIMARY KEY, customer_id TEXT, product TEXT, end_date TEXT, status TEXT);
+INSERT INTO contracts VALUES ('K1', 'C6', '宽带套餐', '2027-03-30', 'active'), ('K2', 'C2', 'Broadband', '2027-03-30', 'ended');
+SQL
+cat > "$T/rules/birthday.yaml" <<'YAML'
+campaign: birthday
+kind: marketing
+audience:
+  where: status == "active"
+when: {date: birth_date, every: year}
+send_at: "09:30"
+channels: [sms, email]
+template: hello
+YAML
+cat > "$T/rules/renewal.yaml" <<'YAML'
+campaign: renewal
+kind: service
+audience:
+  from: contracts
+  where: status == "active"
+steps:
+  - name: notice-30d
+    when: end_date - 30 days
+    template: hello
+    channels: [email, sms]
+YAML
+printf 'Hi {{ customer.name | default: "friend" }}\n' > "$T/templates/hello.sms.liquid"
+printf -- '---\nsubject: Hello {{ customer.name }}\n---\nHi {{ customer.name }}, {{ row.product | default: "happy birthday" }}\n' > "$T/templates/hello.email.liquid"
+
+plan() { cc --db "$DB" --rules "$T/rules" --templates "$T/templates" "$@"; }
+due_ids() { plan --date "$1" --format jsonl plan --dry-run | python3 -c '
+import json, sys
+print(" ".join(sorted(r["customer"] + ":" + r["status"] for r in map(json.loads, sys.stdin) if r["campaign"] == "birthday")))'; }
+
+# Common year 2027: 29 February birthdays fall on 28 February; the first
+# anniversary is one year after the date; grace 1 day catches yesterday.
+got=$(due_ids 2027-02-28)
+[ "$got" = "C1:planned C2:planned C4:planned C6:skipped C7:planned" ] && ok "2027-02-28: 29 Feb and 28 Feb birthdays, first anniversary, yesterday in grace" || not_ok "2027-02-28" "$got"
+got=$(due_ids 2027-03-01)
+[ "$got" = "C1:planned C2:planned C3:planned C4:planned C6:skipped" ] && ok "2027-03-01: the window is yesterday and today" || not_ok "2027-03-01" "$got"
+# Leap year 2028: 28 February is only for 28 February birthdays.
+got=$(due_ids 2028-02-28)
+[ "$got" = "C2:planned C4:planned C6:skipped C7:planned" ] && ok "2028-02-28 (leap year)" || not_ok "2028-02-28 (leap year)" "$got"
+got=$(due_ids 2028-02-29)
+[ "$got" = "C1:planned C2:planned C4:planned C6:skipped" ] && ok "2028-02-29: the 29 February birthday on its own day" || not_ok "2028-02-29" "$got"
+
+# The JSONL contract of cli.md.
+plan --date 2027-02-28 --format jsonl plan --dry-run > "$T/plan.jsonl"
+python3 - "$T/plan.jsonl" <<'PY' && ok "JSONL fields and values" || not_ok "JSONL fields and values"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+keys = ["campaign", "step", "table", "row", "customer", "occurrence", "kind", "channel", "to", "status", "reason", "send_after"]
+assert all(list(r) == keys for r in rows), rows[0]
+by = {r["customer"]: r for r in rows if r["campaign"] == "birthday"}
+assert by["C1"]["channel"] == "sms" and by["C1"]["to"] == "+8613800138001" and by["C1"]["occurrence"] == "2027-02-28"
+assert by["C1"]["send_after"] == "2027-02-28T09:30:00+08:00", by["C1"]["send_after"]
+assert by["C2"]["channel"] == "email" and by["C2"]["send_after"] == "2027-02-28T09:30:00-05:00", by["C2"]
+assert by["C4"]["send_after"] == "2027-02-28T09:30:00+00:00"
+assert by["C6"]["status"] == "skipped" and by["C6"]["reason"] == "no-consent" and by["C6"]["channel"] is None
+assert by["C7"]["occurrence"] == "2027-02-27"
+assert by["C1"]["kind"] == "marketing" and by["C1"]["step"] == "main" and by["C1"]["table"] == "customers"
+PY
+# Service notices need no consent; sorted by priority (service 80 first).
+python3 - "$T/plan.jsonl" <<'PY' && ok "service campaigns ignore marketing consent and sort first" || not_ok "service campaigns ignore marketing consent and sort first"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert rows[0]["campaign"] == "renewal", rows[0]
+r = rows[0]
+assert r["customer"] == "C6" and r["status"] == "planned" and r["channel"] == "email" and r["occurrence"] == "2027-02-28", r
+assert len([x for x in rows if x["campaign"] == "renewal"]) == 1
+PY
+
+# Never twice: plan, then plan again the same day and the next.
+before=$(db_sum "$DB")
+expect_status 0 "plan --dry-run" plan --date 2027-02-28 plan --dry-run
+[ "$(db_sum "$DB")" = "$before" ] && ok "--dry-run writes nothing" || not_ok "--dry-run writes nothing"
+expect_status 0 "plan records" plan --date 2027-02-28 plan
+grep -q "new outbox records" "$T/out" && ok "plan reports what it recorded" || not_ok "plan reports what it recorded"
+n1=$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox")
+expect_status 0 "plan again the same day" plan --date 2027-02-28 plan
+n2=$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox")
+[ "$n1" = 6 ] && [ "$n2" = 6 ] && ok "planning twice records each occurrence once ($n1)" || not_ok "planning twice" "$n1 then $n2"
+expect_status 0 "plan the next day" plan --date 2027-03-01 plan
+n3=$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox WHERE campaign='birthday'")
+[ "$n3" = 6 ] && ok "the next day adds only the new occurrence (C3)" || not_ok "the next day" "$n3"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM customers")" = 7 ] && ok "quotes and -- in data are data" || not_ok "quotes in data"
+
+# Rendering: the customer's name, with the default filter for nulls.
+plan --date 2027-02-28 preview birthday --customer C7 > "$T/pv" 2>&1
+grep -q "DROP TABLE customers" "$T/pv" || true
+expect_status 0 "preview of an already planned day" plan --date 2027-02-28 preview birthday
+
+# Located errors; nothing written.
+cp -r "$T/rules" "$T/bad"
+cat > "$T/bad/birthday.yaml" <<'YAML'
+campaign: birthday
+audience:
+  where: status == "active" and birth_dte > "1990-01-01"
+when: {date: birth_date, every: year}
+template: hello
+YAML
+before=$(db_sum "$DB")
+expect_status 2 "plan with an unknown column exits 2" cc --db "$DB" --rules "$T/bad" --templates "$T/templates" --date 2027-02-28 plan
+grep -q "bad/birthday.yaml:3:33: error: table 'customers' has no column 'birth_dte'; did you mean 'birth_date'?" "$T/err" \
+  && ok "unknown column: FILE:LINE:COL with a suggestion" || not_ok "unknown column located" "$(cat "$T/err")"
+[ "$(db_sum "$DB")" = "$before" ] && ok "a bad campaign writes nothing" || not_ok "a bad campaign writes nothing"
+expect_status 1 "lint reports the same problem with exit 1" cc --db "$DB" --rules "$T/bad" --templates "$T/templates" lint
+grep -q "birthday.yaml:3:33" "$T/err" && ok "lint locates it" || not_ok "lint locates it"
+expect_status 0 "lint is clean on good rules" cc --db "$DB" --rules "$T/rules" --templates "$T/templates" lint
