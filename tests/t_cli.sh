@@ -92,3 +92,23 @@ expect_status 0 "init" cc init "$T/work"
   && ok "init: the new folder lints clean" || not_ok "init: the new folder lints clean"
 expect_status 0 "init again keeps existing files" cc init "$T/work"
 grep -q "kept" "$T/out" && ok "init does not overwrite" || not_ok "init does not overwrite"
+
+# make install puts the binary, the man page and the example config in PREFIX.
+if make -s -C "$ROOT" install PREFIX="$T/inst" > "$T/install.out" 2>&1; then
+  [ -x "$T/inst/bin/carecast" ] && [ -f "$T/inst/share/man/man1/carecast.1" ] && \
+    [ -f "$T/inst/share/carecast/carecast.yaml.example" ] && [ -f "$T/inst/share/carecast/rules/birthday.yaml" ] \
+    && ok "make install PREFIX=... installs binary, man page, config, rules" || not_ok "make install contents"
+  "$T/inst/bin/carecast" --version > /dev/null && ok "the installed binary runs" || not_ok "the installed binary runs"
+else
+  not_ok "make install" "$(cat "$T/install.out")"
+fi
+
+# The database: WAL mode, carecast's schema version recorded, a newer one refused.
+cc --db "$T/schema.db" -q demo-data --customers 3 > /dev/null
+[ "$(sqlite3 "$T/schema.db" 'PRAGMA journal_mode')" = wal ] && ok "the database is in WAL mode" || not_ok "WAL mode"
+[ "$(sqlite3 "$T/schema.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 1 ] && ok "schema version 1 is recorded" || not_ok "schema version recorded"
+sqlite3 "$T/schema.db" "UPDATE care_meta SET value='99' WHERE key='schema_version'"
+before=$(db_sum "$T/schema.db")
+expect_status 2 "a database from a newer carecast is refused" cc --db "$T/schema.db" send
+grep -q "schema version 99; this carecast knows up to 1" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
+[ "$(db_sum "$T/schema.db")" = "$before" ] && ok "the newer database is left alone" || not_ok "the newer database is left alone"

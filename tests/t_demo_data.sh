@@ -61,10 +61,8 @@ expect_status 2 "negative --customers is bad usage" cc --db "$T/bad.db" --date 2
 # sanitizer build is several times slower).
 BIG=$CARECAST
 [ -x "$ROOT/carecast" ] && BIG=$ROOT/carecast
-start=$(date +%s)
 expect_status 0 "100,000 customers" "$BIG" --db "$T/big.db" --date 2026-03-15 demo-data --customers 100000 --seed 1
-took=$(( $(date +%s) - start ))
 check "100,000 customers printed" grep -qx 'customers 100000' "$T/out"
 DB=$T/big.db
 check "100,000 customers stored" test "$(q 'SELECT count(*) FROM customers')" = 100000
-check "100,000 customers in under 60 s (took ${took}s)" test "$took" -lt 60
+# Its speed is measured by bench/, not asserted here.

@@ -1,0 +1,95 @@
+#!/bin/sh
+# The outbox: send times, the single-sender lock, leases after a crash,
+# retries until max_attempts, and file transport output.
+. "$(dirname "$0")/lib.sh"
+
+DB="$T/care.db"
+mkdir -p "$T/rules" "$T/templates"
+sqlite3 "$DB" <<'SQL'
+CREATE TABLE customers(id TEXT PRIMARY KEY, name TEXT, email TEXT, phone TEXT, birth_date TEXT, locale TEXT,
+  timezone TEXT, status TEXT, email_opt_in INTEGER, sms_opt_in INTEGER);
+INSERT INTO customers VALUES
+ ('C1', '李娜', 'li.na@example.cn', '+8613800138001', '1990-05-01', 'zh-CN', 'Asia/Shanghai', 'active', 1, 1),
+ ('C2', 'Ann', 'ann@example.com', NULL, '1991-05-01', 'en-US', 'America/New_York', 'active', 1, 0),
+ ('C3', 'Bo', 'bo@example.com', NULL, '1992-05-01', 'en-US', 'Asia/Tokyo', 'active', 1, 0);
+SQL
+cat > "$T/rules/b.yaml" <<'YAML'
+campaign: b
+audience: {where: status == "active"}
+when: {date: birth_date, every: year}
+send_at: "09:30"
+channels: [sms, email]
+template: t
+YAML
+printf 'Hello {{ customer.name }}\n' > "$T/templates/t.sms.liquid"
+printf -- '---\nsubject: Hi\n---\nHello {{ customer.name }}\n' > "$T/templates/t.email.liquid"
+cat > "$T/file.yaml" <<YAML
+database: $DB
+timezone: Asia/Shanghai
+rules: $T/rules
+templates: $T/templates
+outbox_dir: $T/outbox
+sender: {name: Care, email: care@example.cn}
+YAML
+c() { cc --config "$T/file.yaml" "$@"; }
+
+expect_status 0 "plan" c --date 2026-05-01 plan
+# 09:30 in Shanghai is 01:30 UTC; in Tokyo 00:30 UTC; in New York 13:30 UTC.
+expect_status 0 "send before anyone's send time" c --now 2026-05-01T00:00:00Z send
+grep -q "sent 0," "$T/out" && ok "nothing goes before send_at" || not_ok "nothing goes before send_at" "$(cat "$T/out")"
+expect_status 0 "send at 02:00 UTC" c --now 2026-05-01T02:00:00Z send
+grep -q "sent 2," "$T/out" && ok "Shanghai and Tokyo customers at their 09:30" || not_ok "Shanghai and Tokyo at 09:30" "$(cat "$T/out")"
+[ "$(sqlite3 "$DB" "SELECT status FROM care_outbox WHERE customer_id='C2'")" = planned ] && ok "New York still waits" || not_ok "New York still waits"
+
+# One sender at a time: a second one says so, exits 0 and touches nothing.
+flock -x "$DB.send-lock" sleep 3 &
+holder=$!
+sleep 0.3
+expect_status 0 "a second sender exits 0" c --now 2026-05-01T14:00:00Z send
+grep -q "another carecast is sending" "$T/err" && ok "a second sender says another one is sending" || not_ok "second sender message" "$(cat "$T/err")"
+[ "$(sqlite3 "$DB" "SELECT status FROM care_outbox WHERE customer_id='C2'")" = planned ] && ok "the second sender changed nothing" || not_ok "the second sender changed nothing"
+wait "$holder"
+
+# A sender that died mid-flight: its lease expires and the message goes again.
+sqlite3 "$DB" "UPDATE care_outbox SET status='sending', lease_until=strftime('%s','2026-05-01 13:00:00') WHERE customer_id='C2'"
+expect_status 0 "send while the lease is live" c --now 2026-05-01T12:59:00Z send
+grep -q "sent 0," "$T/out" && ok "a live lease is respected" || not_ok "a live lease is respected" "$(cat "$T/out")"
+expect_status 0 "send after the lease expired" c --now 2026-05-01T14:00:00Z send
+grep -q "sent 1," "$T/out" && ok "an expired lease makes the message go" || not_ok "an expired lease" "$(cat "$T/out")"
+id=$(sqlite3 "$DB" "SELECT id FROM care_outbox WHERE customer_id='C2'")
+[ -f "$T/outbox/email/$id.eml" ] && ok "the file transport wrote email/$id.eml" || not_ok "email file written"
+grep -q '^To: Ann <ann@example.com>' "$T/outbox/email/$id.eml" && ok "the .eml is the RFC 5322 message" || not_ok "the .eml is the RFC 5322 message"
+python3 - "$T/outbox/sms" <<'PY' && ok "the SMS .json has the contract's fields" || not_ok "the SMS .json has the contract's fields"
+import glob, json, sys
+[path] = glob.glob(sys.argv[1] + "/*.json")
+m = json.load(open(path))
+assert set(m) == {"to", "from", "text", "encoding", "segments", "campaign", "step", "customer"}, m
+assert m["to"] == "+8613800138001" and m["encoding"] == "ucs2" and m["segments"] == 1 and m["customer"] == "C1"
+assert m["text"].startswith("Hello 李娜"), m["text"]
+PY
+
+# Retries: a dead SMTP server is retried with backoff, then fails at max_attempts.
+port=$(free_port)
+cat > "$T/smtp.yaml" <<YAML
+database: $DB
+timezone: Asia/Shanghai
+rules: $T/rules
+templates: $T/templates
+sender: {name: Care, email: care@example.cn}
+transports:
+  email: {type: smtp, host: 127.0.0.1, port: $port, tls: none, max_attempts: 2, timeout: 5 seconds}
+YAML
+sqlite3 "$DB" "UPDATE care_outbox SET status='planned', attempts=0 WHERE customer_id='C3'"
+expect_status 0 "attempt 1 against a closed port" cc --config "$T/smtp.yaml" --now 2026-05-01T15:00:00Z send
+grep -q "sent 0, retry 1, failed 0" "$T/out" && ok "attempt 1 is a retry" || not_ok "attempt 1 is a retry" "$(cat "$T/out")"
+next=$(sqlite3 "$DB" "SELECT next_attempt_at - strftime('%s','2026-05-01 15:00:00') FROM care_outbox WHERE customer_id='C3'")
+[ "$next" -ge 60 ] && [ "$next" -le 75 ] && ok "the first retry waits 60-75 s (backoff with jitter): $next" || not_ok "backoff" "$next"
+expect_status 0 "too early for the retry" cc --config "$T/smtp.yaml" --now 2026-05-01T15:00:30Z send
+grep -q "sent 0, retry 0, failed 0" "$T/out" && ok "nothing is retried before its time" || not_ok "nothing is retried before its time"
+expect_status 1 "attempt 2 fails for good (exit 1)" cc --config "$T/smtp.yaml" --now 2026-05-01T16:00:00Z send
+grep -q "sent 0, retry 0, failed 1" "$T/out" && ok "max_attempts reached: failed" || not_ok "max_attempts reached" "$(cat "$T/out")"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM care_attempts a JOIN care_outbox o ON o.id=a.outbox_id WHERE o.customer_id='C3'")" = 2 ] \
+  && ok "both attempts are recorded" || not_ok "both attempts are recorded"
+sqlite3 "$DB" "SELECT last_error FROM care_outbox WHERE customer_id='C3'" | grep -q . && ok "the last error is kept" || not_ok "the last error is kept"
+
+expect_status 2 "an unsupported transport type is a configuration error" cc --config "$T/smtp.yaml" --db "$T/none.db" send
