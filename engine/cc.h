@@ -92,6 +92,9 @@ cc_code cc_write_file_atomic(const char *path, const char *data, size_t len, int
 cc_code cc_mkdirs(const char *path, int mode);
 /* Read a whole file; NULL and errno set on failure. */
 char *cc_read_file(const char *path, size_t *len);
+/* Decode one UTF-8 character from s[0..n): its length (1-4) and code point,
+ * or 0 for an invalid sequence (overlong, surrogate, > U+10FFFF, cut off). */
+size_t cc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* Append `s` as a JSON string literal (null for NULL). */
 void cc_json_str(cc_buf *b, const char *s);
 /* 64-bit FNV-1a of the concatenated strings (stable across runs and

@@ -37,23 +37,11 @@ static int line_of(const char *data, size_t off)
 static size_t utf8_valid_prefix(const unsigned char *s, size_t n)
 {
     size_t i = 0;
+    uint32_t cp;
     while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) { i++; continue; }
-        size_t need;
-        unsigned min;
-        if (c >= 0xC2 && c <= 0xDF) { need = 1; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { need = 2; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { need = 3; min = 0x10000; }
-        else return i;
-        if (i + need >= n) return i;
-        unsigned cp = c & (need == 1 ? 0x1F : need == 2 ? 0x0F : 0x07);
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return i;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-        i += need + 1;
+        size_t l = cc_utf8_decode(s + i, n - i, &cp);
+        if (!l) return i;
+        i += l;
     }
     return n;
 }

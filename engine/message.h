@@ -33,4 +33,9 @@ typedef struct {
     char reply[256];         /* the server's answer or the error, for the log */
 } cc_message;
 
+/* Store a server reply or error text in m->reply for the log: CR, LF and
+ * other controls become spaces, runs of spaces collapse, and a cut (when
+ * the text is long) falls between whole UTF-8 characters. */
+void message_set_reply(cc_message *m, const char *text);
+
 #endif

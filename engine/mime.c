@@ -25,27 +25,11 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence starting at s (at most n bytes
- * available), or 0 when the bytes there are not valid UTF-8 (overlong
- * forms, surrogates and code points above U+10FFFF are invalid). */
+/* Length of the valid UTF-8 character at s, or 0. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0];
-    size_t len;
-    unsigned cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
-    else return 0;
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
-    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
-    return len;
+    uint32_t cp;
+    return cc_utf8_decode(s, n, &cp);
 }
 
 /* A header value made safe: control characters (CR and LF above all)

@@ -7,29 +7,6 @@
 
 #include <string.h>
 
-/* Decode one UTF-8 character at s (n bytes available).  Returns its length
- * and sets *cp, or 0 when the bytes are not valid UTF-8 (overlong forms,
- * surrogates and code points above U+10FFFF are invalid). */
-static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned v;
-    if (c < 0x80) { *cp = c; return 1; }
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; v = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; v = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; v = c & 0x07; }
-    else return 0;
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (len == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) return 0;
-    if (len == 4 && (v < 0x10000 || v > 0x10FFFF)) return 0;
-    *cp = v;
-    return len;
-}
 
 /* Septets a code point takes in GSM 03.38: 1 in the default alphabet,
  * 2 in the extension table (escape + character), 0 when not encodable. */
@@ -91,8 +68,8 @@ cc_code sms_analyse(const char *text, sms_info *info)
     int gsm_ok = 1;
 
     for (size_t i = 0; i < n;) {
-        unsigned cp;
-        size_t l = utf8_decode(s + i, n - i, &cp);
+        uint32_t cp;
+        size_t l = cc_utf8_decode(s + i, n - i, &cp);
         if (l == 0) return CC_ERR_INPUT;
         i += l;
         if (gsm_ok) {

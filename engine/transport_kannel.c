@@ -93,26 +93,10 @@ static void set_reply(const kannel_state *st, cc_message *m, const char *fmt, ..
     char *text = redact(half, st->password_esc);
     free(raw);
     free(half);
-    const unsigned char *s = (const unsigned char *)text;
-    size_t o = 0, i = 0;
-    while (s[i] && s[i] != '\n' && s[i] != '\r') {
-        unsigned char c = s[i];
-        size_t len = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-        if (c < 0x20 || c == 0x7F) c = ' ';
-        if (c == ' ') {
-            if (o > 0 && m->reply[o - 1] != ' ' && o + 1 < sizeof m->reply) m->reply[o++] = ' ';
-            i++;
-            continue;
-        }
-        size_t k = 0;
-        while (k < len && s[i + k]) k++;
-        if (o + k + 1 > sizeof m->reply) break;
-        memcpy(m->reply + o, s + i, k);
-        o += k;
-        i += k;
-    }
-    while (o > 0 && m->reply[o - 1] == ' ') o--;
-    m->reply[o] = '\0';
+    /* Kannel answers "0: Accepted for delivery" on the first line. */
+    char *nl = strpbrk(text, "\r\n");
+    if (nl) *nl = '\0';
+    message_set_reply(m, text);
     free(text);
 }
 

@@ -95,9 +95,7 @@ static void event_cb(smtp_session_t session, int event_no, void *arg, ...)
     if (ok) *ok = !st->verify;
 }
 
-/* Copy a server reply or error into m->reply: CR/LF and other controls
- * become spaces, runs of spaces collapse, and a cut (if any) falls between
- * whole UTF-8 characters. */
+/* Format a reply into m->reply (see message_set_reply). */
 static void set_reply(cc_message *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_reply(cc_message *m, const char *fmt, ...)
 {
@@ -106,26 +104,7 @@ static void set_reply(cc_message *m, const char *fmt, ...)
     va_start(ap, fmt);
     cc_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    const unsigned char *s = (const unsigned char *)cc_buf_str(&b);
-    size_t o = 0, i = 0;
-    while (s[i]) {
-        unsigned char c = s[i];
-        size_t len = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-        if (c < 0x20 || c == 0x7F) c = ' ';
-        if (c == ' ') {
-            if (o > 0 && m->reply[o - 1] != ' ' && o + 1 < sizeof m->reply) m->reply[o++] = ' ';
-            i++;
-            continue;
-        }
-        size_t k = 0;
-        while (k < len && s[i + k]) k++;
-        if (o + k + 1 > sizeof m->reply) break;
-        memcpy(m->reply + o, s + i, k);
-        o += k;
-        i += k;
-    }
-    while (o > 0 && m->reply[o - 1] == ' ') o--;
-    m->reply[o] = '\0';
+    message_set_reply(m, cc_buf_str(&b));
     cc_buf_free(&b);
 }
 
