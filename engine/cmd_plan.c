@@ -98,8 +98,12 @@ static cc_code compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *
 {
     cc_diags diags = {.limit = 100};
     memset(pl, 0, sizeof *pl);
-    cc_code rc = plan_compute(c->db, &c->cfg, &c->clock, camps, n, f, pl, &diags, NULL);
+    plan_stats stats;
+    cc_code rc = plan_compute(c->db, &c->cfg, &c->clock, camps, n, f, pl, &diags, &stats);
     cc_diag_print(&diags, stderr);
+    if (rc == CC_OK)
+        cli_log(c, 2, "planning took %zu audience queries for %zu campaign steps, %zu statements prepared in all",
+                stats.audience_queries, stats.steps, stats.prepared);
     cc_diags_free(&diags);
     return rc;
 }

@@ -147,7 +147,15 @@ static void next(parser *ps)
     if (*p == '"' || *p == '\'') {
         char q = *p++;
         cc_buf s = CC_BUF_INIT;
-        while (*p && *p != q) {
+        /* A quote is written doubled ('O''Brien') or escaped with a backslash. */
+        for (;;) {
+            if (!*p) break;
+            if (*p == q && p[1] == q) {
+                cc_buf_putc(&s, q);
+                p += 2;
+                continue;
+            }
+            if (*p == q) break;
             if (*p == '\\' && p[1]) p++;
             cc_buf_putc(&s, *p++);
         }

@@ -128,11 +128,12 @@ typedef struct {
     sqlite3_stmt *suppressed;
     char today[11];
     char now_local[20];            /* business-zone wall time, "YYYY-MM-DD HH:MM:SS" */
-    size_t statements;
+    plan_stats stats;
 } planner;
 
 static int prepare(planner *p, const char *sql, sqlite3_stmt **st)
 {
+    p->stats.prepared++;
     if (sqlite3_prepare_v2(p->db, sql, -1, st, NULL) != SQLITE_OK) {
         cc_diag(p->diags, NULL, 0, 0, "carecast: database error: %s", sqlite3_errmsg(p->db));
         return -1;
@@ -584,14 +585,15 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         rc = CC_ERR_INPUT;
         goto done;
     }
-    p->statements++;
+    p->stats.audience_queries++;
+    p->stats.prepared++;
     expr_bind(&q.x, stmt);
     if (strcmp(c->from_table, p->cfg->customers.table) != 0) {
         cc_buf rs = CC_BUF_INIT;
         cc_buf_puts(&rs, "SELECT * FROM ");
         db_quote_ident(c->from_table, &rs);
         cc_buf_puts(&rs, " WHERE CAST(id AS TEXT) = ?");
-        sqlite3_prepare_v2(p->db, cc_buf_str(&rs), -1, &row_stmt, NULL);
+        prepare(p, cc_buf_str(&rs), &row_stmt);
         cc_buf_free(&rs);
     }
     char bucket[24];
@@ -724,7 +726,7 @@ static void planner_init(planner *p, sqlite3 *db, const cc_config *cfg, const cc
 }
 
 cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *camps,
-                     size_t n_camps, const plan_filter *filter, plan_list *out, cc_diags *diags, size_t *statements)
+                     size_t n_camps, const plan_filter *filter, plan_list *out, cc_diags *diags, plan_stats *stats)
 {
     planner p;
     planner_init(&p, db, cfg, clk, diags);
@@ -734,9 +736,12 @@ cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, con
         if (filter && filter->only_campaign && strcmp(filter->only_campaign, c->id) != 0) continue;
         if (!c->enabled) continue;
         if (!schedule_allows(&p, c, filter && filter->include_manual)) continue;
-        for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) rc = plan_step(&p, c, s, filter, out);
+        for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) {
+            p.stats.steps++;
+            rc = plan_step(&p, c, s, filter, out);
+        }
     }
-    if (statements) *statements = p.statements;
+    if (stats) *stats = p.stats;
     planner_close(&p);
     if (rc != CC_OK) {
         plan_list_free(out);

@@ -42,12 +42,21 @@ typedef struct {
     size_t limit;                  /* 0 = no limit */
 } plan_filter;
 
+/* What planning cost in statements: the audience of a step is one query,
+ * and the per-message look-ups are prepared once per run, so none of these
+ * grows with the number of customers. */
+typedef struct {
+    size_t steps;              /* campaign steps evaluated */
+    size_t audience_queries;   /* one per step */
+    size_t prepared;           /* every statement prepared, look-ups included */
+} plan_stats;
+
 /* Compute what is due.  Reads only.  Errors (a broken expression, a
  * missing template) are diagnostics and CC_ERR_INPUT; nothing is planned
- * then.  `statements` (may be NULL) counts the audience queries run. */
+ * then.  `stats` may be NULL. */
 cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *camps,
                      size_t n_camps, const plan_filter *filter, plan_list *out, cc_diags *diags,
-                     size_t *statements);
+                     plan_stats *stats);
 
 /* Write the plan into care_occurrences and care_outbox in one transaction.
  * Occurrences already recorded are left alone (not counted).  `recorded`

@@ -125,3 +125,26 @@ grep -q "bad/birthday.yaml:3:33: error: table 'customers' has no column 'birth_d
 expect_status 1 "lint reports the same problem with exit 1" cc --db "$DB" --rules "$T/bad" --templates "$T/templates" lint
 grep -q "birthday.yaml:3:33" "$T/err" && ok "lint locates it" || not_ok "lint locates it"
 expect_status 0 "lint is clean on good rules" cc --db "$DB" --rules "$T/rules" --templates "$T/templates" lint
+
+# SQL injection: quotes, ';' and '--' in rule literals and in CSV data are data.
+mkdir -p "$T/inj"
+cat > "$T/inj/inj.yaml" <<'YAML'
+campaign: inj
+kind: service
+audience:
+  where: name == "x'); DROP TABLE customers; --" or name == 'O''Brien"; DELETE FROM customers; --'
+repeat: once
+channels: [email]
+template: hello
+YAML
+printf 'id,name,email,status\nC8,"O\047Brien""; DELETE FROM customers; --",ob@example.com,active\n' > "$T/inj.csv"
+expect_status 0 "import a row whose text looks like SQL" cc --db "$DB" import customers "$T/inj.csv"
+expect_status 0 "a campaign whose literals look like SQL" cc --db "$DB" --rules "$T/inj" --templates "$T/templates" --date 2027-03-02 --format jsonl plan --dry-run
+python3 - "$T/out" <<'PY' && ok "the literals match exactly the two rows, as data" || not_ok "the literals match exactly the two rows" "$(cat "$T/out")"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert sorted(r["customer"] for r in rows) == ["C7", "C8"], rows
+PY
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM customers")" = 8 ] && ok "no table was dropped and no row deleted" || not_ok "customers intact"
+cc --db "$DB" --rules "$T/inj" --templates "$T/templates" --date 2027-03-02 preview inj > "$T/pv" 2>&1
+grep -q "Hi O'Brien\"; DELETE FROM customers; --" "$T/pv" && ok "the name renders as it was imported" || not_ok "the name renders as it was imported" "$(cat "$T/pv")"
