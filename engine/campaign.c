@@ -561,7 +561,7 @@ cc_code campaign_load_dir(const char *dir, cc_campaign **out, size_t *n, cc_diag
         return CC_ERR_IO;
     }
     list_yaml(dir, &files, &nf, 0);
-    qsort(files, nf, sizeof *files, cmp_str);
+    if (nf) qsort(files, nf, sizeof *files, cmp_str); /* qsort(NULL, 0) is undefined */
     cc_code rc = CC_OK;
     *out = xcalloc(nf ? nf : 1, sizeof **out);
     for (size_t i = 0; i < nf; i++) {
@@ -590,4 +590,13 @@ const cc_campaign *campaign_find(const cc_campaign *list, size_t n, const char *
     for (size_t i = 0; i < n; i++)
         if (cc_streq(list[i].id, id)) return &list[i];
     return NULL;
+}
+
+char **campaign_list_files(const char *dir, size_t *n)
+{
+    char **files = NULL;
+    *n = 0;
+    list_yaml(dir, &files, n, 0);
+    if (*n) qsort(files, *n, sizeof *files, cmp_str);
+    return files;
 }

@@ -64,6 +64,9 @@ cc_code campaign_load(const char *path, cc_campaign *c, int *is_segment, cc_diag
  * sub-folders included).  Segment files are skipped.  Campaign ids must be
  * unique.  On error the diagnostics say why and *out holds what loaded. */
 cc_code campaign_load_dir(const char *dir, cc_campaign **out, size_t *n, cc_diags *diags);
+/* The *.yaml / *.yml files under `dir` (sub-folders too), sorted; the
+ * caller frees each and the array. */
+char **campaign_list_files(const char *dir, size_t *n);
 const cc_campaign *campaign_find(const cc_campaign *list, size_t n, const char *id);
 void campaign_free(cc_campaign *c);
 void campaigns_free(cc_campaign *list, size_t n);

@@ -8,6 +8,7 @@
 #include "campaign.h"
 #include "commands.h"
 #include "plan.h"
+#include "segment.h"
 #include "sender.h"
 
 /* Planning commands read an existing database; they never create one. */
@@ -57,9 +58,18 @@ cc_code cmd_lint(cli *c)
     }
     for (size_t i = 0; i < n; i++)
         if (plan_check_campaign(c->db, &c->cfg, &c->clock, &camps[i], &diags) != CC_OK) problems = 1;
+    cc_segment *segs = NULL;
+    size_t nseg = 0;
+    if (segment_load_dir(c->cfg.rules, &segs, &nseg, &diags) != CC_OK) problems = 1;
+    char today[11];
+    clock_format_date(c->clock.today, today);
+    for (size_t i = 0; i < nseg; i++)
+        if (segment_check(c->db, &c->cfg, today, &segs[i], &diags) != CC_OK) problems = 1;
+    segments_free(segs, nseg);
     cc_diag_print(&diags, stderr);
     if (!problems)
-        printf("%s: %zu campaign%s, configuration and templates are clean\n", c->cfg.rules, n, n == 1 ? "" : "s");
+        printf("%s: %zu campaign%s, %zu segment%s, configuration and templates are clean\n", c->cfg.rules, n,
+               n == 1 ? "" : "s", nseg, nseg == 1 ? "" : "s");
     else
         fprintf(stderr, "carecast lint: %zu problem%s found\n", diags.count, diags.count == 1 ? "" : "s");
     cc_diags_free(&diags);

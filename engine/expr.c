@@ -687,7 +687,11 @@ static value parse_primary(parser *ps)
         }
         if (is_word(ps, "now")) {
             next(ps);
-            return mk(xstrdup("datetime('now')"), ET_DATETIME);
+            /* The clock's instant (--now), never SQLite's own clock. */
+            char *midnight = xasprintf("%s 00:00:00", ps->ctx->today);
+            value v = mk(param_text(ps, ps->ctx->now ? ps->ctx->now : midnight), ET_DATETIME);
+            free(midnight);
+            return v;
         }
         if (is_word(ps, "and") || is_word(ps, "or") || is_word(ps, "in") || is_word(ps, "is") ||
             is_word(ps, "where") || is_word(ps, "between")) {

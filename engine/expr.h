@@ -30,6 +30,7 @@ typedef struct {
     const char *table;          /* the audience table (alias r) */
     int has_customer;           /* 1 when alias c (the customer) is joined */
     const char *today;          /* YYYY-MM-DD, bound as a parameter */
+    const char *now;            /* "YYYY-MM-DD HH:MM:SS" business-local; NULL = start of today */
     const char *file;
     int line, col;
     cc_diags *diags;

@@ -428,6 +428,7 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
     x->table = c->from_table;
     x->has_customer = !is_customers;
     x->today = p->today;
+    x->now = p->now_local;
     x->file = c->file;
     x->diags = p->diags;
 

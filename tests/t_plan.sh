@@ -148,3 +148,17 @@ PY
 [ "$(sqlite3 "$DB" "SELECT count(*) FROM customers")" = 8 ] && ok "no table was dropped and no row deleted" || not_ok "customers intact"
 cc --db "$DB" --rules "$T/inj" --templates "$T/templates" --date 2027-03-02 preview inj > "$T/pv" 2>&1
 grep -q "Hi O'Brien\"; DELETE FROM customers; --" "$T/pv" && ok "the name renders as it was imported" || not_ok "the name renders as it was imported" "$(cat "$T/pv")"
+
+# `now` in an expression is the clock's instant (--now), in the business zone.
+mkdir -p "$T/nowr"
+cat > "$T/nowr/late.yaml" <<'YAML'
+campaign: late
+kind: service
+audience: {where: id == "C1" and now >= today + 10 hours}
+repeat: daily
+channels: [sms]
+template: hello
+YAML
+n9=$(cc --db "$DB" --rules "$T/nowr" --templates "$T/templates" --now 2027-03-02T09:59:00 --format jsonl plan --dry-run | wc -l)
+n11=$(cc --db "$DB" --rules "$T/nowr" --templates "$T/templates" --now 2027-03-02T10:00:00 --format jsonl plan --dry-run | wc -l)
+[ "$n9" = 0 ] && [ "$n11" = 1 ] && ok "now follows --now (09:59 no, 10:00 yes)" || not_ok "now follows --now" "$n9 $n11"
