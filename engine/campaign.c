@@ -18,7 +18,48 @@ typedef struct {
     const char *file;
     cc_diags *diags;
     int errors;
+    int unknown_keys;      /* unknown keys reported so far (see load_root) */
+    const ynode *repeat_at; /* where the last `repeat:` value was written */
 } loader;
+
+/* Letters to change to turn a into b (Levenshtein), capped for long keys. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32) return 99;
+    size_t row[33];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            size_t best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+/* "; did you mean 'x'?" for the closest of `keys` (NULL-terminated, up to
+ * two lists) when it is a typo away from `k`. */
+static void suggest_key(const char *k, const char *const *keys, const char *const *more, cc_buf *out)
+{
+    const char *best = NULL;
+    size_t bestd = strlen(k) <= 4 ? 2 : 3; /* short keys: one or two letters off */
+    for (int list = 0; list < 2; list++)
+        for (const char *const *t = list ? more : keys; t && *t; t++) {
+            size_t d = edit_distance(k, *t);
+            if (d < bestd) bestd = d, best = *t;
+        }
+    if (best) cc_buf_printf(out, "; did you mean '%s'?", best);
+}
+
+/* An unknown key in a map whose allowed keys are `keys`. */
+static void unknown_key(loader *l, const ynode *key, const char *where, const char *const *keys);
 
 static void err(loader *l, const ynode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void err(loader *l, const ynode *n, const char *fmt, ...)
@@ -92,6 +133,17 @@ static int valid_id(const char *s)
 
 static const char *const step_keys[] = {"name", "when", "if", "template", "channels", "send_at", "repeat", "grace", NULL};
 
+static void unknown_key(loader *l, const ynode *key, const char *where, const char *const *keys)
+{
+    cc_buf allowed = CC_BUF_INIT, hint = CC_BUF_INIT;
+    for (const char *const *k = keys; *k; k++) cc_buf_printf(&allowed, "%s%s", k == keys ? "" : ", ", *k);
+    suggest_key(key->value, keys, NULL, &hint);
+    err(l, key, "unknown key '%s' in %s (allowed: %s)%s", key->value, where, cc_buf_str(&allowed), cc_buf_str(&hint));
+    l->unknown_keys++;
+    cc_buf_free(&allowed);
+    cc_buf_free(&hint);
+}
+
 static int is_step_key(const char *k)
 {
     for (const char *const *s = step_keys; *s; s++)
@@ -138,6 +190,7 @@ static void load_when(loader *l, const ynode *n, cc_step *st)
     }
     st->when_kind = WHEN_RECURRING;
     st->every = 0;
+    int unknown_before = l->unknown_keys;
     for (size_t i = 0; i < n->n; i++) {
         const char *k = n->keys[i]->value;
         const ynode *v = n->items[i];
@@ -153,11 +206,19 @@ static void load_when(loader *l, const ynode *n, cc_step *st)
             if (o && parse_days(o, &st->offset_days) != 0)
                 err(l, v, "'offset' must be a number of days or weeks such as '-7 days', not '%s'", o);
         } else {
-            err(l, n->keys[i], "unknown key '%s' in 'when' (allowed: date, every, offset)", k);
+            static const char *const when_keys[] = {"date", "every", "offset", NULL};
+            unknown_key(l, n->keys[i], "'when'", when_keys);
         }
     }
-    if (!ydoc_get(n, "date")) err(l, n, "'when' needs 'date: EXPR'");
-    if (!ydoc_get(n, "every")) err(l, n, "'when' needs 'every: year' or 'every: month'");
+    /* A misspelt key already said what is wrong; "needs date" would be
+     * its echo. */
+    int before = l->unknown_keys - unknown_before;
+    if (!ydoc_get(n, "date") && !ydoc_get(n, "every"))
+        err(l, n, "'when' as a map needs 'date: EXPR' and 'every: year' or 'every: month'");
+    else if (!ydoc_get(n, "date") && !before)
+        err(l, n, "'when' needs 'date: EXPR'");
+    else if (!ydoc_get(n, "every") && !before)
+        err(l, n, "'when' needs 'every: year' or 'every: month'");
 }
 
 static void load_step_key(loader *l, const char *k, const ynode *v, cc_step *st)
@@ -173,7 +234,12 @@ static void load_step_key(loader *l, const char *k, const ynode *v, cc_step *st)
     } else if (!strcmp(k, "template")) {
         const char *s = scalar(l, v, "template");
         if (s && (!*s || strchr(s, '/') || strstr(s, ".."))) err(l, v, "template '%s' must be a plain name such as 'birthday'", s);
-        else if (s) { free(st->template_name); st->template_name = xstrdup(s); }
+        else if (s) {
+            free(st->template_name);
+            st->template_name = xstrdup(s);
+            st->template_line = v->line;
+            st->template_col = v->col;
+        }
     } else if (!strcmp(k, "channels")) {
         load_channels(l, v, st);
     } else if (!strcmp(k, "send_at")) {
@@ -189,6 +255,7 @@ static void load_step_key(loader *l, const char *k, const ynode *v, cc_step *st)
     } else if (!strcmp(k, "repeat")) {
         const char *s = scalar(l, v, "repeat");
         if (!s) return;
+        l->repeat_at = v;
         if (!strcmp(s, "once") || !strcmp(s, "daily") || !strcmp(s, "weekly") || !strcmp(s, "monthly") ||
             !strcmp(s, "yearly")) {
             free(st->repeat);
@@ -266,13 +333,55 @@ static void check_date(loader *l, const ynode *v, const char *key, char **out)
     *out = xstrdup(s);
 }
 
+/* "HH:MM" with a real hour and minute. */
+static int valid_hhmm(const char *s)
+{
+    return strlen(s) == 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) && s[2] == ':' &&
+           isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) &&
+           (s[0] - '0') * 10 + (s[1] - '0') <= 23 && (s[3] - '0') * 10 + (s[4] - '0') <= 59;
+}
+
+/* The middle of "weekly mon,thu HH:MM": day names separated by commas. */
+static int valid_days(const char *s, size_t n)
+{
+    static const char *const names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n;) {
+        int ok = 0;
+        for (int d = 0; d < 7 && !ok; d++) ok = n - i >= 3 && !strncmp(s + i, names[d], 3);
+        if (!ok) return 0;
+        i += 3;
+        if (i < n && s[i++] != ',') return 0;
+        if (i == n && s[n - 1] == ',') return 0;
+    }
+    return 1;
+}
+
 static void check_schedule(loader *l, const ynode *v, cc_campaign *c)
 {
     const char *s = scalar(l, v, "schedule");
     if (!s) return;
-    static const char *const forms[] = {"daily ", "weekdays ", "weekly ", "monthly ", "once ", NULL};
+    /* Every form ends in " HH:MM" except manual; the planner reads the
+     * time after the last space, so check the whole shape here. */
+    const char *sp = strrchr(s, ' ');
     int ok = !strcmp(s, "manual");
-    for (const char *const *f = forms; *f && !ok; f++) ok = !strncmp(s, *f, strlen(*f));
+    if (!ok && sp && valid_hhmm(sp + 1)) {
+        const char *mid = strchr(s, ' ');
+        size_t head = (size_t)(mid - s), midlen = (size_t)(sp - mid);
+        if (mid == sp) {
+            ok = (head == 5 && !strncmp(s, "daily", 5)) || (head == 8 && !strncmp(s, "weekdays", 8));
+        } else if (head == 6 && !strncmp(s, "weekly", 6)) {
+            ok = valid_days(mid + 1, midlen - 1);
+        } else if (head == 7 && !strncmp(s, "monthly", 7)) {
+            char *end = NULL;
+            long d = strtol(mid + 1, &end, 10);
+            ok = end == sp && d >= 1 && d <= 31 && isdigit((unsigned char)mid[1]);
+        } else if (head == 4 && !strncmp(s, "once", 4)) {
+            char date[11];
+            cc_date d;
+            ok = midlen == 11 && (memcpy(date, mid + 1, 10), date[10] = '\0', clock_parse_date(date, &d) == 0);
+        }
+    }
     if (!ok) {
         err(l, v, "'schedule' must be 'daily HH:MM', 'weekdays HH:MM', 'weekly mon,thu HH:MM', "
                   "'monthly 1 HH:MM', 'once YYYY-MM-DD HH:MM' or 'manual', not '%s'", s);
@@ -288,8 +397,16 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
         "ignore_quiet_hours", NULL};
     cc_step single;
     step_init(&single, root);
-    int has_single = 0;
+    const ynode *single_key = NULL;   /* the first single-step key, for "not both" */
+    const ynode *single_repeat = NULL;
     int priority_set = 0;
+    int top_unknown = 0;
+    /* Per step of `steps:`: skip the "needs a template" follow-up, and
+     * where its `repeat:` was written. */
+    const ynode *steps_list = ydoc_get(root, "steps");
+    size_t n_list = steps_list && steps_list->kind == YN_SEQ ? steps_list->n : 0;
+    char *quiet_template = xcalloc(n_list + 1, 1);
+    const ynode **repeat_at = xcalloc(n_list + 1, sizeof *repeat_at);
     for (size_t i = 0; i < root->n; i++) {
         const char *k = root->keys[i]->value;
         const ynode *v = root->items[i];
@@ -297,8 +414,10 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
             if (ydoc_get(root, "steps") &&
                 (!strcmp(k, "channels") || !strcmp(k, "send_at") || !strcmp(k, "grace")))
                 continue; /* inherited by the steps, below */
+            l->repeat_at = NULL;
             load_step_key(l, k, v, &single);
-            has_single = 1;
+            if (l->repeat_at) single_repeat = l->repeat_at;
+            if (!single_key) single_key = root->keys[i];
             continue;
         }
         if (!strcmp(k, "campaign")) {
@@ -323,8 +442,14 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
                 const char *ak = v->keys[j]->value;
                 if (!strcmp(ak, "from")) check_date(l, v->items[j], "from", &c->active_from);
                 else if (!strcmp(ak, "until")) check_date(l, v->items[j], "until", &c->active_until);
-                else err(l, v->keys[j], "unknown key '%s' in 'active' (allowed: from, until)", ak);
+                else {
+                    static const char *const active_keys[] = {"from", "until", NULL};
+                    unknown_key(l, v->keys[j], "'active'", active_keys);
+                }
             }
+            if (c->active_from && c->active_until && strcmp(c->active_until, c->active_from) < 0)
+                err(l, ydoc_get(v, "until"), "'until' (%s) is before 'from' (%s), so the campaign would never run",
+                    c->active_until, c->active_from);
         } else if (!strcmp(k, "schedule")) {
             check_schedule(l, v, c);
         } else if (!strcmp(k, "audience")) {
@@ -342,7 +467,8 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
                 } else if (!strcmp(ak, "where")) {
                     expr_src(l, v->items[j], "where", &c->where);
                 } else {
-                    err(l, v->keys[j], "unknown key '%s' in 'audience' (allowed: from, where)", ak);
+                    static const char *const audience_keys[] = {"from", "where", NULL};
+                    unknown_key(l, v->keys[j], "'audience'", audience_keys);
                 }
             }
         } else if (!strcmp(k, "steps")) {
@@ -353,16 +479,24 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
                 const ynode *sn = v->items[j];
                 cc_step *st = &c->steps[c->n_steps++];
                 step_init(st, sn);
-                if (sn->kind != YN_MAP) { err(l, sn, "each step must be a map (name, when, template, ...)"); continue; }
+                if (!st->name) st->name = xasprintf("step%zu", j + 1);
+                if (sn->kind != YN_MAP) {
+                    err(l, sn, "each step must be a map (name, when, template, ...), not %s", ydoc_kind_name(sn->kind));
+                    quiet_template[j] = 1;
+                    continue;
+                }
+                int unknown_before = l->unknown_keys;
+                l->repeat_at = NULL;
                 for (size_t q = 0; q < sn->n; q++) {
                     if (!is_step_key(sn->keys[q]->value)) {
-                        err(l, sn->keys[q], "unknown key '%s' in a step (allowed: name, when, if, template, "
-                            "channels, send_at, repeat, grace)", sn->keys[q]->value);
+                        unknown_key(l, sn->keys[q], "a step", step_keys);
                         continue;
                     }
                     load_step_key(l, sn->keys[q]->value, sn->items[q], st);
                 }
-                if (!st->name) st->name = xasprintf("step%zu", j + 1);
+                /* A misspelt key may be the template: don't also say it is missing. */
+                if (l->unknown_keys > unknown_before) quiet_template[j] = 1;
+                repeat_at[j] = l->repeat_at;
             }
         } else if (!strcmp(k, "vars")) {
             if (v->kind != YN_MAP) { err(l, v, "'vars' must be a map of name: expression"); continue; }
@@ -404,22 +538,24 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
             const char *s = scalar(l, v, k);
             if (s && cc_parse_duration(s, &c->sla_s) != 0) err(l, v, "'sla' must be a duration such as '24 hours', not '%s'", s);
         } else {
-            const char *const *known = top_keys;
-            while (*known && strcmp(*known, k)) known++;
+            /* The single-step keys are top-level keys too: `tempalte:` is
+             * most likely `template:`. */
             cc_buf b = CC_BUF_INIT;
-            const char *best = NULL;
-            for (const char *const *t = top_keys; *t; t++) {
-                size_t la = strlen(k), lb = strlen(*t);
-                if (la + 2 >= lb && lb + 2 >= la && strncmp(k, *t, 3) == 0) best = *t;
-            }
-            if (best) cc_buf_printf(&b, "; did you mean '%s'?", best);
+            if (!strcmp(k, "where") || !strcmp(k, "from"))
+                cc_buf_printf(&b, "; '%s' belongs under 'audience:'", k);
+            else
+                suggest_key(k, top_keys, step_keys + 1, &b);
             err(l, root->keys[i], "unknown key '%s'%s", k, cc_buf_str(&b));
+            l->unknown_keys++;
+            top_unknown++;
             cc_buf_free(&b);
         }
     }
+    int has_single = single_key != NULL;
     if (!priority_set) c->priority = c->is_marketing ? 50 : 80;
-    if (has_single && c->n_steps) {
-        err(l, root, "use either 'steps:' or the single-step keys (when, template, ...) at the top level, not both");
+    if (has_single && ydoc_get(root, "steps")) {
+        err(l, single_key, "'%s' is a step key, and this campaign has 'steps:'; move it into the steps "
+            "(use either 'steps:' or the single-step keys at the top level, not both)", single_key->value);
         step_free(&single);
     } else if (has_single || !c->n_steps) {
         if (!c->n_steps && !ydoc_get(root, "steps")) {
@@ -427,6 +563,9 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
             single.name = xstrdup("main");
             c->steps[0] = single;
             c->n_steps = 1;
+            /* An unknown top-level key may be the misspelt template. */
+            quiet_template[0] = top_unknown > 0;
+            repeat_at[0] = single_repeat;
         } else {
             step_free(&single);
         }
@@ -434,25 +573,32 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
         step_free(&single);
     }
     /* In the steps form, steps inherit channels, send_at and grace from
-     * the campaign's top level. */
+     * the campaign's top level.  Each top-level value is checked once,
+     * here, whether or not a step ends up inheriting it: an error is
+     * reported once, and a bad value is never silently ignored. */
     const ynode *steps_node = ydoc_get(root, "steps");
+    static const char *const inherited[] = {"channels", "send_at", "grace"};
+    int inherit_ok[3] = {0, 0, 0};
+    for (int q = 0; q < 3 && steps_node; q++) {
+        const ynode *v = ydoc_get(root, inherited[q]);
+        if (!v) continue;
+        cc_step scratch;
+        step_init(&scratch, root);
+        int before = l->errors;
+        load_step_key(l, inherited[q], v, &scratch);
+        inherit_ok[q] = l->errors == before;
+        step_free(&scratch);
+    }
     for (size_t i = 0; i < c->n_steps; i++) {
         cc_step *st = &c->steps[i];
-        if (!st->template_name)
-            err(l, root, "step '%s' needs a 'template'", st->name ? st->name : "?");
-        if (steps_node) {
-            static const char *const inherited[] = {"channels", "send_at", "grace"};
-            for (int q = 0; q < 3; q++) {
-                const ynode *v = ydoc_get(root, inherited[q]);
-                if (!v) continue;
-                int unset = q == 0 ? st->n_channels == 0 : q == 1 ? st->send_at_minutes < 0 : st->grace_days < 0;
-                if (!unset) continue;
-                /* Errors in the inherited value are reported once, for step 1. */
-                loader quiet = {l->file, i == 0 ? l->diags : &(cc_diags){0}, 0};
-                load_step_key(&quiet, inherited[q], v, st);
-                l->errors += quiet.errors;
-                if (i != 0) cc_diags_free(quiet.diags);
-            }
+        if (!st->template_name && !quiet_template[i])
+            err(l, steps_node ? (const ynode *)steps_node->items[i] : root, "step '%s' needs a 'template'",
+                st->name ? st->name : "?");
+        for (int q = 0; q < 3 && steps_node; q++) {
+            int unset = q == 0 ? st->n_channels == 0 : q == 1 ? st->send_at_minutes < 0 : st->grace_days < 0;
+            if (!unset || !inherit_ok[q]) continue;
+            loader again = {.file = l->file, .diags = l->diags}; /* checked above: no errors */
+            load_step_key(&again, inherited[q], ydoc_get(root, inherited[q]), st);
         }
         if (!st->n_channels) {
             static const char *const deflt[] = {"preferred", "email", "sms"};
@@ -463,8 +609,11 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
         if (st->grace_days < 0) st->grace_days = 1;
         if (!st->repeat) st->repeat = xstrdup("once");
         if (st->when_kind != WHEN_NONE && strcmp(st->repeat, "once") != 0)
-            err(l, root, "step '%s' has both 'when' and 'repeat'; repeat is for steps without 'when'", st->name);
+            err(l, repeat_at[i] ? repeat_at[i] : root,
+                "step '%s' has both 'when' and 'repeat'; repeat is for steps without 'when'", st->name);
     }
+    free(quiet_template);
+    free(repeat_at);
     (void)path;
 }
 
@@ -472,7 +621,7 @@ cc_code campaign_load(const char *path, cc_campaign *c, int *is_segment, cc_diag
 {
     memset(c, 0, sizeof *c);
     *is_segment = 0;
-    loader l = {path, diags, 0};
+    loader l = {.file = path, .diags = diags};
     size_t len = 0;
     char *text = cc_read_file(path, &len);
     if (!text) {

@@ -31,6 +31,7 @@ typedef struct {
     int64_t repeat_days;     /* for "after N days" */
     int64_t grace_days;
     int line, col;
+    int template_line, template_col;   /* where `template:` was written (0 = not) */
 } cc_step;
 
 typedef struct {

@@ -113,12 +113,41 @@ static void suggest(const char *name, const char *const *cands, size_t n, cc_buf
     size_t bestd = 3;
     for (size_t i = 0; i < n; i++) {
         size_t d = edit_distance(name, cands[i]);
-        if (d < bestd || (d == bestd && !best && d <= strlen(name) / 3)) {
+        /* On a tie, a candidate of the same length is the likelier typo
+         * (a swap of two letters: 'dyas' is 'days', not 'day'). */
+        int same_len_tie = d == bestd && best && strlen(cands[i]) == strlen(name) && strlen(best) != strlen(name);
+        if (d < bestd || same_len_tie || (d == bestd && !best && d <= strlen(name) / 3)) {
             if (d < bestd) bestd = d;
             best = cands[i];
         }
     }
-    if (best && bestd <= 2) cc_buf_printf(out, "; did you mean '%s'?", best);
+    /* A word cut short ('closed' for 'closed_at') is too far by letters
+     * but is still the obvious candidate. */
+    if (!best && strlen(name) >= 4)
+        for (size_t i = 0; i < n && !best; i++)
+            if (!strncmp(cands[i], name, strlen(name))) best = cands[i], bestd = 0;
+    /* Replacing every letter is not a typo ('x' is not 'id'). */
+    if (best && bestd <= 2 && bestd < strlen(name)) cc_buf_printf(out, "; did you mean '%s'?", best);
+}
+
+void expr_suggest_table(sqlite3 *db, const char *name, cc_buf *out)
+{
+    sqlite3_stmt *st = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    /* carecast's own tables are not the user's business, except the
+     * contact history, which rules call `messages`. */
+    if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                               "AND name NOT LIKE 'care\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                               "UNION ALL SELECT 'messages' ORDER BY 1", -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            names = xrealloc(names, (n + 1) * sizeof *names);
+            names[n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+        }
+    sqlite3_finalize(st);
+    suggest(name, (const char *const *)names, n, out);
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
 }
 
 /* ---- lexer -------------------------------------------------------------- */
@@ -222,6 +251,16 @@ static void expect_op(parser *ps, const char *op)
         error_at(ps, ps->tok.start, "expected '%s' but the expression ended", op);
     else
         error_at(ps, ps->tok.start, "expected '%s' before '%.*s'", op, (int)ps->tok.len, ps->tok.start);
+}
+
+/* The ')' that closes the '(' at `open`.  At the end of the expression the
+ * place to fix is the unclosed '(', so that is where the error points. */
+static void expect_close(parser *ps, const char *open)
+{
+    if (ps->tok.kind == TK_EOF && !ps->failed)
+        error_at(ps, open, "this '(' is never closed with ')'");
+    else
+        expect_op(ps, ")");
 }
 
 /* ---- values and parameters ---------------------------------------------- */
@@ -403,11 +442,29 @@ static value parse_duration_or_number(parser *ps)
                 if (n != floor(n)) error_at(ps, start, "a duration needs a whole number");
                 return v;
             }
+        /* A word right after a number can only be an operator word or a
+         * unit; anything else is a unit carecast does not know ("3
+         * fortnights"), and saying so beats a type error at the '+'. */
+        static const char *const words[] = {"and", "or", "not", "in", "is", "between", "where", NULL};
+        int keyword = 0;
+        for (const char *const *w = words; *w; w++) keyword |= is_word(ps, *w);
+        if (!keyword) {
+            const char *names[sizeof units / sizeof units[0]];
+            for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) names[i] = units[i].w;
+            char *word = xstrndup(ps->tok.start, ps->tok.len);
+            cc_buf b = CC_BUF_INIT;
+            suggest(word, names, sizeof units / sizeof units[0], &b);
+            if (!b.len) cc_buf_puts(&b, " (minutes, hours, days, weeks, months or years)");
+            error_at(ps, ps->tok.start, "unknown duration unit '%s'%s", word, cc_buf_str(&b));
+            cc_buf_free(&b);
+            free(word);
+            return mk(NULL, ET_UNKNOWN);
+        }
     }
     return mk(param_num(ps, n), ET_NUM);
 }
 
-static value parse_aggregate(parser *ps, const char *fname, const char *fstart)
+static value parse_aggregate(parser *ps, const char *fname, const char *fstart, const char *open)
 {
     /* count(T [where E]) | exists(T [where E]) | sum(T.col [where E]) ... */
     int is_count = strcmp(fname, "count") == 0 || strcmp(fname, "exists") == 0;
@@ -424,7 +481,10 @@ static value parse_aggregate(parser *ps, const char *fname, const char *fstart)
         table = xstrdup("care_messages");
     }
     if (!db_table_exists(ps->ctx->db, table)) {
-        error_at(ps, tstart, "no table '%s' in the database", table);
+        cc_buf b = CC_BUF_INIT;
+        expr_suggest_table(ps->ctx->db, table, &b);
+        error_at(ps, tstart, "no table '%s' in the database%s", table, cc_buf_str(&b));
+        cc_buf_free(&b);
         free(table);
         return mk(NULL, ET_UNKNOWN);
     }
@@ -451,13 +511,14 @@ static value parse_aggregate(parser *ps, const char *fname, const char *fstart)
                 error_at(ps, ps->tok.start, "expected a column name after '%s.'", table);
             } else {
                 char *cname = xstrndup(ps->tok.start, ps->tok.len);
-                col = column_ref(ps, ps->tok.start, sc->alias, table, cname);
-                free(cname);
+                const char *cstart = ps->tok.start;
+                col = column_ref(ps, cstart, sc->alias, table, cname);
                 next(ps);
                 if ((strcmp(fname, "sum") == 0 || strcmp(fname, "avg") == 0) && col.type != ET_NUM &&
                     col.type != ET_UNKNOWN)
-                    error_at(ps, fstart, "%s() needs a number column, and %s.%s is %s", fname, table,
-                             "that column", expr_type_name(col.type));
+                    error_at(ps, cstart, "%s() needs a number column, and %s.%s is %s", fname, table, cname,
+                             expr_type_name(col.type));
+                free(cname);
             }
         }
     }
@@ -469,7 +530,7 @@ static value parse_aggregate(parser *ps, const char *fname, const char *fstart)
         if (!ps->failed && cond.type != ET_BOOL && cond.type != ET_UNKNOWN && cond.type != ET_NULL)
             error_at(ps, cstart, "the condition after 'where' must be true or false, not %s", expr_type_name(cond.type));
     }
-    expect_op(ps, ")");
+    expect_close(ps, open);
     cc_buf b = CC_BUF_INIT;
     char *cid = customer_id_sql(ps);
     const char *agg = strcmp(fname, "exists") == 0 ? "EXISTS" : NULL;
@@ -507,11 +568,12 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
         cc_buf_free(&b);
         return mk(NULL, ET_UNKNOWN);
     }
+    const char *open = ps->tok.start;
     next(ps); /* '(' */
     if (!strcmp(fname, "count") || !strcmp(fname, "exists") || !strcmp(fname, "sum") ||
         !strcmp(fname, "avg") || !strcmp(fname, "min") || !strcmp(fname, "max")) {
         /* min/max of plain values is not in the language; aggregates only. */
-        return parse_aggregate(ps, fname, fstart);
+        return parse_aggregate(ps, fname, fstart, open);
     }
     if (!strcmp(fname, "previous")) {
         error_at(ps, fstart, "previous() needs segments, which this version does not compute yet");
@@ -533,7 +595,7 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
             break;
         }
     }
-    expect_op(ps, ")");
+    expect_close(ps, open);
     value out = mk(NULL, ET_UNKNOWN);
     if (ps->failed) goto done;
 
@@ -703,7 +765,7 @@ static value parse_primary(parser *ps)
         if (is_op(ps, "(")) {
             next(ps);
             value v = parse_or(ps);
-            expect_op(ps, ")");
+            expect_close(ps, start);
             if (v.sql) {
                 char *s = xasprintf("(%s)", v.sql);
                 free(v.sql);
@@ -796,6 +858,7 @@ static value parse_mul(parser *ps)
 
 static value parse_add(parser *ps)
 {
+    const char *lstart = ps->tok.start;
     value l = parse_mul(ps);
     while (!ps->failed && (is_op(ps, "+") || is_op(ps, "-"))) {
         int sign = *ps->tok.start == '+' ? 1 : -1;
@@ -836,7 +899,7 @@ static value parse_add(parser *ps)
         l = mk(s, ET_NUM);
     }
     if (!ps->failed && l.type == ET_DURATION)
-        error_at(ps, ps->tok.start, "a duration on its own is not a value; add it to a date (today - 30 days)");
+        error_at(ps, lstart, "a duration on its own is not a value; add it to a date (today - 30 days)");
     return l;
 }
 
@@ -897,6 +960,7 @@ static value parse_cmp(parser *ps)
             error_at(ps, ps->tok.start, "expected a list like [\"A\", \"B\"] after 'in'");
             return l;
         }
+        const char *lbracket = ps->tok.start;
         next(ps);
         cc_buf b = CC_BUF_INIT;
         cc_buf_printf(&b, "(%s %sIN (", l.sql, neg ? "NOT " : "");
@@ -916,7 +980,7 @@ static value parse_cmp(parser *ps)
         }
         if (!ps->failed) next(ps);
         cc_buf_puts(&b, "))");
-        if (!ps->failed && n == 0) error_at(ps, lstart, "an empty list matches nothing; remove the condition instead");
+        if (!ps->failed && n == 0) error_at(ps, lbracket, "an empty list matches nothing; remove the condition instead");
         vfree(&l);
         return mk(cc_buf_take(&b), ET_BOOL);
     }
@@ -996,7 +1060,9 @@ cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *typ
     next(&ps);
     if (ps.tok.kind == TK_EOF && !ps.failed) error_at(&ps, src, "empty expression");
     value v = ps.failed ? mk(NULL, ET_UNKNOWN) : parse_or(&ps);
-    if (!ps.failed && ps.tok.kind != TK_EOF)
+    if (!ps.failed && is_op(&ps, ")"))
+        error_at(&ps, ps.tok.start, "this ')' has no matching '('");
+    else if (!ps.failed && ps.tok.kind != TK_EOF)
         error_at(&ps, ps.tok.start, "unexpected '%.*s' after a complete expression", (int)ps.tok.len, ps.tok.start);
     free(ps.tok.str);
     if (ps.failed) {

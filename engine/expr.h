@@ -47,6 +47,9 @@ cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *typ
 void expr_bind(const expr_ctx *ctx, sqlite3_stmt *st);
 void expr_ctx_free(expr_ctx *ctx);
 const char *expr_type_name(expr_type t);
+/* Appends "; did you mean 'T'?" when a table of the database (or the
+ * `messages` history) is close to `name`. */
+void expr_suggest_table(sqlite3 *db, const char *name, cc_buf *out);
 
 /* Register carecast's SQL helper functions on a connection
  * (cc_add_months, cc_years_between, cc_months_between). */

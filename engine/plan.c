@@ -407,8 +407,11 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
     memset(q, 0, sizeof *q);
     int is_customers = !strcmp(c->from_table, cfg->customers.table);
     if (!db_table_exists(p->db, c->from_table)) {
+        cc_buf hint = CC_BUF_INIT;
+        expr_suggest_table(p->db, c->from_table, &hint);
         cc_diag(p->diags, c->file, c->from_line ? c->from_line : 1, c->from_col ? c->from_col : 1,
-                "error: audience table '%s' does not exist in the database", c->from_table);
+                "error: audience table '%s' does not exist in the database%s", c->from_table, cc_buf_str(&hint));
+        cc_buf_free(&hint);
         return CC_ERR_INPUT;
     }
     if (!is_customers && !db_has_column(p->db, c->from_table, "customer_id")) {
@@ -764,6 +767,24 @@ cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *c
         if (compile_step(&p, c, st, &q, NULL) != CC_OK) rc = CC_ERR_INPUT;
         expr_ctx_free(&q.x);
         cc_buf_free(&q.sql);
+        /* A missing template is one mistake, however many channels need
+         * it: one error, at the `template:` value. */
+        int tl = st->template_line ? st->template_line : st->line, tc = st->template_line ? st->template_col : st->col;
+        int miss_email = 0, miss_sms = 0;
+        for (size_t k = 0; k < st->n_channels && st->template_name; k++) {
+            const char *ch = st->channels[k];
+            miss_email |= !strcmp(ch, "email") && !render_exists(p.templates, st->template_name, "email");
+            miss_sms |= !strcmp(ch, "sms") && !render_exists(p.templates, st->template_name, "sms");
+        }
+        if (miss_email && miss_sms) {
+            cc_diag(diags, c->file, tl, tc, "error: step '%s': no template '%s' (neither %s/%s.email.liquid nor %s/%s.sms.liquid)",
+                    st->name, st->template_name, cfg->templates, st->template_name, cfg->templates, st->template_name);
+            rc = CC_ERR_INPUT;
+        } else if (miss_email || miss_sms) {
+            cc_diag(diags, c->file, tl, tc, "error: step '%s': no %s template %s/%s.%s.liquid", st->name,
+                    miss_email ? "email" : "SMS", cfg->templates, st->template_name, miss_email ? "email" : "sms");
+            rc = CC_ERR_INPUT;
+        }
         for (size_t k = 0; k < st->n_channels; k++) {
             const char *ch = st->channels[k];
             if (!strcmp(ch, "task")) {
@@ -774,18 +795,6 @@ cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *c
             }
             int need_email = !strcmp(ch, "email") || !strcmp(ch, "preferred");
             int need_sms = !strcmp(ch, "sms") || !strcmp(ch, "preferred");
-            if (st->template_name && need_email && !render_exists(p.templates, st->template_name, "email") &&
-                strcmp(ch, "preferred") != 0) {
-                cc_diag(diags, c->file, st->line, st->col, "error: step '%s': no email template %s/%s.email.liquid",
-                        st->name, cfg->templates, st->template_name);
-                rc = CC_ERR_INPUT;
-            }
-            if (st->template_name && need_sms && !render_exists(p.templates, st->template_name, "sms") &&
-                strcmp(ch, "preferred") != 0) {
-                cc_diag(diags, c->file, st->line, st->col, "error: step '%s': no SMS template %s/%s.sms.liquid",
-                        st->name, cfg->templates, st->template_name);
-                rc = CC_ERR_INPUT;
-            }
             if (st->template_name && (need_email || need_sms)) {
                 if (need_email && render_check(p.templates, st->template_name, "email", diags, NULL, NULL) == CC_ERR_INPUT)
                     rc = CC_ERR_INPUT;

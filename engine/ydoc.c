@@ -43,14 +43,28 @@ typedef struct {
     yaml_parser_t parser;
     const char *file;
     cc_diags *diags;
+    const char *text;   /* the source, to look at the character an error points at */
+    size_t len;
 } builder;
 
 static void event_error(builder *b)
 {
     yaml_parser_t *p = &b->parser;
     const yaml_mark_t *m = p->context ? &p->context_mark : &p->problem_mark;
-    if (p->problem)
-        cc_diag(b->diags, b->file, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,
+    const yaml_mark_t *pm = &p->problem_mark;
+    if (p->problem && pm->index < b->len && b->text[pm->index] == '\t')
+        /* libyaml's words for a tab ("cannot start any token") don't say
+         * what to change. */
+        cc_diag(b->diags, b->file, (int)pm->line + 1, (int)pm->column + 1,
+                "error: invalid YAML: a tab character; indent with spaces");
+    else if (p->problem && p->context && (m->line != pm->line || m->column != pm->column))
+        /* An unclosed [ or { is reported where the parser gave up; say
+         * where it was opened, which is where the fix goes. */
+        cc_diag(b->diags, b->file, (int)pm->line + 1, (int)pm->column + 1,
+                "error: invalid YAML: %s %s started at line %d, column %d", p->problem, p->context,
+                (int)m->line + 1, (int)m->column + 1);
+    else if (p->problem)
+        cc_diag(b->diags, b->file, (int)pm->line + 1, (int)pm->column + 1,
                 "error: invalid YAML: %s%s%s", p->problem, p->context ? " " : "",
                 p->context ? p->context : "");
     else
@@ -158,9 +172,16 @@ static ynode *build(builder *b, yaml_event_t *ev, int depth)
 
 ynode *ydoc_parse(const char *file, const char *text, size_t len, cc_diags *diags)
 {
-    builder b = {.file = file, .diags = diags};
-    if (memchr(text, '\0', len)) {
-        cc_diag(diags, file, 0, 0, "error: the file contains a NUL byte");
+    builder b = {.file = file, .diags = diags, .text = text, .len = len};
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        /* Located like any other error: line and column (in characters). */
+        int line = 1, col = 1;
+        for (const char *q = text; q < nul; q++) {
+            if (*q == '\n') line++, col = 1;
+            else if (((unsigned char)*q & 0xC0) != 0x80) col++;
+        }
+        cc_diag(diags, file, line, col, "error: the file contains a NUL byte");
         return NULL;
     }
     yaml_parser_initialize(&b.parser);
