@@ -20,6 +20,7 @@
 #include "expr.h"
 #include "render.h"
 #include "template.h"
+#include "unsubscribe.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -146,15 +147,24 @@ static int planner_open(planner *p)
     cc_buf sql = CC_BUF_INIT;
     cc_buf_puts(&sql, "SELECT * FROM ");
     db_quote_ident(p->cfg->customers.table, &sql);
-    cc_buf_puts(&sql, " WHERE CAST(");
+    /* No CAST on the column: the bound text takes the column's affinity,
+     * so integer ids match too and the primary key index is used. */
+    cc_buf_puts(&sql, " WHERE ");
     db_quote_ident(p->cfg->customers.id, &sql);
-    cc_buf_puts(&sql, " AS TEXT) = ?");
+    cc_buf_puts(&sql, " = ?");
     int rc = 0;
     if (!db_table_exists(p->db, p->cfg->customers.table)) {
         cc_diag(p->diags, p->cfg->path ? p->cfg->path : NULL, 0, 0,
                 "%serror: the database has no customers table '%s' (import one with 'carecast import %s FILE.csv', "
                 "or make demo data with 'carecast demo-data')",
                 p->cfg->path ? "" : "carecast: ", p->cfg->customers.table, p->cfg->customers.table);
+        rc = -1;
+    }
+    if (!rc && p->cfg->unsubscribe.url && (!p->cfg->unsubscribe.secret || !*p->cfg->unsubscribe.secret)) {
+        /* Unsigned links would let anyone unsubscribe anyone: refuse. */
+        cc_diag(p->diags, p->cfg->path, 0, 0,
+                "%serror: unsubscribe.url is set but its secret is empty: set the variable named by "
+                "unsubscribe.secret_env, or unsubscribe.secret_file", p->cfg->path ? "" : "carecast: ");
         rc = -1;
     }
     if (!rc) rc = prepare(p, cc_buf_str(&sql), &p->get_customer);
@@ -363,6 +373,12 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
             it->status = "holdout";
         } else {
             it->status = "planned";
+            /* Marketing email carries a signed one-click unsubscribe link
+             * (RFC 8058), also offered to templates as unsubscribe_url. */
+            if (c->is_marketing && !strcmp(it->channel, "email") && p->cfg->unsubscribe.url)
+                it->unsubscribe_url = unsubscribe_url(p->cfg->unsubscribe.url, p->cfg->unsubscribe.secret,
+                                                      customer_id, it->to);
+            tpl_vars_set(vars, "unsubscribe_url", it->unsubscribe_url);
             rc = render_into(p, c, st, it, vars);
         }
         chosen++;
@@ -571,6 +587,18 @@ static int recurring_due(const cc_step *st, const char *base, cc_date lo, cc_dat
     return n;
 }
 
+typedef struct {
+    uint64_t hash;
+    size_t index;
+} drawn;
+
+static int drawn_cmp(const void *a, const void *b)
+{
+    const drawn *x = a, *y = b;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
 static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan_filter *f, plan_list *out)
 {
     const cc_step *st = &c->steps[si];
@@ -596,7 +624,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         cc_buf rs = CC_BUF_INIT;
         cc_buf_puts(&rs, "SELECT * FROM ");
         db_quote_ident(c->from_table, &rs);
-        cc_buf_puts(&rs, " WHERE CAST(id AS TEXT) = ?");
+        cc_buf_puts(&rs, " WHERE id = ?");
         prepare(p, cc_buf_str(&rs), &row_stmt);
         cc_buf_free(&rs);
     }
@@ -672,17 +700,18 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
      * later run does not draw again. */
     if (rc == CC_OK && c->sample > 0 && out->n - first_item > (size_t)c->sample) {
         size_t m = out->n - first_item;
-        uint64_t *h = xcalloc(m, sizeof *h);
+        drawn *h = xcalloc(m, sizeof *h);
         for (size_t i = 0; i < m; i++) {
             plan_item *it = &out->items[first_item + i];
-            h[i] = cc_hash(c->id, it->occurrence, it->row_id);
+            h[i].hash = cc_hash(c->id, it->occurrence, it->row_id);
+            h[i].index = i;
         }
-        /* Keep the `sample` smallest hashes. */
-        for (size_t i = 0; i < m; i++) {
-            size_t rank = 0;
-            for (size_t j = 0; j < m; j++) rank += h[j] < h[i] || (h[j] == h[i] && j < i);
-            plan_item *it = &out->items[first_item + i];
-            if (rank >= (size_t)c->sample && strcmp(it->status, "holdout") != 0) {
+        /* Keep the `sample` smallest hashes: a draw that is random across
+         * rows but the same every time for this campaign and occurrence. */
+        qsort(h, m, sizeof *h, drawn_cmp);
+        for (size_t k = (size_t)c->sample; k < m; k++) {
+            plan_item *it = &out->items[first_item + h[k].index];
+            if (strcmp(it->status, "holdout") != 0) {
                 it->status = "not-drawn";
                 it->channel = NULL;
             }
