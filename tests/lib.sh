@@ -19,7 +19,7 @@ unset CARECAST_CONFIG
 
 _cleanup_hooks=""
 at_exit() { _cleanup_hooks="$1; $_cleanup_hooks"; }
-trap 'eval "$_cleanup_hooks"; rm -rf "$T"' EXIT INT TERM
+trap 'eval "$_cleanup_hooks"; [ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT INT TERM
 
 ok()     { echo "ok     $TEST_FILE: $1"; echo "PASS $TEST_FILE: $1" >> "$RESULTS"; }
 not_ok() { echo "FAIL   $TEST_FILE: $1${2:+ -- $2}"; echo "FAIL $TEST_FILE: $1" >> "$RESULTS"; }
