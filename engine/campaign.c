@@ -394,7 +394,7 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
 {
     static const char *const top_keys[] = {"campaign", "title", "owner", "kind", "enabled", "active",
         "schedule", "audience", "steps", "vars", "deliver", "priority", "holdout", "sample", "sla",
-        "ignore_quiet_hours", NULL};
+        "ignore_quiet_hours", "max_segments", NULL};
     cc_step single;
     step_init(&single, root);
     const ynode *single_key = NULL;   /* the first single-step key, for "not both" */
@@ -534,6 +534,12 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
             long n = s ? strtol(s, &end, 10) : -1;
             if (!s || *end || n < 1) { if (s) err(l, v, "'sample' must be a whole number of rows, not '%s'", s); }
             else c->sample = n;
+        } else if (!strcmp(k, "max_segments")) {
+            const char *s = scalar(l, v, k);
+            char *end = NULL;
+            long n = s ? strtol(s, &end, 10) : -1;
+            if (!s || *end || n < 1 || n > 255) { if (s) err(l, v, "'max_segments' must be a whole number 1-255, not '%s'", s); }
+            else c->max_segments = (int)n;
         } else if (!strcmp(k, "sla")) {
             const char *s = scalar(l, v, k);
             if (s && cc_parse_duration(s, &c->sla_s) != 0) err(l, v, "'sla' must be a duration such as '24 hours', not '%s'", s);

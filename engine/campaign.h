@@ -56,6 +56,7 @@ typedef struct {
     long sample;                         /* 0 = all */
     int64_t sla_s;                       /* 0 = none */
     int ignore_quiet_hours;
+    int max_segments;                    /* SMS parts at most; 0 = the config's sms.max_segments */
 } cc_campaign;
 
 /* Load one campaign file.  Returns CC_ERR_INPUT with diagnostics on error;

@@ -19,6 +19,7 @@
 #include "db.h"
 #include "expr.h"
 #include "render.h"
+#include "sms.h"
 #include "template.h"
 #include "unsubscribe.h"
 
@@ -286,6 +287,26 @@ static cc_code render_into(planner *p, const cc_campaign *c, const cc_step *st, 
         cc_buf_puts(&text, r.text);
         append_sms_extras(p, c, it->locale, &text);
         it->sms_text = cc_buf_take(&text);
+        /* An SMS over max_segments costs a fortune and reads badly: it is
+         * not sent on this channel, and the planner says so. */
+        sms_info info;
+        int max = c->max_segments ? c->max_segments : p->cfg->sms.max_segments;
+        if (sms_analyse(it->sms_text, &info) != CC_OK) {
+            cc_diag(p->diags, c->file, st->line, st->col,
+                    "warning: campaign '%s' step '%s' customer %s: the SMS text is not valid UTF-8; not sent by SMS",
+                    c->id, st->name, it->customer_id ? it->customer_id : "?");
+            rendered_free(&r);
+            return CC_ERR_PERMANENT;
+        }
+        if (max > 0 && info.segments > max) {
+            cc_diag(p->diags, c->file, st->line, st->col,
+                    "warning: campaign '%s' step '%s' customer %s: the SMS is %d segments (%s), over max_segments %d; "
+                    "not sent by SMS",
+                    c->id, st->name, it->customer_id ? it->customer_id : "?", info.segments,
+                    sms_encoding_name(info.encoding), max);
+            rendered_free(&r);
+            return CC_ERR_PERMANENT;
+        }
     }
     rendered_free(&r);
     return CC_OK;
@@ -380,6 +401,14 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
                                                       customer_id, it->to);
             tpl_vars_set(vars, "unsubscribe_url", it->unsubscribe_url);
             rc = render_into(p, c, st, it, vars);
+            if (rc == CC_ERR_PERMANENT) {
+                /* This channel cannot carry the message: try the next. */
+                item_free(it);
+                out->n--;
+                if (!first_reason) first_reason = "too-long";
+                rc = CC_OK;
+                continue;
+            }
         }
         chosen++;
         if (!c->deliver_all || held) break;

@@ -77,3 +77,13 @@ assert (m["encoding"], m["segments"]) == (sys.argv[4], int(sys.argv[5])), (m["en
 PY
 done < "$T/map"
 [ "$(wc -l < "$T/map")" = "$n" ] && ok "all $n texts were sent" || not_ok "all texts were sent"
+
+# Over max_segments (default 3, or the campaign's own): not sent by SMS, with a warning.
+mkdir -p "$T/long"
+printf 'campaign: long\nkind: service\naudience: {from: texts, where: length(text) == 460}\nrepeat: once\nchannels: [sms]\ntemplate: t\n' > "$T/long/long.yaml"
+printf 'campaign: long2\nkind: service\nmax_segments: 4\naudience: {from: texts, where: length(text) == 460}\nrepeat: once\nchannels: [sms]\ntemplate: t\n' > "$T/long/long2.yaml"
+sed -i '/max_segments/d' "$T/c.yaml"
+expect_status 0 "plan texts over max_segments" cc --config "$T/c.yaml" --rules "$T/long" --date 2026-05-01 --format jsonl plan --dry-run
+grep -q '"campaign": "long", .*"status": "skipped", "reason": "too-long"' "$T/out" && ok "a 4-segment SMS over the default 3 is skipped as too-long" || not_ok "too-long skipped" "$(cat "$T/out")"
+grep -q "warning: campaign 'long' step 'main' customer S: the SMS is 4 segments (gsm7), over max_segments 3" "$T/err" && ok "with a warning" || not_ok "with a warning" "$(cat "$T/err")"
+grep -q '"campaign": "long2", .*"status": "planned"' "$T/out" && ok "a campaign's max_segments: 4 lets it through" || not_ok "campaign max_segments" "$(cat "$T/out")"
