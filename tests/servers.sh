@@ -76,7 +76,8 @@ start_smtp_sink() {
   # needs to reach and write the dump folder.
   chmod 711 "$T"
   chmod 1777 "$SINK_DIR"
-  SMTP_PORT=$(free_port)
+  # SMTP_PORT_REUSE restarts the sink on the same port ("server comes back").
+  SMTP_PORT=${SMTP_PORT_REUSE:-$(free_port)}
   if [ "$(id -u)" = 0 ]; then
     "$SMTP_SINK_BIN" -u nobody -d "$SINK_DIR/%H%M%S." "$@" "127.0.0.1:$SMTP_PORT" 64 \
       > "$T/smtp-sink.log" 2>&1 &
