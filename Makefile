@@ -17,7 +17,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CSTD      = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
+CSTD      = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -pthread
 OPT_FLAGS = -O2 -g
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -36,10 +36,10 @@ test-deps:
 	@sh etc/install-deps.sh test
 
 carecast: $(OBJS)
-	$(CC) $(OPT_FLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lm
+	$(CC) $(OPT_FLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lm -pthread
 
 build/san/carecast: $(SAN_OBJS)
-	$(CC) $(SAN_FLAGS) -o $@ $(SAN_OBJS) $(PKG_LIBS) -lm
+	$(CC) $(SAN_FLAGS) -o $@ $(SAN_OBJS) $(PKG_LIBS) -lm -pthread
 
 build/opt/%.o: engine/%.c engine/*.h | build/opt
 	$(CC) $(CSTD) $(WARN) $(OPT_FLAGS) $(PKG_CFLAGS) -c -o $@ $<

@@ -13,12 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "outbox.h"
 #include "transport.h"
 
-#define BATCH 50
+#define BATCH 50   /* messages per claim for each connection */
 /* Longer than any transport timeout: a live sender never loses its lease. */
 #define LEASE_SECONDS 900
 
@@ -33,6 +34,18 @@ static int take_lock(const char *database)
         return -1;
     }
     return fd;
+}
+
+/* Sleep until `sent` messages at `rate` per second are due since t0. */
+static void pace(const struct timespec *t0, size_t sent, double rate)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double elapsed = (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+    double wait = (double)sent / rate - elapsed;
+    if (wait <= 0) return;
+    struct timespec d = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+    while (nanosleep(&d, &d) != 0 && errno == EINTR) {}
 }
 
 cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, int verbose, send_totals *tot)
@@ -57,8 +70,17 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
             fprintf(stderr, "carecast: %s\n", err);
             break;
         }
+        /* The rate limit keeps the average at `rate` messages per second
+         * from the first send; a batch is at most one second's worth, so
+         * bursts stay within that. */
+        const cc_transport_config *tc = t->tc;
+        size_t batch = BATCH * (size_t)(tc->connections > 1 ? tc->connections : 1);
+        if (tc->rate > 0 && (double)batch > tc->rate) batch = tc->rate >= 1 ? (size_t)tc->rate : 1;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        size_t sent_here = 0;
         for (;;) {
-            size_t want = BATCH;
+            size_t want = batch;
             if (limit && limit - done < want) want = limit - done;
             if (limit && want == 0) break;
             outbox_batch b;
@@ -68,7 +90,9 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
                 outbox_batch_free(&b);
                 break;
             }
+            if (tc->rate > 0) pace(&t0, sent_here, tc->rate);
             t->ops->send(t, b.msgs, b.n);
+            sent_here += b.n;
             for (size_t i = 0; i < b.n && verbose > 1; i++)
                 fprintf(stderr, "carecast: %s #%lld to %s: %s (%s)\n", channels[c], (long long)b.msgs[i].id,
                         b.msgs[i].to ? b.msgs[i].to : "?",

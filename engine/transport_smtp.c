@@ -1,7 +1,8 @@
-/* transport_smtp.c - owns email delivery over SMTP with libESMTP: one SMTP
- * session per batch (every message of the batch goes over one connection),
- * STARTTLS, SASL AUTH, timeouts, and the mapping of the server's replies to
- * message results: 2xx sent, 4xx (and no answer at all) TRANSIENT, 5xx
+/* transport_smtp.c - owns email delivery over SMTP with libESMTP: a batch
+ * is cut into `connections` slices sent in parallel threads, each slice
+ * over one SMTP session (many messages per connection); STARTTLS, SASL
+ * AUTH, timeouts, and the mapping of the server's replies to message
+ * results: 2xx sent, 4xx (and no answer at all) TRANSIENT, 5xx
  * PERMANENT.  The message bytes come from mime_build(), exactly what the
  * file transport writes.
  *
@@ -11,6 +12,7 @@
  * message. */
 #include "transport.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>   /* libesmtp.h uses size_t without including it */
@@ -172,10 +174,9 @@ static cc_code result_for(int code)
     return code / 100 == 5 ? CC_ERR_PERMANENT : CC_ERR_TRANSIENT;
 }
 
-static cc_code smtp_send(cc_transport *t, cc_message *msgs, size_t n)
+/* One SMTP session carrying msgs[0..n). */
+static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_message *msgs, size_t n)
 {
-    smtp_state *st = t->state;
-    const cc_config *cfg = t->config;
     if (n == 0) return CC_OK;
     if (!cfg || !mailbox_ok(cfg->sender.email))
         return fail_all(msgs, n, CC_ERR_CONFIG, "sender.email is missing or not a valid address");
@@ -188,13 +189,13 @@ static cc_code smtp_send(cc_transport *t, cc_message *msgs, size_t n)
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++)
         smtp_set_timeout(session, phases[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, st->timeout_ms);
     smtp_starttls_enable(session, st->starttls ? Starttls_REQUIRED : Starttls_DISABLED);
-    smtp_set_eventcb(session, event_cb, st);
+    smtp_set_eventcb(session, event_cb, (void *)st);
 
     auth_context_t auth = NULL;
     if (st->username) {
         auth = auth_create_context();
         auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
-        auth_set_interact_cb(auth, interact_cb, st);
+        auth_set_interact_cb(auth, interact_cb, (void *)st);
         smtp_auth_set_context(session, auth);
     }
 
@@ -231,14 +232,14 @@ static cc_code smtp_send(cc_transport *t, cc_message *msgs, size_t n)
         sigset_t pipe_set, old_set;
         sigemptyset(&pipe_set);
         sigaddset(&pipe_set, SIGPIPE);
-        sigprocmask(SIG_BLOCK, &pipe_set, &old_set);
+        pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
 
         int started = smtp_start_session(session);
         int err = smtp_errno();
 
         struct timespec zero = {0, 0};
         while (sigtimedwait(&pipe_set, NULL, &zero) > 0) {}
-        sigprocmask(SIG_SETMASK, &old_set, NULL);
+        pthread_sigmask(SIG_SETMASK, &old_set, NULL);
 
         char ebuf[200];
         const char *etext = NULL;
@@ -279,6 +280,48 @@ static cc_code smtp_send(cc_transport *t, cc_message *msgs, size_t n)
     if (auth) auth_destroy_context(auth);
     for (size_t i = 0; i < n; i++) cc_buf_free(&items[i].text);
     free(items);
+    return CC_OK;
+}
+
+/* Parallel sessions: the batch is cut into `connections` slices, each sent
+ * by its own thread over its own connection (libESMTP keeps all state per
+ * session and its error number per thread). */
+typedef struct {
+    const smtp_state *st;
+    const cc_config *cfg;
+    cc_message *msgs;
+    size_t n;
+} slice;
+
+static void *send_slice(void *arg)
+{
+    slice *s = arg;
+    send_session(s->st, s->cfg, s->msgs, s->n);
+    return NULL;
+}
+
+static cc_code smtp_send(cc_transport *t, cc_message *msgs, size_t n)
+{
+    smtp_state *st = t->state;
+    size_t k = t->tc->connections > 1 ? (size_t)t->tc->connections : 1;
+    if (k > n) k = n;
+    if (k <= 1) return send_session(st, t->config, msgs, n);
+    slice *slices = xcalloc(k, sizeof *slices);
+    pthread_t *threads = xcalloc(k, sizeof *threads);
+    int *started = xcalloc(k, sizeof *started);
+    size_t off = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t len = n / k + (i < n % k ? 1 : 0);
+        slices[i] = (slice){st, t->config, msgs + off, len};
+        off += len;
+        started[i] = pthread_create(&threads[i], NULL, send_slice, &slices[i]) == 0;
+        if (!started[i]) send_session(st, t->config, slices[i].msgs, slices[i].n);
+    }
+    for (size_t i = 0; i < k; i++)
+        if (started[i]) pthread_join(threads[i], NULL);
+    free(slices);
+    free(threads);
+    free(started);
     return CC_OK;
 }
 

@@ -93,3 +93,23 @@ grep -q "sent 0, retry 0, failed 1" "$T/out" && ok "max_attempts reached: failed
 sqlite3 "$DB" "SELECT last_error FROM care_outbox WHERE customer_id='C3'" | grep -q . && ok "the last error is kept" || not_ok "the last error is kept"
 
 expect_status 2 "an unsupported transport type is a configuration error" cc --config "$T/smtp.yaml" --db "$T/none.db" send
+
+# The rate limit: 30 messages at 20 per second take at least a second
+# (a lower bound on behaviour, not a speed test).
+sqlite3 "$DB" "CREATE TABLE many(id INTEGER PRIMARY KEY, customer_id TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 30) INSERT INTO many SELECT i, 'C2' FROM n;"
+mkdir -p "$T/rate-rules"
+printf 'campaign: many\nkind: service\naudience: {from: many}\nrepeat: once\nchannels: [email]\ntemplate: t\n' > "$T/rate-rules/many.yaml"
+cat > "$T/rate.yaml" <<YAML
+database: $DB
+rules: $T/rate-rules
+templates: $T/templates
+outbox_dir: $T/outbox
+sender: {name: Care, email: care@example.cn}
+transports:
+  email: {type: file, rate: 20}
+YAML
+cc --config "$T/rate.yaml" --now 2026-05-02T10:00:00Z plan > /dev/null
+start=$(date +%s%N)
+expect_status 0 "send 30 messages at rate 20/s" cc --config "$T/rate.yaml" --now 2026-05-02T10:00:00Z send
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+grep -q "sent 30," "$T/out" && [ "$took" -ge 1000 ] && ok "the rate limit held: 30 messages took ${took} ms (>= 1000)" || not_ok "rate limit" "$(cat "$T/out") in $took ms"
