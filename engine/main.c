@@ -39,8 +39,16 @@ static const command commands[] = {
     {"run", cmd_run, "run", "plan + send: what cron or a systemd timer calls", ""},
     {"trigger", NULL, "trigger CAMPAIGN (--customer ID... | --where EXPR) [--var K=V] [--dry-run] [--yes]",
      "one-off send of a campaign now", ""},
-    {"event", NULL, "event TYPE --customer ID [--at ISO] [--set K=V...]", "record an event in the events table", ""},
-    {"suppress", NULL, "suppress add|remove|list", "manage the suppression list", ""},
+    {"event", cmd_event, "event TYPE --customer ID [--at ISO] [--set K=V...]", "record an event in the events table",
+     "  --customer ID  the customer it happened to (required)\n"
+     "  --at ISO       when (default: now); without an offset, in the business zone\n"
+     "  --set K=V      a column of the event (added to the table when new); repeatable\n"},
+    {"suppress", cmd_suppress, "suppress add|remove [ADDRESS] [--customer ID] [--scope S] [--reason R] | suppress list",
+     "manage the suppression list",
+     "  ADDRESS        an email address or E.164 phone number\n"
+     "  --customer ID  the customer (with or without an address)\n"
+     "  --scope S      marketing (default: blocks marketing only) or all (blocks service too)\n"
+     "  --reason R     why, for reports (default: manual)\n"},
     {"tasks", NULL, "tasks", "list open care tasks for staff", ""},
     {"report", NULL, "report [--campaign C] [--since D] [--until D]", "what was planned, sent, delivered, failed and skipped", ""},
     {"serve", NULL, "serve [--listen 127.0.0.1:8025]", "HTTP endpoint for delivery reports, inbound SMS and unsubscribe", ""},

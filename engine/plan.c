@@ -172,7 +172,7 @@ static int planner_open(planner *p)
     cc_buf_free(&sql);
     if (!rc) rc = prepare(p, "SELECT 1 FROM care_occurrences WHERE campaign=? AND step=? AND row_id=? AND occurrence=?", &p->seen);
     if (!rc) rc = prepare(p, "SELECT max(occurrence) FROM care_occurrences WHERE campaign=? AND step=? AND row_id=?", &p->last_occurrence);
-    if (!rc) rc = prepare(p, "SELECT max(scope = 'all') FROM care_suppressions WHERE address = ?1 OR customer_id = ?2", &p->suppressed);
+    if (!rc) rc = prepare(p, "SELECT max(scope = 'all') FROM care_suppressions WHERE address = lower(?1) OR customer_id = ?2", &p->suppressed);
     return rc;
 }
 
@@ -195,7 +195,8 @@ static int already_planned(planner *p, const char *camp, const char *step, const
     return sqlite3_step(p->seen) == SQLITE_ROW;
 }
 
-/* -1 not suppressed, 0 suppressed for marketing, 1 suppressed for all. */
+/* -1 not suppressed, 0 suppressed for marketing, 1 suppressed for all.
+ * Addresses are stored lower-case (email is case-insensitive in practice). */
 static int suppression(planner *p, const char *address, const char *customer)
 {
     sqlite3_reset(p->suppressed);
