@@ -1,5 +1,6 @@
 /* demo_data.c - owns `carecast demo-data`: the synthetic customers, orders,
- * contracts, repairs, complaints, vehicles and events tables.
+ * contracts, repairs, complaints, vehicles, events, invoices, homes and
+ * points tables.
  *
  * Invariant: the rows are a pure function of (customers, seed, today).  The
  * PRNG is xoshiro256** seeded by splitmix64, dates come from days_from_civil
@@ -136,6 +137,22 @@ static long years_before(long days, int years)
     return days_from_civil(y, m, d);
 }
 
+/* Same day `months` earlier, clamped to the end of a shorter month (so that
+ * adding the months back gives the original day whenever that day exists). */
+static long months_before(long days, int months)
+{
+    long y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    long mm = y * 12 + (m - 1) - months;
+    y = mm / 12;
+    m = (int)(mm % 12) + 1;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int dim = mdays[m - 1] + (m == 2 && is_leap(y));
+    if (d > dim) d = dim;
+    return days_from_civil(y, m, d);
+}
+
 /* ---- vocabulary ------------------------------------------------------------ */
 
 typedef struct {
@@ -241,6 +258,16 @@ static const char *const subjects_en[] = {
     "Part out of stock", "Unfriendly staff", "Noise after service",
 };
 
+static const char *const cn_streets[] = {
+    "人民路", "解放路", "中山路", "建设路", "和平路", "长江路", "文化路", "滨江大道", "世纪大道", "东风路",
+};
+static const char *const cn_estates[] = {
+    "锦绣花园", "阳光城", "翡翠湾", "金色家园", "碧水苑", "御景华庭", "春江花月", "海棠湾",
+};
+static const char *const west_streets[] = {
+    "Main St", "Oak Ave", "Maple Dr", "Park Rd", "Elm St", "High St", "Church Rd", "Harbour View",
+};
+
 static const char *const event_types[] = {
     "app_login", "page_view", "coupon_claimed", "survey_completed", "store_visit",
 };
@@ -251,7 +278,8 @@ static const char *const event_data[] = {
 
 /* ---- the generator --------------------------------------------------------- */
 
-enum { S_CUST, S_ORDER, S_CONTRACT, S_REPAIR, S_COMPLAINT, S_VEHICLE, S_EVENT, N_STMTS };
+enum { S_CUST, S_ORDER, S_CONTRACT, S_REPAIR, S_COMPLAINT, S_VEHICLE, S_EVENT, S_INVOICE, S_HOME, S_POINTS,
+       N_STMTS };
 
 typedef struct {
     sqlite3 *db;
@@ -400,12 +428,29 @@ static int gen_customer(gen *g, long no)
     long pc = below(r, 100);
     const char *pref = chinese ? (pc < 30 ? "email" : pc < 80 ? "sms" : NULL)
                                : (pc < 60 ? "email" : pc < 80 ? "sms" : NULL);
+    /* Acquired in the last 8 years; 1 in 300 joined exactly 1-7 years
+     * before the anchor (membership anniversary), 1 in 300 made their first
+     * purchase 7 days and 1 in 300 30 days before it (new buyers), and 1 in
+     * 300 is a valuable customer who stopped buying over a year ago. */
     long created_day = g->today - below(r, 8 * 365);
+    int forced = (int)(no % 300);
+    if (forced == 11)
+        created_day = years_before(g->today, (int)(1 + (no / 300) % 7));
+    else if (forced == 13)
+        created_day = g->today - 7;
+    else if (forced == 14)
+        created_day = g->today - 30;
+    else if (forced == 19)
+        created_day = g->today - 4 * 365 - below(r, 365);
     fmt_datetime(created_day, day_secs(r), created);
     if (chance(r, 70))
         snprintf(rep, sizeof rep, "rm%02ld@care.example.com", between(r, 1, 25));
     else
         rep_p = NULL;
+    /* The books' ABC tiers: A ~5%, B ~15%, C the rest (as the CRM last
+     * computed them; carecast's own segments recompute value tiers). */
+    long tr = below(r, 100);
+    const char *tier = tr < 5 ? "A" : tr < 20 ? "B" : "C";
 
     sqlite3_stmt *s = g->st[S_CUST];
     bind_str(s, 1, id);
@@ -424,6 +469,7 @@ static int gen_customer(gen *g, long no)
     bind_str(s, 14, pref);
     bind_str(s, 15, created);
     bind_str(s, 16, rep_p);
+    bind_str(s, 17, tier);
     if (step(g, S_CUST)) return -1;
     g->n.customers++;
 
@@ -432,11 +478,20 @@ static int gen_customer(gen *g, long no)
     long w = below(r, 100), norders = 0;
     for (int acc = 0; norders < 8 && w >= (acc += order_weights[norders]);) norders++;
     long first_order = created_day > g->today - 3 * 365 ? created_day : g->today - 3 * 365;
+    long last_order = g->today;
+    if ((forced == 13 || forced == 14) && norders == 0) norders = 1;
+    if (forced == 19) {
+        norders = 3; /* lapsed: big tickets, none in the last 400 days */
+        last_order = g->today - 400;
+    }
     for (long k = 0; k < norders; k++) {
         char oid[24], at[DT_LEN];
         snprintf(oid, sizeof oid, "O-%08ld", g->n.orders + 1);
-        fmt_datetime(between(r, first_order, g->today), day_secs(r), at);
+        long oday = between(r, first_order, last_order);
+        if ((forced == 13 || forced == 14) && k == 0) oday = created_day; /* the first purchase */
+        fmt_datetime(oday, day_secs(r), at);
         long pi = below(r, COUNT(products));
+        if (forced == 19) pi = 8; /* Insurance Premium */
         double amount = (double)(long)(products[pi].price * (80 + below(r, 41))) / 100.0;
         sqlite3_stmt *o = g->st[S_ORDER];
         bind_str(o, 1, oid);
@@ -522,13 +577,24 @@ static int gen_customer(gen *g, long no)
     if (chance(r, 8)) {
         long ncomp = chance(r, 85) ? 1 : 2;
         for (long k = 0; k < ncomp; k++) {
+            long pno = g->n.complaints + 1;
             char pid[24], op[DT_LEN], cl[DT_LEN];
-            snprintf(pid, sizeof pid, "P-%07ld", g->n.complaints + 1);
+            snprintf(pid, sizeof pid, "P-%07ld", pno);
             long opened = g->today - below(r, 365), osecs = day_secs(r);
-            fmt_datetime(opened, osecs, op);
             long sv = below(r, 100);
-            const char *status = sv < 25 ? "open" : sv < 40 ? "in_progress" : sv < 80 ? "resolved" : "closed";
             long closed = opened + between(r, 1, 30);
+            /* 1 in 20 opened the day before the anchor and still open (to be
+             * acknowledged), 1 in 20 closed exactly 3 days before it. */
+            if (pno % 20 == 0) {
+                opened = g->today - 1;
+                sv = 0;
+            } else if (pno % 20 == 1) {
+                closed = g->today - 3;
+                opened = closed - below(r, 10);
+                if (sv < 40) sv = 80;
+            }
+            fmt_datetime(opened, osecs, op);
+            const char *status = sv < 25 ? "open" : sv < 40 ? "in_progress" : sv < 80 ? "resolved" : "closed";
             if (closed > g->today) closed = g->today;
             long csecs = day_secs(r);
             if (closed == opened && csecs < osecs) csecs = osecs + (22 * 3600 - 1 - osecs) / 2;
@@ -548,7 +614,7 @@ static int gen_customer(gen *g, long no)
     /* Vehicles: 30% of customers. */
     if (chance(r, 30)) {
         long vno = g->n.vehicles + 1;
-        char vid[24], plate[96], bought[DT_LEN], insp[DT_LEN], ins[DT_LEN];
+        char vid[24], plate[96], bought[DT_LEN], insp[DT_LEN], ins[DT_LEN], svc[DT_LEN];
         snprintf(vid, sizeof vid, "V-%07ld", vno);
         static const char letters[] = "ABCDEFGHJKLMNPQRSTUVWXYZ";
         if (pl->plate_prefix)
@@ -564,17 +630,29 @@ static int gen_customer(gen *g, long no)
             snprintf(plate, sizeof plate, "%c%c%c-%04ld", letters[below(r, 24)], letters[below(r, 24)],
                      letters[below(r, 24)], below(r, 10000));
         long age_days = between(r, 30, 10 * 365);
-        fmt_date(g->today - age_days, bought);
         long ni = g->today + between(r, -20, 365), ie = g->today + between(r, -30, 365);
+        long km_per_day = between(r, 20, 60);
+        /* Serviced every 6-14 months; the odometer is read at every visit. */
+        long since_service = below(r, 420);
         switch (vno % 30) {
         case 0: ni = g->today + 30; break;
-        case 1: ni = g->today + 7; break;
-        case 2: ie = g->today + 30; break;
+        case 1: ni = g->today + 14; break; /* inspection reminder today */
+        case 2: ie = g->today + 30; break; /* insurance reminder today */
         case 3: ie = g->today + 1; break;
+        case 4: age_days = 7; break;       /* free new-vehicle check today */
+        case 5:                            /* maintenance due: 15,000 km and more */
+            if (age_days < 900) age_days = 900;
+            km_per_day = 40;
+            since_service = 380 + below(r, 30);
+            break;
         default: break;
         }
+        long mileage = age_days * km_per_day;
+        fmt_date(g->today - age_days, bought);
         fmt_date(ni, insp);
         fmt_date(ie, ins);
+        int serviced = since_service < age_days;
+        if (serviced) fmt_date(g->today - since_service, svc);
         sqlite3_stmt *vs = g->st[S_VEHICLE];
         bind_str(vs, 1, vid);
         bind_str(vs, 2, id);
@@ -583,7 +661,12 @@ static int gen_customer(gen *g, long no)
         bind_str(vs, 5, bought);
         bind_str(vs, 6, insp);
         bind_str(vs, 7, ins);
-        sqlite3_bind_int64(vs, 8, age_days * between(r, 20, 60));
+        sqlite3_bind_int64(vs, 8, mileage);
+        bind_str(vs, 9, serviced ? svc : NULL);
+        if (serviced)
+            sqlite3_bind_int64(vs, 10, mileage - since_service * km_per_day);
+        else
+            sqlite3_bind_null(vs, 10);
         if (step(g, S_VEHICLE)) return -1;
         g->n.vehicles++;
     }
@@ -602,6 +685,98 @@ static int gen_customer(gen *g, long no)
         bind_str(es, 5, event_data[ti]);
         if (step(g, S_EVENT)) return -1;
         g->n.events++;
+    }
+
+    /* Invoices: 40% of customers, 1-3 in the last five months, due 15 days
+     * after issue; most paid, some in arrears, and some fall due exactly 3
+     * and 15 days before the anchor unpaid. */
+    long ninv = chance(r, 40) ? between(r, 1, 3) : 0;
+    for (long k = 0; k < ninv; k++) {
+        long ino = g->n.invoices + 1;
+        char iid[24], issued[DT_LEN], due[DT_LEN], paid[DT_LEN];
+        snprintf(iid, sizeof iid, "I-%07ld", ino);
+        long iss = g->today - below(r, 150);
+        long dd = iss + 15;
+        int unpaid;
+        if (ino % 100 == 0) {
+            dd = g->today - 3;
+            unpaid = 1;
+        } else if (ino % 100 == 1) {
+            dd = g->today - 15;
+            unpaid = 1;
+        } else {
+            unpaid = dd >= g->today ? chance(r, 70) : chance(r, 8);
+        }
+        iss = dd - 15;
+        long pd = iss + below(r, 25);
+        if (pd > g->today) pd = g->today;
+        fmt_date(iss, issued);
+        fmt_date(dd, due);
+        fmt_datetime(pd, day_secs(r), paid);
+        double amount = (double)between(r, 9900, 299900) / 100.0;
+        sqlite3_stmt *is = g->st[S_INVOICE];
+        bind_str(is, 1, iid);
+        bind_str(is, 2, id);
+        bind_str(is, 3, issued);
+        bind_str(is, 4, due);
+        sqlite3_bind_double(is, 5, amount);
+        bind_str(is, 6, unpaid ? NULL : paid);
+        if (step(g, S_INVOICE)) return -1;
+        g->n.invoices++;
+    }
+
+    /* Homes: 6% of customers bought a home handed over in the last three
+     * years; some exactly 30 days, 3 months and 11 months before the anchor
+     * (day clamped to the shorter month). */
+    if (chance(r, 6)) {
+        long hno = g->n.homes + 1;
+        char hid[24], addr[256], ho[DT_LEN];
+        snprintf(hid, sizeof hid, "H-%07ld", hno);
+        long hday = g->today - below(r, 3 * 365);
+        switch (hno % 20) {
+        case 0: hday = g->today - 30; break;
+        case 1: hday = months_before(g->today, 3); break;
+        case 2: hday = months_before(g->today, 11); break;
+        default: break;
+        }
+        if (chinese)
+            snprintf(addr, sizeof addr, "%s%s%ld号%s%ld栋%ld室", pl->city, PICK(r, cn_streets),
+                     between(r, 1, 999), PICK(r, cn_estates), between(r, 1, 30),
+                     between(r, 1, 33) * 100 + between(r, 1, 4));
+        else
+            snprintf(addr, sizeof addr, "%ld %s, %s", between(r, 1, 250), PICK(r, west_streets), pl->city);
+        fmt_date(hday, ho);
+        sqlite3_stmt *hs = g->st[S_HOME];
+        bind_str(hs, 1, hid);
+        bind_str(hs, 2, id);
+        bind_str(hs, 3, addr);
+        bind_str(hs, 4, ho);
+        if (step(g, S_HOME)) return -1;
+        g->n.homes++;
+    }
+
+    /* Points: 40% of customers are club members with 1-2 batches; a batch
+     * expires two years after it was earned, some are fully redeemed, and
+     * some expire exactly 30 days after the anchor. */
+    long npts = chance(r, 40) ? (chance(r, 70) ? 1 : 2) : 0;
+    for (long k = 0; k < npts; k++) {
+        long pno = g->n.points + 1;
+        char ptid[24], earned[DT_LEN], expires[DT_LEN];
+        snprintf(ptid, sizeof ptid, "PT-%07ld", pno);
+        long exp = g->today + between(r, -60, 730);
+        if (pno % 50 == 0) exp = g->today + 30;
+        long earned_day = years_before(exp, 2);
+        long points = chance(r, 15) ? 0 : between(r, 1, 100) * 50;
+        fmt_date(earned_day, earned);
+        fmt_date(exp, expires);
+        sqlite3_stmt *ps = g->st[S_POINTS];
+        bind_str(ps, 1, ptid);
+        bind_str(ps, 2, id);
+        sqlite3_bind_int64(ps, 3, points);
+        bind_str(ps, 4, earned);
+        bind_str(ps, 5, expires);
+        if (step(g, S_POINTS)) return -1;
+        g->n.points++;
     }
     return 0;
 }
@@ -648,8 +823,8 @@ cc_code demo_data_generate(sqlite3 *db, const cc_config *cfg, long customers, ui
         fprintf(stderr, "carecast: demo-data: the customers table may not be named care_*\n");
         return CC_ERR_USAGE;
     }
-    static const char *const related[] = {"orders", "contracts", "repairs", "complaints", "vehicles",
-                                          "events"};
+    static const char *const related[] = {"orders",  "contracts", "repairs", "complaints", "vehicles",
+                                          "events",  "invoices",  "homes",   "points"};
     cc_buf sql = CC_BUF_INIT, qt = CC_BUF_INIT, col = CC_BUF_INIT;
     db_quote_ident(ct, &qt);
     const char *QT = cc_buf_str(&qt);
@@ -667,9 +842,9 @@ cc_code demo_data_generate(sqlite3 *db, const cc_config *cfg, long customers, ui
         cc_buf_printf(&sql, "DROP TABLE IF EXISTS %s;", related[i]);
 
     /* customers, with the configured column names */
-    const char *cols[16];
-    const char *types[16] = {"TEXT PRIMARY KEY", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
-                             "TEXT", "TEXT", "TEXT", "INTEGER", "INTEGER", "TEXT", "TEXT", "TEXT"};
+    const char *cols[17];
+    const char *types[17] = {"TEXT PRIMARY KEY", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
+                             "TEXT", "TEXT", "TEXT", "INTEGER", "INTEGER", "TEXT", "TEXT", "TEXT", "TEXT"};
     cols[0] = cust_col(cfg, 0);
     cols[1] = "first_name";
     cols[2] = "last_name";
@@ -686,8 +861,9 @@ cc_code demo_data_generate(sqlite3 *db, const cc_config *cfg, long customers, ui
     cols[13] = cust_col(cfg, 8);
     cols[14] = "created_at";
     cols[15] = "rep_email";
+    cols[16] = "tier";
     cc_buf_printf(&sql, "CREATE TABLE %s(", QT);
-    for (int i = 0; i < 16; i++) {
+    for (int i = 0; i < 17; i++) {
         cc_buf_reset(&col);
         db_quote_ident(cols[i], &col);
         cc_buf_printf(&sql, "%s%s %s", i ? ", " : "", cc_buf_str(&col), types[i]);
@@ -703,24 +879,34 @@ cc_code demo_data_generate(sqlite3 *db, const cc_config *cfg, long customers, ui
                 "CREATE TABLE complaints(id TEXT PRIMARY KEY, customer_id TEXT, opened_at TEXT,"
                 " subject TEXT, status TEXT, closed_at TEXT);"
                 "CREATE TABLE vehicles(id TEXT PRIMARY KEY, customer_id TEXT, plate TEXT, model TEXT,"
-                " purchased_on TEXT, next_inspection TEXT, insurance_expires TEXT, mileage_km INTEGER);"
+                " purchased_on TEXT, next_inspection TEXT, insurance_expires TEXT, mileage_km INTEGER,"
+                " last_service_on TEXT, last_service_km INTEGER);"
                 "CREATE TABLE events(id INTEGER PRIMARY KEY, customer_id TEXT, type TEXT, at TEXT,"
-                " data TEXT);");
+                " data TEXT);"
+                "CREATE TABLE invoices(id TEXT PRIMARY KEY, customer_id TEXT, issued_on TEXT,"
+                " due_date TEXT, amount REAL, paid_at TEXT);"
+                "CREATE TABLE homes(id TEXT PRIMARY KEY, customer_id TEXT, address TEXT,"
+                " handover_date TEXT);"
+                "CREATE TABLE points(id TEXT PRIMARY KEY, customer_id TEXT, points INTEGER,"
+                " earned_on TEXT, expires_on TEXT);");
     if (db_exec(db, cc_buf_str(&sql), "demo-data: cannot create the tables") != CC_OK) {
         code = CC_ERR_DB;
         goto out;
     }
 
     cc_buf_reset(&sql);
-    cc_buf_printf(&sql, "INSERT INTO %s VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", QT);
+    cc_buf_printf(&sql, "INSERT INTO %s VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", QT);
     const char *inserts[N_STMTS] = {
         cc_buf_str(&sql),
         "INSERT INTO orders VALUES (?,?,?,?,?)",
         "INSERT INTO contracts VALUES (?,?,?,?,?,?,?)",
         "INSERT INTO repairs VALUES (?,?,?,?,?,?)",
         "INSERT INTO complaints VALUES (?,?,?,?,?,?)",
-        "INSERT INTO vehicles VALUES (?,?,?,?,?,?,?,?)",
+        "INSERT INTO vehicles VALUES (?,?,?,?,?,?,?,?,?,?)",
         "INSERT INTO events VALUES (?,?,?,?,?)",
+        "INSERT INTO invoices VALUES (?,?,?,?,?,?)",
+        "INSERT INTO homes VALUES (?,?,?,?)",
+        "INSERT INTO points VALUES (?,?,?,?,?)",
     };
     for (int i = 0; i < N_STMTS; i++) {
         if (sqlite3_prepare_v2(db, inserts[i], -1, &g.st[i], NULL) != SQLITE_OK) {
@@ -787,4 +973,7 @@ void demo_counts_print(const demo_counts *c, const cc_config *cfg, FILE *out)
     fprintf(out, "complaints %ld\n", c->complaints);
     fprintf(out, "vehicles %ld\n", c->vehicles);
     fprintf(out, "events %ld\n", c->events);
+    fprintf(out, "invoices %ld\n", c->invoices);
+    fprintf(out, "homes %ld\n", c->homes);
+    fprintf(out, "points %ld\n", c->points);
 }

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1   # no etc/carecast.yaml here: built-in defaults
-TABLES="customers orders contracts repairs complaints vehicles events"
+TABLES="customers orders contracts repairs complaints vehicles events invoices homes points"
 dump() { sqlite3 "$1" ".dump $TABLES" | sha256sum | cut -d' ' -f1; }
 q() { sqlite3 "$DB" "$1"; }
 
@@ -25,7 +25,7 @@ for t in $TABLES; do
   [ -n "$printed" ] && [ "$printed" = "$(q "SELECT count(*) FROM $t")" ] || bad="$bad $t"
 done
 check "every printed count matches the table${bad:+ (wrong:$bad)}" test -z "$bad"
-check "related tables are not empty" test "$(q "SELECT min(n) FROM (SELECT count(*) n FROM orders UNION ALL SELECT count(*) FROM contracts UNION ALL SELECT count(*) FROM repairs UNION ALL SELECT count(*) FROM complaints UNION ALL SELECT count(*) FROM vehicles UNION ALL SELECT count(*) FROM events)")" -gt 0
+check "related tables are not empty" test "$(q "SELECT min(n) FROM (SELECT count(*) n FROM orders UNION ALL SELECT count(*) FROM contracts UNION ALL SELECT count(*) FROM repairs UNION ALL SELECT count(*) FROM complaints UNION ALL SELECT count(*) FROM vehicles UNION ALL SELECT count(*) FROM events UNION ALL SELECT count(*) FROM invoices UNION ALL SELECT count(*) FROM homes UNION ALL SELECT count(*) FROM points)")" -gt 0
 
 check "birthdays on the anchor day" test "$(q "SELECT count(*) FROM customers WHERE substr(birth_date, 6) = '03-15'")" -ge 3
 check "29 February birthdays exist" test "$(q "SELECT count(*) FROM customers WHERE substr(birth_date, 6) = '02-29'")" -ge 1
@@ -44,9 +44,20 @@ check "created_at within the last 8 years" test "$(q "SELECT count(*) FROM custo
 check "every related row has a known customer" test "$(q "SELECT count(*) FROM orders WHERE customer_id NOT IN (SELECT id FROM customers)")" = 0
 check "contracts ending in exactly 30, 7 and 1 days" test "$(q "SELECT count(DISTINCT end_date) FROM contracts WHERE end_date IN ('2026-04-14', '2026-03-22', '2026-03-16')")" = 3
 check "repairs closed exactly 3 and 14 days before" test "$(q "SELECT count(DISTINCT substr(closed_at, 1, 10)) FROM repairs WHERE substr(closed_at, 1, 10) IN ('2026-03-12', '2026-03-01')")" = 2
+check "complaints opened the day before, still open" test "$(q "SELECT count(*) FROM complaints WHERE substr(opened_at, 1, 10) = '2026-03-14' AND status = 'open'")" -ge 1
+check "complaints closed exactly 3 days before" test "$(q "SELECT count(*) FROM complaints WHERE substr(closed_at, 1, 10) = '2026-03-12' AND status IN ('resolved', 'closed')")" -ge 1
+check "customers who joined exactly 1-7 years before" test "$(q "SELECT count(DISTINCT substr(created_at, 1, 4)) FROM customers WHERE substr(created_at, 5, 6) = '-03-15' AND created_at < '2026'")" -ge 3
+check "first purchases exactly 7 and 30 days before" test "$(q "SELECT count(DISTINCT f) FROM (SELECT substr(min(ordered_at), 1, 10) f FROM orders GROUP BY customer_id) WHERE f IN ('2026-03-08', '2026-02-13')")" = 2
+check "lapsed valuable customers" test "$(q "SELECT count(*) FROM (SELECT customer_id FROM orders GROUP BY customer_id HAVING sum(amount) >= 5000 AND max(ordered_at) < '2025-03-15')")" -ge 3
+check "unpaid invoices due exactly 3 and 15 days before" test "$(q "SELECT count(DISTINCT due_date) FROM invoices WHERE paid_at IS NULL AND due_date IN ('2026-03-12', '2026-02-28')")" = 2
+check "invoices are mostly paid" test "$(q "SELECT count(*) * 100 / (SELECT count(*) FROM invoices) FROM invoices WHERE paid_at IS NOT NULL")" -ge 70
+check "homes handed over 30 days, 3 and 11 months before" test "$(q "SELECT count(DISTINCT handover_date) FROM homes WHERE handover_date IN ('2026-02-13', '2025-12-15', '2025-04-15')")" = 3
+check "points expiring in exactly 30 days" test "$(q "SELECT count(*) FROM points WHERE expires_on = '2026-04-14' AND points > 0")" -ge 1
+check "vehicles: inspection in 14 days, bought 7 days ago, 15,000 km past service" test "$(q "SELECT (SELECT count(*) FROM vehicles WHERE next_inspection = '2026-03-29') > 0 AND (SELECT count(*) FROM vehicles WHERE purchased_on = '2026-03-08') > 0 AND (SELECT count(*) FROM vehicles WHERE mileage_km - coalesce(last_service_km, 0) >= 15000) > 0")" = 1
+check "service history never ahead of the odometer" test "$(q "SELECT count(*) FROM vehicles WHERE last_service_km > mileage_km OR last_service_km < 0 OR last_service_on > '2026-03-15' OR last_service_on < purchased_on")" = 0
 check "some complaints are open" test "$(q "SELECT count(*) FROM complaints WHERE status = 'open' AND closed_at IS NULL")" -gt 0
 check "vehicles for about 30%" test "$(q "SELECT count(*) * 100 / 2000 FROM vehicles")" -ge 20
-check "customer_id indexes exist" test "$(q "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name NOT LIKE 'care\_%' ESCAPE '\' AND sql LIKE '%(customer_id)'")" = 6
+check "customer_id indexes exist" test "$(q "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name NOT LIKE 'care\_%' ESCAPE '\' AND sql LIKE '%(customer_id)'")" = 9
 check "birth_date index exists" test "$(q "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers' AND sql LIKE '%birth_date%'")" = 1
 check "carecast's own tables untouched" test "$(q "SELECT count(*) FROM sqlite_master WHERE name = 'care_meta'")" = 1
 
