@@ -188,7 +188,7 @@ cc_code cmd_preview(cli *c)
         return CC_ERR_NOT_FOUND;
     }
     rc = open_existing_db(c);
-    plan_filter f = {c->argv[0], customer, 1, (size_t)limit};
+    plan_filter f = {c->argv[0], customer, 1};
     plan_list pl;
     memset(&pl, 0, sizeof pl);
     if (rc == CC_OK) rc = compute(c, camps, n, &f, &pl);
@@ -197,9 +197,18 @@ cc_code cmd_preview(cli *c)
     } else if (rc == CC_OK) {
         char today[11];
         clock_format_date(c->clock.today, today);
-        printf("%s on %s: %zu due\n", c->argv[0], today, pl.n);
+        /* The whole plan is computed (a sample is drawn among everyone
+         * due), then the first --limit messages are shown. */
+        size_t due = 0, shown = 0;
+        for (size_t i = 0; i < pl.n; i++) due += strcmp(pl.items[i].status, "not-drawn") != 0;
+        printf("%s on %s: %zu due\n", c->argv[0], today, due);
         for (size_t i = 0; i < pl.n; i++) {
             const plan_item *it = &pl.items[i];
+            if (!strcmp(it->status, "not-drawn")) continue;
+            if (shown++ == (size_t)limit) {
+                printf("\n... and %zu more (--limit N shows more)\n", due - (size_t)limit);
+                break;
+            }
             printf("\n— %s %s, step %s, occurrence %s: %s", it->customer_id ? it->customer_id : "-",
                    it->to_name ? it->to_name : "", it->campaign->steps[it->step_index].name, it->occurrence,
                    it->status);

@@ -704,7 +704,6 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         }
         for (int k = 0; k < n_occ && rc == CC_OK; k++) {
             if (already_planned(p, c->id, st->name, row_id, occ_list[k])) continue;
-            if (f && f->limit && out->n - first_item >= f->limit) break;
             tpl_vars_free(&vars);
             tpl_vars_set(&vars, "campaign.id", c->id);
             tpl_vars_set(&vars, "campaign.title", c->title);

@@ -39,7 +39,6 @@ typedef struct {
     const char *only_campaign;     /* preview/trigger: one campaign */
     const char *only_customer;     /* preview --customer */
     int include_manual;            /* evaluate campaigns with schedule: manual */
-    size_t limit;                  /* 0 = no limit */
 } plan_filter;
 
 /* What planning cost in statements: the audience of a step is one query,
