@@ -268,8 +268,15 @@ static void load_step_key(loader *l, const char *k, const ynode *v, cc_step *st)
         }
     } else if (!strcmp(k, "grace")) {
         const char *s = scalar(l, v, "grace");
-        if (s && (parse_days(s, &st->grace_days) != 0 || st->grace_days < 0))
-            err(l, v, "'grace' must be a number of days such as '3 days', not '%s'", s);
+        int64_t secs = 0;
+        if (s && (cc_parse_duration(s, &secs) != 0 || secs < 0)) {
+            err(l, v, "'grace' must be a duration such as '3 days' or '12 hours', not '%s'", s);
+        } else if (s) {
+            /* A date occurrence is due on whole days; a date-time one for
+             * exactly the duration. */
+            st->grace_s = secs;
+            st->grace_days = (secs + 86399) / 86400;
+        }
     }
 }
 
@@ -612,7 +619,10 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
             for (int q = 0; q < 3; q++) st->channels[q] = xstrdup(deflt[q]);
             st->n_channels = 3;
         }
-        if (st->grace_days < 0) st->grace_days = 1;
+        if (st->grace_days < 0) {
+            st->grace_days = 1;
+            st->grace_s = 86400;
+        }
         if (!st->repeat) st->repeat = xstrdup("once");
         if (st->when_kind != WHEN_NONE && strcmp(st->repeat, "once") != 0)
             err(l, repeat_at[i] ? repeat_at[i] : root,

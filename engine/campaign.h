@@ -29,7 +29,8 @@ typedef struct {
     int send_at_minutes;     /* minutes after midnight, -1 = none */
     char *repeat;            /* once | daily | weekly | monthly | yearly | after N days */
     int64_t repeat_days;     /* for "after N days" */
-    int64_t grace_days;
+    int64_t grace_days;      /* for date occurrences: whole days */
+    int64_t grace_s;         /* for date-time occurrences */
     int line, col;
     int template_line, template_col;   /* where `template:` was written (0 = not) */
 } cc_step;

@@ -162,3 +162,11 @@ YAML
 n9=$(cc --db "$DB" --rules "$T/nowr" --templates "$T/templates" --now 2027-03-02T09:59:00 --format jsonl plan --dry-run | wc -l)
 n11=$(cc --db "$DB" --rules "$T/nowr" --templates "$T/templates" --now 2027-03-02T10:00:00 --format jsonl plan --dry-run | wc -l)
 [ "$n9" = 0 ] && [ "$n11" = 1 ] && ok "now follows --now (09:59 no, 10:00 yes)" || not_ok "now follows --now" "$n9 $n11"
+
+# grace in hours for a date-time occurrence: due from T until exactly T + grace.
+sqlite3 "$DB" "CREATE TABLE visits(id INTEGER PRIMARY KEY, customer_id TEXT, at TEXT); INSERT INTO visits VALUES (1, 'C1', '2027-03-02 08:00:00');"
+mkdir -p "$T/graceh"
+printf 'campaign: thanks\nkind: service\naudience: {from: visits}\nwhen: at + 1 hour\ngrace: 2 hours\nchannels: [sms]\ntemplate: hello\n' > "$T/graceh/thanks.yaml"
+g() { cc --db "$DB" --rules "$T/graceh" --templates "$T/templates" --now "$1" --format jsonl plan --dry-run | wc -l; }
+[ "$(g 2027-03-02T08:59:00)" = 0 ] && [ "$(g 2027-03-02T09:00:00)" = 1 ] && [ "$(g 2027-03-02T10:59:00)" = 1 ] && [ "$(g 2027-03-02T11:01:00)" = 0 ] \
+  && ok "grace: 2 hours on a date-time: due 09:00-11:00, not before, not after" || not_ok "grace in hours" "$(g 2027-03-02T08:59:00) $(g 2027-03-02T09:00:00) $(g 2027-03-02T10:59:00) $(g 2027-03-02T11:01:00)"
