@@ -10,6 +10,7 @@
  * orders like dates; anniversaries are pre-filtered in SQL by month-day and
  * confirmed in C, where the 29 February and month-end rules live. */
 #include "plan.h"
+#include "policy.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -106,7 +107,6 @@ static void item_free(plan_item *it)
     free(it->body_html);
     free(it->sms_text);
     free(it->unsubscribe_url);
-    free(it->why);
 }
 
 void plan_list_free(plan_list *pl)
@@ -333,6 +333,7 @@ static void compute_send_after(planner *p, const cc_step *st, const char *occ, c
     }
     it->send_after = t;
     clock_format_instant(zone, t, it->send_after_iso);
+    snprintf(it->zone, sizeof it->zone, "%s", zone);
 }
 
 /* Everything for one due (row, occurrence): channel(s), content, status. */
@@ -816,7 +817,10 @@ cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, con
         return rc;
     }
     if (out->n) qsort(out->items, out->n, sizeof *out->items, item_cmp);
-    return CC_OK;
+    /* In priority order, so the higher priority wins a capped customer. */
+    cc_code prc = policy_apply(db, cfg, out);
+    if (prc != CC_OK) plan_list_free(out);
+    return prc;
 }
 
 cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,

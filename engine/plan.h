@@ -26,8 +26,8 @@ typedef struct {
     char *to, *to_name, *locale;
     int64_t send_after;
     char send_after_iso[32];
+    char zone[64];                 /* the customer's time zone (else the business zone) */
     char *subject, *body_text, *body_html, *sms_text, *unsubscribe_url;
-    char *why;                     /* for preview: what made it due */
 } plan_item;
 
 typedef struct {

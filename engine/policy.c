@@ -1,0 +1,179 @@
+/* policy.c - frequency caps and quiet hours over a computed plan
+ * (policy.h).
+ *
+ * Window rule: a message at time t counts every other message of the
+ * customer within (t - W, t + W).  That is stricter than "at most N in any
+ * window of length W" only when messages straddle t on both sides, and it
+ * never lets a window hold more than N: a marketer's cap is a promise to
+ * the customer, so carecast errs towards fewer messages. */
+#include "policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int policy_parse_cap(const char *s, int *n, int64_t *window_s)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 0 || v > 100000) return -1;
+    if (!strcmp(end, " per day")) *window_s = 86400;
+    else if (!strcmp(end, " per week")) *window_s = 7 * 86400;
+    else if (!strcmp(end, " per month")) *window_s = 30 * 86400;
+    else return -1;
+    *n = (int)v;
+    return 0;
+}
+
+/* ---- messages accepted in this plan, by customer ------------------------ */
+
+typedef struct {
+    int64_t t;
+    int marketing;
+} sent_mark;
+
+typedef struct {
+    char *customer;
+    sent_mark *marks;
+    size_t n, cap;
+} customer_marks;
+
+typedef struct {
+    customer_marks *slots;
+    size_t cap, used;
+} marks_map;
+
+static customer_marks *marks_for(marks_map *m, const char *customer)
+{
+    if (m->used * 2 >= m->cap) {
+        marks_map bigger = {xcalloc(m->cap ? m->cap * 2 : 256, sizeof(customer_marks)), m->cap ? m->cap * 2 : 256, 0};
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->slots[i].customer) continue;
+            size_t h = cc_hash(m->slots[i].customer, NULL, NULL) % bigger.cap;
+            while (bigger.slots[h].customer) h = (h + 1) % bigger.cap;
+            bigger.slots[h] = m->slots[i];
+            bigger.used++;
+        }
+        free(m->slots);
+        *m = bigger;
+    }
+    size_t h = cc_hash(customer, NULL, NULL) % m->cap;
+    while (m->slots[h].customer && strcmp(m->slots[h].customer, customer) != 0) h = (h + 1) % m->cap;
+    if (!m->slots[h].customer) {
+        m->slots[h].customer = xstrdup(customer);
+        m->used++;
+    }
+    return &m->slots[h];
+}
+
+static void marks_free(marks_map *m)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        free(m->slots[i].customer);
+        free(m->slots[i].marks);
+    }
+    free(m->slots);
+}
+
+/* ---- caps --------------------------------------------------------------- */
+
+typedef struct {
+    int n;
+    int64_t window;
+    int marketing_only;
+} cap;
+
+static int over_cap(sqlite3_stmt *count, const customer_marks *cm, const cap *c, int64_t t, int is_marketing)
+{
+    if (c->marketing_only && !is_marketing) return 0;
+    sqlite3_reset(count);
+    sqlite3_bind_int64(count, 2, t - c->window);
+    sqlite3_bind_int64(count, 3, t + c->window);
+    sqlite3_bind_int(count, 4, c->marketing_only);
+    int64_t have = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int64(count, 0) : 0;
+    for (size_t i = 0; cm && i < cm->n; i++)
+        if ((!c->marketing_only || cm->marks[i].marketing) && cm->marks[i].t > t - c->window &&
+            cm->marks[i].t < t + c->window)
+            have++;
+    return have >= c->n;
+}
+
+static cc_code apply_caps(sqlite3 *db, const cc_config *cfg, plan_list *pl)
+{
+    cap caps[16];
+    size_t ncaps = 0;
+    for (size_t i = 0; i < cfg->policy.n_caps_marketing && ncaps < 16; i++)
+        if (policy_parse_cap(cfg->policy.caps_marketing[i], &caps[ncaps].n, &caps[ncaps].window) == 0)
+            caps[ncaps++].marketing_only = 1;
+    for (size_t i = 0; i < cfg->policy.n_caps_all && ncaps < 16; i++)
+        if (policy_parse_cap(cfg->policy.caps_all[i], &caps[ncaps].n, &caps[ncaps].window) == 0)
+            caps[ncaps++].marketing_only = 0;
+    if (!ncaps) return CC_OK;
+    sqlite3_stmt *count = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM care_outbox WHERE customer_id = ?1 "
+                           "AND status IN ('planned', 'sending', 'sent', 'retry') "
+                           "AND send_after > ?2 AND send_after < ?3 AND (?4 = 0 OR kind = 'marketing')",
+                           -1, &count, NULL) != SQLITE_OK) {
+        fprintf(stderr, "carecast: checking caps: %s\n", sqlite3_errmsg(db));
+        return CC_ERR_DB;
+    }
+    marks_map seen = {0};
+    for (size_t i = 0; i < pl->n; i++) {
+        plan_item *it = &pl->items[i];
+        if (strcmp(it->status, "planned") != 0 || !it->customer_id) continue;
+        int is_marketing = it->campaign->is_marketing;
+        customer_marks *cm = marks_for(&seen, it->customer_id);
+        sqlite3_bind_text(count, 1, it->customer_id, -1, SQLITE_TRANSIENT);
+        int capped = 0;
+        for (size_t k = 0; k < ncaps && !capped; k++) capped = over_cap(count, cm, &caps[k], it->send_after, is_marketing);
+        if (capped) {
+            it->status = "skipped";
+            it->reason = "capped";
+            continue;
+        }
+        if (cm->n == cm->cap) {
+            cm->cap = cm->cap ? cm->cap * 2 : 4;
+            cm->marks = xrealloc(cm->marks, cm->cap * sizeof *cm->marks);
+        }
+        cm->marks[cm->n++] = (sent_mark){it->send_after, is_marketing};
+    }
+    sqlite3_finalize(count);
+    marks_free(&seen);
+    return CC_OK;
+}
+
+/* ---- quiet hours -------------------------------------------------------- */
+
+static void apply_quiet_hours(const cc_config *cfg, plan_list *pl)
+{
+    const char *q = cfg->policy.quiet_hours;   /* "HH:MM-HH:MM", checked by config_load */
+    if (!q) return;
+    int from = ((q[0] - '0') * 10 + (q[1] - '0')) * 60 + (q[3] - '0') * 10 + (q[4] - '0');
+    int until = ((q[6] - '0') * 10 + (q[7] - '0')) * 60 + (q[9] - '0') * 10 + (q[10] - '0');
+    if (from == until) return;
+    for (size_t i = 0; i < pl->n; i++) {
+        plan_item *it = &pl->items[i];
+        if (strcmp(it->status, "planned") != 0 || it->campaign->ignore_quiet_hours) continue;
+        cc_date d;
+        int h = 0, m = 0;
+        if (clock_utc_to_local(it->zone, it->send_after, &d, &h, &m, NULL, NULL) != CC_OK) continue;
+        int now = h * 60 + m;
+        int quiet = from < until ? (now >= from && now < until) : (now >= from || now < until);
+        if (!quiet) continue;
+        /* The quiet period ends at `until` today, or tomorrow when it
+         * started this evening. */
+        cc_date end_day = (from > until && now >= from) ? clock_add_days(d, 1) : d;
+        int64_t t;
+        if (clock_local_to_utc(it->zone, end_day, until / 60, until % 60, 0, &t) != CC_OK) continue;
+        it->send_after = t;
+        clock_format_instant(it->zone, t, it->send_after_iso);
+    }
+}
+
+cc_code policy_apply(sqlite3 *db, const cc_config *cfg, plan_list *pl)
+{
+    /* Quiet hours first: caps count messages at the time they will go. */
+    apply_quiet_hours(cfg, pl);
+    return apply_caps(db, cfg, pl);
+}
