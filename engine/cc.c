@@ -367,3 +367,15 @@ size_t cc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     *cp = v;
     return len;
 }
+
+void cc_csv_field(cc_buf *b, const char *s)
+{
+    if (!s) return;
+    int quote = strpbrk(s, ",\"\r\n") != NULL;
+    if (quote) cc_buf_putc(b, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"') cc_buf_putc(b, '"');
+        cc_buf_putc(b, *p);
+    }
+    if (quote) cc_buf_putc(b, '"');
+}

@@ -95,6 +95,9 @@ char *cc_read_file(const char *path, size_t *len);
 /* Decode one UTF-8 character from s[0..n): its length (1-4) and code point,
  * or 0 for an invalid sequence (overlong, surrogate, > U+10FFFF, cut off). */
 size_t cc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Append `s` as one CSV field (RFC 4180: quoted when it holds a comma,
+ * quote or line break; NULL is empty). */
+void cc_csv_field(cc_buf *b, const char *s);
 /* Append `s` as a JSON string literal (null for NULL). */
 void cc_json_str(cc_buf *b, const char *s);
 /* 64-bit FNV-1a of the concatenated strings (stable across runs and

@@ -83,13 +83,7 @@ static cc_code suppress_list(cli *c)
         } else if (csv) {
             for (int i = 0; i < 6; i++) {
                 if (i) cc_buf_putc(&b, ',');
-                int quote = strpbrk(f[i], ",\"\r\n") != NULL;
-                if (quote) cc_buf_putc(&b, '"');
-                for (const char *p = f[i]; *p; p++) {
-                    if (*p == '"') cc_buf_putc(&b, '"');
-                    cc_buf_putc(&b, *p);
-                }
-                if (quote) cc_buf_putc(&b, '"');
+                cc_csv_field(&b, f[i]);
             }
             cc_buf_putc(&b, '\n');
         } else {

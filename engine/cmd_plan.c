@@ -80,8 +80,9 @@ cc_code cmd_lint(cli *c)
 static void print_items(cli *c, const plan_list *pl)
 {
     cc_buf b = CC_BUF_INIT;
-    int json = !strcmp(c->format, "json"), jsonl = !strcmp(c->format, "jsonl");
+    int json = !strcmp(c->format, "json"), jsonl = !strcmp(c->format, "jsonl"), csv = !strcmp(c->format, "csv");
     if (json) cc_buf_puts(&b, "[");
+    if (csv) cc_buf_puts(&b, "campaign,step,table,row,customer,occurrence,kind,channel,to,status,reason,send_after\n");
     size_t printed = 0;
     for (size_t i = 0; i < pl->n; i++) {
         const plan_item *it = &pl->items[i];
@@ -91,6 +92,16 @@ static void print_items(cli *c, const plan_list *pl)
             if (json) cc_buf_puts(&b, "\n  ");
             plan_item_json(it, &b);
             if (jsonl) cc_buf_putc(&b, '\n');
+        } else if (csv) {
+            const char *f[] = {it->campaign->id, it->campaign->steps[it->step_index].name, it->campaign->from_table,
+                               it->row_id, it->customer_id, it->occurrence,
+                               it->campaign->is_marketing ? "marketing" : "service", it->channel, it->to,
+                               it->status, it->reason, it->send_after_iso};
+            for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+                if (k) cc_buf_putc(&b, ',');
+                cc_csv_field(&b, f[k]);
+            }
+            cc_buf_putc(&b, '\n');
         } else {
             cc_buf_printf(&b, "%-22s %-12s %-10s %-9s %-6s %-28s %s%s%s\n", it->campaign->id,
                           it->campaign->steps[it->step_index].name, it->customer_id ? it->customer_id : "-",

@@ -170,3 +170,13 @@ printf 'campaign: thanks\nkind: service\naudience: {from: visits}\nwhen: at + 1 
 g() { cc --db "$DB" --rules "$T/graceh" --templates "$T/templates" --now "$1" --format jsonl plan --dry-run | wc -l; }
 [ "$(g 2027-03-02T08:59:00)" = 0 ] && [ "$(g 2027-03-02T09:00:00)" = 1 ] && [ "$(g 2027-03-02T10:59:00)" = 1 ] && [ "$(g 2027-03-02T11:01:00)" = 0 ] \
   && ok "grace: 2 hours on a date-time: due 09:00-11:00, not before, not after" || not_ok "grace in hours" "$(g 2027-03-02T08:59:00) $(g 2027-03-02T09:00:00) $(g 2027-03-02T10:59:00) $(g 2027-03-02T11:01:00)"
+  && ok "grace: 2 hours on a date-time: due 09:00-11:00, not before, not after" || not_ok "grace in hours" "$(g 2027-03-02T08:59:00) $(g 2027-03-02T09:00:00) $(g 2027-03-02T10:59:00) $(g 2027-03-02T11:01:00)"
+
+# --format csv: the JSONL fields as RFC 4180 CSV with a header.
+cc --db "$DB" --rules "$T/rules" --templates "$T/templates" --date 2028-02-28 --format csv plan --dry-run > "$T/plan.csv"
+python3 - "$T/plan.csv" <<'PY' && ok "plan --format csv has the contract's columns" || not_ok "plan --format csv" "$(head -3 "$T/plan.csv")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert list(rows[0]) == ["campaign", "step", "table", "row", "customer", "occurrence", "kind", "channel", "to", "status", "reason", "send_after"]
+assert any(r["campaign"] == "birthday" and r["customer"] == "C2" and r["channel"] == "email" for r in rows), rows
+PY
