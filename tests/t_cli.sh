@@ -13,7 +13,7 @@ done
 expect_status 2 "no command is a usage error" cc
 expect_status 2 "unknown command" cc frobnicate
 grep -q "unknown command 'frobnicate'" "$T/err" && ok "unknown command is named" || not_ok "unknown command is named"
-for cmd in segment trigger event suppress tasks report serve; do
+for cmd in segment trigger tasks report serve; do
   expect_status 2 "$cmd says it is not implemented yet" cc "$cmd"
   grep -q "not implemented yet" "$T/err" || not_ok "$cmd message"
 done
