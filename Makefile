@@ -54,7 +54,7 @@ demo: deps carecast
 	@sh tests/demo.sh
 
 check: test-deps
-	@$(MAKE) --no-print-directory carecast build/san/carecast
+	@$(MAKE) --no-print-directory carecast build/san/carecast build/san/liquid_conformance
 	@CARECAST=$(CURDIR)/build/san/carecast sh tests/run.sh
 
 test: check
@@ -68,3 +68,15 @@ install: carecast
 
 clean:
 	rm -rf build carecast
+
+# The Liquid conformance vectors (tests/liquid_conformance.c), built with the
+# sanitizers so a crash or leak in the template engine fails the run.
+LIQUID_SPEC_DIR ?= ../shared/conformance/liquid-spec
+LIQUID_OBJS = liquid_value liquid_parse liquid_render liquid_filters cc clock
+
+build/san/liquid_conformance: tests/liquid_conformance.c $(patsubst %,build/san/%.o,$(LIQUID_OBJS)) engine/*.h | build/san
+	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) -o $@ tests/liquid_conformance.c \
+	  $(patsubst %,build/san/%.o,$(LIQUID_OBJS)) $(PKG_LIBS) -lm
+
+conformance: build/san/liquid_conformance
+	build/san/liquid_conformance $(LIQUID_SPEC_DIR)

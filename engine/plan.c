@@ -65,6 +65,16 @@ static void iso_week(cc_date d, char out[16])
     snprintf(out, 16, "%04u-W%02u", (unsigned)td.year % 10000u, (unsigned)week % 100u);
 }
 
+/* A column as a typed template variable: numbers stay numbers, so
+ * templates compare them as numbers.  The type is read before the text:
+ * sqlite3_column_text() may convert the value in place. */
+static void set_column_var(tpl_vars *vars, const char *name, sqlite3_stmt *st, int i)
+{
+    int type = sqlite3_column_type(st, i);
+    tpl_type t = type == SQLITE_INTEGER ? TPL_INT : type == SQLITE_FLOAT ? TPL_REAL : type == SQLITE_NULL ? TPL_NULL : TPL_TEXT;
+    tpl_vars_set_typed(vars, name, t, (const char *)sqlite3_column_text(st, i));
+}
+
 /* A row's values, fetched by primary key, as template variables. */
 static void load_row(sqlite3_stmt *st, const char *id, const char *prefix, tpl_vars *vars)
 {
@@ -76,7 +86,7 @@ static void load_row(sqlite3_stmt *st, const char *id, const char *prefix, tpl_v
     for (int i = 0; i < n; i++) {
         cc_buf_reset(&name);
         cc_buf_printf(&name, "%s.%s", prefix, sqlite3_column_name(st, i));
-        tpl_vars_set(vars, cc_buf_str(&name), (const char *)sqlite3_column_text(st, i));
+        set_column_var(vars, cc_buf_str(&name), st, i);
     }
     cc_buf_free(&name);
 }
@@ -712,6 +722,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         for (int k = 0; k < n_occ && rc == CC_OK; k++) {
             if (already_planned(p, c->id, st->name, row_id, occ_list[k])) continue;
             tpl_vars_free(&vars);
+            tpl_vars_set_clock(&vars, p->clk->now, p->clk->zone);
             tpl_vars_set(&vars, "campaign.id", c->id);
             tpl_vars_set(&vars, "campaign.title", c->title);
             tpl_vars_set(&vars, "step", st->name);
@@ -721,7 +732,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
             tpl_vars_set(&vars, "sender.email", p->cfg->sender.email);
             for (int v = 0; v < q.n_vars; v++) {
                 char *vn = xasprintf("vars.%s", c->var_names[v]);
-                tpl_vars_set(&vars, vn, (const char *)sqlite3_column_text(stmt, 3 + v));
+                set_column_var(&vars, vn, stmt, 3 + v);
                 free(vn);
             }
             rc = plan_due(p, c, si, row_id, cust, occ_list[k], &vars, row_stmt, out);
@@ -823,11 +834,64 @@ cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, con
     return prc;
 }
 
+/* Lint: every variable a template reads must exist in its campaign's
+ * context (campaigns.md section 9); customer.X and row.X must be columns. */
+typedef struct {
+    planner *p;
+    const cc_campaign *c;
+    int bad;
+} tpl_check;
+
+static void check_template_var(void *arg, const char *file, const char *path, int line, int col)
+{
+    tpl_check *tc = arg;
+    const cc_config *cfg = tc->p->cfg;
+    size_t rl = strcspn(path, ".[");
+    const char *dot = path[rl] == '.' ? path + rl : NULL;
+    char root[64];
+    snprintf(root, sizeof root, "%.*s", (int)(rl < sizeof root ? rl : sizeof root - 1), path);
+    char field[128] = "";
+    if (dot) {
+        const char *e = dot + 1 + strcspn(dot + 1, ".[");
+        snprintf(field, sizeof field, "%.*s", (int)(e - dot - 1), dot + 1);
+    }
+    static const char *const roots[] = {"customer", "row", "vars", "campaign", "step", "occurrence", "today",
+                                        "now", "sender", "unsubscribe_url", NULL};
+    int known = 0;
+    for (int i = 0; roots[i]; i++) known |= !strcmp(root, roots[i]);
+    if (!known) {
+        cc_diag(tc->p->diags, file, line, col,
+                "error: unknown variable '%s' (a template can read customer, row, vars, campaign, step, occurrence, "
+                "today, now, sender, unsubscribe_url and its own assign/capture/for variables)", root);
+        tc->bad = 1;
+        return;
+    }
+    if (!*field) return;
+    const char *table = !strcmp(root, "customer") ? cfg->customers.table
+                        : !strcmp(root, "row") ? (tc->c->from_table ? tc->c->from_table : cfg->customers.table) : NULL;
+    if (table && !db_has_column(tc->p->db, table, field)) {
+        cc_diag(tc->p->diags, file, line, col, "error: '%s': table '%s' has no column '%s'", path, table, field);
+        tc->bad = 1;
+    } else if (!strcmp(root, "vars")) {
+        int found = 0;
+        for (size_t i = 0; i < tc->c->n_vars; i++) found |= !strcmp(tc->c->var_names[i], field);
+        if (!found) {
+            cc_diag(tc->p->diags, file, line, col, "error: '%s': campaign '%s' defines no var '%s'", path, tc->c->id, field);
+            tc->bad = 1;
+        }
+    } else if ((!strcmp(root, "campaign") && strcmp(field, "id") && strcmp(field, "title")) ||
+               (!strcmp(root, "sender") && strcmp(field, "name") && strcmp(field, "email"))) {
+        cc_diag(tc->p->diags, file, line, col, "error: '%s': %s has no field '%s'", path, root, field);
+        tc->bad = 1;
+    }
+}
+
 cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
                             cc_diags *diags)
 {
     planner p;
     planner_init(&p, db, cfg, clk, diags);
+    tpl_check vcheck = {&p, c, 0};
     cc_code rc = planner_open(&p) == 0 ? CC_OK : CC_ERR_INPUT;
     for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) {
         const cc_step *st = &c->steps[s];
@@ -864,15 +928,15 @@ cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *c
             int need_email = !strcmp(ch, "email") || !strcmp(ch, "preferred");
             int need_sms = !strcmp(ch, "sms") || !strcmp(ch, "preferred");
             if (st->template_name && (need_email || need_sms)) {
-                if (need_email && render_check(p.templates, st->template_name, "email", diags, NULL, NULL) == CC_ERR_INPUT)
+                if (need_email && render_check(p.templates, st->template_name, "email", diags, check_template_var, &vcheck) == CC_ERR_INPUT)
                     rc = CC_ERR_INPUT;
-                if (need_sms && render_check(p.templates, st->template_name, "sms", diags, NULL, NULL) == CC_ERR_INPUT)
+                if (need_sms && render_check(p.templates, st->template_name, "sms", diags, check_template_var, &vcheck) == CC_ERR_INPUT)
                     rc = CC_ERR_INPUT;
             }
         }
     }
     planner_close(&p);
-    return rc;
+    return vcheck.bad ? CC_ERR_INPUT : rc;
 }
 
 /* ---- recording ---------------------------------------------------------- */

@@ -21,6 +21,8 @@ struct render_set {
     char *dir;
     cached *files;
     size_t n;
+    cached *partials;     /* partials/NAME.liquid, compiled on first use */
+    size_t np;
 };
 
 render_set *render_open(const char *templates_dir)
@@ -39,6 +41,11 @@ void render_close(render_set *rs)
         tpl_free(rs->files[i].body);
     }
     free(rs->files);
+    for (size_t i = 0; i < rs->np; i++) {
+        free(rs->partials[i].path);
+        tpl_free(rs->partials[i].body);
+    }
+    free(rs->partials);
     free(rs->dir);
     free(rs);
 }
@@ -172,6 +179,42 @@ static cached *find(render_set *rs, const char *name, const char *suffix, const 
     return hit;
 }
 
+/* {% render 'NAME' %} and {% include 'NAME' %} read partials/NAME.liquid
+ * from the templates folder.  Names are plain relative paths: nothing
+ * outside the folder can be reached. */
+static const tpl *load_partial(void *arg, const char *name, int *missing, cc_diags *diags)
+{
+    render_set *rs = arg;
+    *missing = 1;
+    if (!*name || name[0] == '/' || strstr(name, "..") || strchr(name, '\\')) return NULL;
+    for (size_t i = 0; i < rs->np; i++)
+        if (!strcmp(rs->partials[i].path, name)) {
+            *missing = rs->partials[i].missing;
+            return rs->partials[i].body;
+        }
+    rs->partials = xrealloc(rs->partials, (rs->np + 1) * sizeof *rs->partials);
+    cached *c = &rs->partials[rs->np++];
+    memset(c, 0, sizeof *c);
+    c->path = xstrdup(name);
+    char *path = xasprintf("%s/partials/%s.liquid", rs->dir, name);
+    size_t len = 0;
+    char *text = cc_read_file(path, &len);
+    if (!text) {
+        c->missing = 1;
+    } else if (memchr(text, '\0', len)) {
+        cc_diag(diags, path, 1, 1, "error: the template contains a NUL byte");
+        c->broken = 1;
+        *missing = 0;
+    } else {
+        c->body = tpl_compile(path, 1, text, diags);
+        c->broken = !c->body;
+        *missing = 0;
+    }
+    free(text);
+    free(path);
+    return c->body;
+}
+
 cc_code render_message(render_set *rs, const char *name, const char *channel, const char *locale,
                        const tpl_vars *vars, rendered *out, cc_diags *diags)
 {
@@ -181,11 +224,18 @@ cc_code render_message(render_set *rs, const char *name, const char *channel, co
     if (!c) return CC_ERR_NOT_FOUND;
     if (c->broken) return CC_ERR_INPUT;
     cc_buf b = CC_BUF_INIT;
-    tpl_render(c->body, vars, 0, &b);
+    if (tpl_render(c->body, vars, 0, load_partial, rs, &b, diags) != CC_OK) {
+        cc_buf_free(&b);
+        return CC_ERR_INPUT;
+    }
     out->text = cc_buf_take(&b);
     if (email) {
         cc_buf s = CC_BUF_INIT;
-        tpl_render(c->subject, vars, 0, &s);
+        if (tpl_render(c->subject, vars, 0, load_partial, rs, &s, diags) != CC_OK) {
+            cc_buf_free(&s);
+            rendered_free(out);
+            return CC_ERR_INPUT;
+        }
         /* A subject is one line whatever the data says. */
         for (char *p = s.data; p && *p; p++)
             if (*p == '\r' || *p == '\n') *p = ' ';
@@ -197,7 +247,11 @@ cc_code render_message(render_set *rs, const char *name, const char *channel, co
         }
         if (h) {
             cc_buf hb = CC_BUF_INIT;
-            tpl_render(h->body, vars, 1, &hb);
+            if (tpl_render(h->body, vars, 1, load_partial, rs, &hb, diags) != CC_OK) {
+                cc_buf_free(&hb);
+                rendered_free(out);
+                return CC_ERR_INPUT;
+            }
             out->html = cc_buf_take(&hb);
         }
     }
@@ -225,9 +279,30 @@ int render_exists(render_set *rs, const char *name, const char *channel)
     return found;
 }
 
+typedef struct {
+    render_set *rs;
+    cc_diags *diags;
+    int bad;
+} partial_check;
+
+/* A partial named with a string literal must exist and compile. */
+static void check_partial(void *arg, const char *file, const char *name, int line, int col)
+{
+    partial_check *pc = arg;
+    int missing = 0;
+    const tpl *t = load_partial(pc->rs, name, &missing, pc->diags);
+    if (!t && missing) {
+        cc_diag(pc->diags, file, line, col, "error: no partial '%s' (%s/partials/%s.liquid)", name, pc->rs->dir, name);
+        pc->bad = 1;
+    } else if (!t) {
+        pc->bad = 1;   /* its compile error was reported when it was first loaded */
+    }
+}
+
 cc_code render_check(render_set *rs, const char *name, const char *channel, cc_diags *diags,
                      void (*check)(void *, const char *, const char *, int, int), void *arg)
 {
+    partial_check pc = {rs, diags, 0};
     int email = !strcmp(channel, "email");
     const char *suffixes[2] = {email ? ".email.liquid" : ".sms.liquid", email ? ".email.html.liquid" : NULL};
     DIR *d = opendir(rs->dir);
@@ -246,14 +321,17 @@ cc_code render_check(render_set *rs, const char *name, const char *channel, cc_d
             if (s == 0 && email && strstr(e->d_name, ".email.html.liquid")) continue;
             char *path = xasprintf("%s/%s", rs->dir, e->d_name);
             cached *c = load(rs, path, s == 0 && email, diags);
-            if (c->broken) rc = CC_ERR_INPUT;
-            else if (check) {
-                if (c->subject) tpl_each_path(c->subject, check, arg);
-                tpl_each_path(c->body, check, arg);
+            if (c->broken) {
+                rc = CC_ERR_INPUT;
+            } else {
+                tpl_each_path(c->body, NULL, check_partial, &pc);
+                if (check && c->subject) tpl_each_path(c->subject, check, NULL, arg);
+                if (check) tpl_each_path(c->body, check, NULL, arg);
             }
             free(path);
         }
     }
     closedir(d);
+    if (pc.bad) rc = CC_ERR_INPUT;
     return rc;
 }

@@ -1,14 +1,11 @@
-/* template.h - Liquid templates, compiled once and rendered per message.
+/* template.h - carecast's use of the Liquid engine (liquid.h): typed
+ * template variables built by the planner, compilation with FILE:LINE:COL
+ * diagnostics, and rendering with carecast's clock and partials.
  *
- * This version covers the core a care message needs: text, output tags
- * `{{ path | filter: arg }}` with whitespace control, `{% if %}`/`elsif`/
- * `else`/`unless` with comparisons, `{% comment %}` and `{% raw %}`.  The
- * filters are listed in template.c.  Anything else is a FILE:LINE:COL
- * compile error naming the unsupported tag or filter, never silently
- * ignored.
- *
- * Variables are a flat list of dotted names ("customer.first_name") with
- * text values; a missing or null variable renders empty. */
+ * Variables are set by dotted name ("customer.first_name", "vars.age")
+ * with a type; at render time they become nested hashes, so templates can
+ * write `{% if vars.age >= 60 %}` and compare numbers as numbers.  Null
+ * renders empty. */
 #ifndef CC_TEMPLATE_H
 #define CC_TEMPLATE_H
 
@@ -16,25 +13,50 @@
 
 typedef struct tpl tpl;
 
+typedef enum { TPL_NULL, TPL_TEXT, TPL_INT, TPL_REAL } tpl_type;
+
 typedef struct {
     char **names;
-    char **values;        /* NULL = null */
+    char **values;        /* text form; NULL = null */
+    tpl_type *types;
     size_t n, cap;
+    int64_t now;          /* the clock for `date` ('now', 'today') */
+    const char *zone;     /* borrowed; NULL = UTC */
 } tpl_vars;
 
+/* Text (NULL value = null). */
 void tpl_vars_set(tpl_vars *v, const char *name, const char *value);
+/* Typed: `text` is the value's text form (an integer or real as SQLite
+ * prints it); TPL_NULL ignores it. */
+void tpl_vars_set_typed(tpl_vars *v, const char *name, tpl_type type, const char *text);
+void tpl_vars_set_clock(tpl_vars *v, int64_t now, const char *zone);
+/* The text form of a variable (NULL when null or unset). */
 const char *tpl_vars_get(const tpl_vars *v, const char *name, int *found);
 void tpl_vars_free(tpl_vars *v);
 
 /* Compile `src` (named `file` in messages; `line` is the line of the first
  * character, for front matter).  NULL with a diagnostic on error. */
 tpl *tpl_compile(const char *file, int line, const char *src, cc_diags *diags);
-/* Render into `out`.  `html` escapes output tags (&, <, >, ", '). */
-void tpl_render(const tpl *t, const tpl_vars *vars, int html, cc_buf *out);
-/* Call `fn` for each variable path the template reads (for lint). */
+
+/* Finds a partial for {% render 'name' %} / {% include %}: a compiled
+ * template the loader keeps, or NULL (with a diagnostic when it exists but
+ * does not compile; `*missing` = 1 when there is no such file). */
+typedef const tpl *(*tpl_partial_fn)(void *arg, const char *name, int *missing, cc_diags *diags);
+
+/* Render into `out`.  `html` escapes output tags (&, <, >, ", ').
+ * CC_ERR_INPUT with a FILE:LINE:COL diagnostic when rendering fails (a
+ * division by zero, a resource limit, a missing partial). */
+cc_code tpl_render(const tpl *t, const tpl_vars *vars, int html, tpl_partial_fn partials, void *partials_arg,
+                   cc_buf *out, cc_diags *diags);
+
+/* Call `fn` for each variable path the template reads from its context
+ * (template-local variables excluded), and `partial` for each partial it
+ * names with a string literal (for lint). */
 void tpl_each_path(const tpl *t,
                    void (*fn)(void *arg, const char *file, const char *path, int line, int col),
+                   void (*partial)(void *arg, const char *file, const char *name, int line, int col),
                    void *arg);
+const char *tpl_file(const tpl *t);
 void tpl_free(tpl *t);
 
 #endif

@@ -32,7 +32,7 @@ SQL
 printf 'Hi {{ customer.name | default: "friend" }}\n' > "$TPL/hello.sms.liquid"
 printf -- '---\nsubject: Hello {{ customer.name }}\n---\nHi {{ customer.name }}\n' > "$TPL/hello.email.liquid"
 printf 'Hi {{ customer.name | upcase2 }}\n' > "$TPL/badfilter.sms.liquid"
-printf 'Hi\n{%% for o in orders %%}{{ o.id }}{%% endfor %%}\n' > "$TPL/badtag.sms.liquid"
+printf 'Hi\n{%% form o in orders %%}{{ o.id }}{%% endform %%}\n' > "$TPL/badtag.sms.liquid"
 printf 'Hi {{ customer.name }},\nyour code is {{ vars.code\n' > "$TPL/unclosed.sms.liquid"
 
 run() { cc --db "$DB" --rules "$R" --templates "$TPL" --date 2026-06-01 "$@"; }
