@@ -12,7 +12,7 @@
 
 PREFIX   ?= /usr/local
 CC       ?= cc
-PKGS      = yaml-0.1 sqlite3 libcurl libesmtp-1.0 icu-i18n icu-uc libcrypto
+PKGS      = yaml-0.1 sqlite3 libcurl libesmtp-1.0 icu-i18n icu-uc libcrypto libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

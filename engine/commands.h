@@ -14,6 +14,7 @@ cc_code cmd_preview(cli *c);
 cc_code cmd_plan(cli *c);
 cc_code cmd_send(cli *c);
 cc_code cmd_run(cli *c);
+cc_code cmd_serve(cli *c);       /* cmd_serve.c */
 cc_code cmd_suppress(cli *c);    /* cmd_ops.c */
 cc_code cmd_event(cli *c);
 

@@ -86,6 +86,7 @@ static const field unsubscribe_fields[] = {{"url", F_STR, CFG(unsubscribe.url)},
                                            {NULL, 0, 0}};
 
 static const field serve_fields[] = {{"listen", F_STR, CFG(serve.listen)},
+                                     {"public_url", F_STR, CFG(serve.public_url)},
                                      {"secret", F_SECRET, CFG(serve.secret)},
                                      {NULL, 0, 0}};
 
@@ -498,7 +499,8 @@ void config_free(cc_config *cfg)
                      &cfg->customers.default_country, &cfg->sender.name, &cfg->sender.email,
                      &cfg->sender.reply_to, &cfg->sms.signature, &cfg->sms.opt_out_zh,
                      &cfg->sms.opt_out_en, &cfg->policy.quiet_hours, &cfg->unsubscribe.url,
-                     &cfg->unsubscribe.secret, &cfg->serve.listen, &cfg->serve.secret};
+                     &cfg->unsubscribe.secret, &cfg->serve.listen, &cfg->serve.public_url,
+                     &cfg->serve.secret};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i] && (strs[i] == &cfg->unsubscribe.secret || strs[i] == &cfg->serve.secret))
             memset(*strs[i], 0, strlen(*strs[i]));

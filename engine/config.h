@@ -72,8 +72,9 @@ typedef struct {
     } unsubscribe;
 
     struct {
-        char *listen;
-        char *secret;    /* resolved */
+        char *listen;      /* HOST:PORT for `carecast serve` */
+        char *public_url;  /* base URL Kannel reaches `serve` at, for dlr-url */
+        char *secret;      /* resolved; must appear in callback URLs */
     } serve;
 } cc_config;
 

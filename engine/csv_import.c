@@ -429,6 +429,12 @@ static int norm_phone(const char *s, size_t n, const char *country, cc_buf *out)
     return 1;
 }
 
+int csv_phone_e164(const char *s, const char *country, cc_buf *out)
+{
+    cc_buf_reset(out);
+    return s && norm_phone(s, strlen(s), country, out);
+}
+
 /* IANA zone check through ICU, with a small cache of answers. */
 typedef struct {
     char *name[64];

@@ -38,4 +38,10 @@ cc_code csv_import(sqlite3 *db, const cc_config *cfg, const char *table, const c
                    const char *key_column, const char *encoding, cc_diags *diags,
                    size_t *rows_imported);
 
+/* The phone normalisation the import applies, for numbers that arrive by
+ * other ways (inbound SMS): `s` to E.164 in `out` (reset first), local
+ * numbers read as `country` (ISO 3166 code, e.g. "CN").  1 on success, 0
+ * when `s` is not a phone number. */
+int csv_phone_e164(const char *s, const char *country, cc_buf *out);
+
 #endif

@@ -52,7 +52,25 @@ static const char *const migration_1 =
     "  CASE WHEN sent_at IS NULL THEN NULL ELSE datetime(sent_at, 'unixepoch') END AS sent_at"
     "  FROM care_outbox WHERE status IN ('planned','sending','sent','retry');";
 
-static const char *const migrations[] = {migration_1};
+/* Version 1 -> 2: delivery reports (`carecast serve`).  A report says what
+ * happened after the gateway accepted a message, so it lives beside
+ * `status` rather than in it: the outbox state machine stays as it was,
+ * and a report that overtakes the sender's own 'sent' (Kannel can call
+ * back before `send` commits) loses nothing.  The view is rebuilt so rules
+ * can see delivery in `messages`. */
+static const char *const migration_2 =
+    "ALTER TABLE care_outbox ADD COLUMN delivery_status TEXT"
+    "  CHECK (delivery_status IN ('delivered','undelivered'));"
+    "ALTER TABLE care_outbox ADD COLUMN delivered_at INTEGER;"
+    "ALTER TABLE care_outbox ADD COLUMN delivery_detail TEXT;"
+    "DROP VIEW care_messages;"
+    "CREATE VIEW care_messages AS SELECT id, customer_id, campaign, step, channel, kind, status,"
+    "  CASE WHEN sent_at IS NULL THEN NULL ELSE datetime(sent_at, 'unixepoch') END AS sent_at,"
+    "  delivery_status,"
+    "  CASE WHEN delivered_at IS NULL THEN NULL ELSE datetime(delivered_at, 'unixepoch') END AS delivered_at"
+    "  FROM care_outbox WHERE status IN ('planned','sending','sent','retry');";
+
+static const char *const migrations[] = {migration_1, migration_2};
 
 static int schema_version(sqlite3 *db)
 {

@@ -51,7 +51,8 @@ static const command commands[] = {
      "  --reason R     why, for reports (default: manual)\n"},
     {"tasks", NULL, "tasks", "list open care tasks for staff", ""},
     {"report", NULL, "report [--campaign C] [--since D] [--until D]", "what was planned, sent, delivered, failed and skipped", ""},
-    {"serve", NULL, "serve [--listen 127.0.0.1:8025]", "HTTP endpoint for delivery reports, inbound SMS and unsubscribe", ""},
+    {"serve", cmd_serve, "serve [--listen 127.0.0.1:8025]", "HTTP endpoint for delivery reports, inbound SMS and unsubscribe",
+     "  --listen H:P   address to listen on (default: serve.listen, else 127.0.0.1:8025)\n"},
     {"demo-data", cmd_demo_data, "demo-data --customers N [--seed S]",
      "generate a realistic synthetic database",
      "  --customers N  how many customers (up to millions)\n"

@@ -8,8 +8,14 @@
  * "3: Queued for later delivery") sent; 503, connection errors and
  * timeouts TRANSIENT; other 4xx PERMANENT; other 5xx TRANSIENT.
  *
- * The password travels only in the request URL.  URLs are never copied
- * into a reply, and any text that could echo the password is redacted. */
+ * When `serve.public_url` and `serve.secret` are configured, each request
+ * also asks for delivery reports: dlr-mask=19 (1 delivered to the phone,
+ * 2 not delivered, 16 rejected by the SMSC: the final outcomes) and a
+ * dlr-url pointing at `carecast serve` (serve_dlr_url()).
+ *
+ * The password and the callback secret travel only in the request URL.
+ * URLs are never copied into a reply, and any text that could echo either
+ * is redacted. */
 #include "transport.h"
 
 #include <stdarg.h>
@@ -18,6 +24,7 @@
 
 #include <curl/curl.h>
 
+#include "serve.h"
 #include "sms.h"
 
 #define MAX_CONNECTIONS 64
@@ -38,8 +45,9 @@ typedef struct {
     int n_slots;
     long timeout_s;
     int verify;
-    char *password;          /* copy, for redaction */
-    char *password_esc;      /* its URL-escaped form, for redaction */
+    /* secrets to redact from replies: the password, the callback secret,
+     * and their URL-escaped forms */
+    char *redact[4];
 } kannel_state;
 
 static size_t body_cb(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -88,11 +96,12 @@ static void set_reply(const kannel_state *st, cc_message *m, const char *fmt, ..
     va_start(ap, fmt);
     cc_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    char *raw = cc_buf_take(&b);
-    char *half = redact(raw, st->password);
-    char *text = redact(half, st->password_esc);
-    free(raw);
-    free(half);
+    char *text = cc_buf_take(&b);
+    for (size_t i = 0; i < sizeof st->redact / sizeof st->redact[0]; i++) {
+        char *r = redact(text, st->redact[i]);
+        free(text);
+        text = r;
+    }
     /* Kannel answers "0: Accepted for delivery" on the first line. */
     char *nl = strpbrk(text, "\r\n");
     if (nl) *nl = '\0';
@@ -120,11 +129,13 @@ static cc_code kannel_open(cc_transport *t)
     if (st->n_slots > MAX_CONNECTIONS) st->n_slots = MAX_CONNECTIONS;
     st->timeout_s = tc->timeout_s > 0 ? (long)tc->timeout_s : 30L;
     st->verify = tc->verify;
-    if (tc->password && *tc->password) {
-        st->password = xstrdup(tc->password);
-        char *e = curl_easy_escape(NULL, tc->password, 0);
+    const char *secrets[2] = {tc->password, t->config ? t->config->serve.secret : NULL};
+    for (int i = 0; i < 2; i++) {
+        if (!secrets[i] || !*secrets[i]) continue;
+        st->redact[2 * i] = xstrdup(secrets[i]);
+        char *e = curl_easy_escape(NULL, secrets[i], 0);
         if (e) {
-            st->password_esc = xstrdup(e);
+            st->redact[2 * i + 1] = xstrdup(e);
             curl_free(e);
         }
     }
@@ -168,6 +179,13 @@ static cc_code make_url(cc_transport *t, cc_message *m, char **out)
     add_param(&u, "to", m->to);
     add_param(&u, "text", m->text);
     cc_buf_printf(&u, "&charset=UTF-8&coding=%d", info.encoding == SMS_UCS2 ? 2 : 0);
+    const cc_config *cfg = t->config;
+    if (cfg && cfg->serve.public_url && *cfg->serve.public_url && cfg->serve.secret && *cfg->serve.secret) {
+        char *dlr = serve_dlr_url(cfg->serve.public_url, cfg->serve.secret, m->id);
+        cc_buf_printf(&u, "&dlr-mask=%d", SERVE_DLR_MASK);
+        add_param(&u, "dlr-url", dlr);
+        wipe_free(dlr);
+    }
     *out = cc_buf_take(&u);
     return CC_OK;
 }
@@ -321,8 +339,7 @@ static void kannel_close(cc_transport *t)
     }
     free(st->slots);
     curl_multi_cleanup(st->multi);
-    wipe_free(st->password);
-    wipe_free(st->password_esc);
+    for (size_t i = 0; i < sizeof st->redact / sizeof st->redact[0]; i++) wipe_free(st->redact[i]);
     free(st);
     t->state = NULL;
     curl_global_cleanup();

@@ -11,7 +11,7 @@
 set -u
 what=${1:-build}
 
-build_pkgs="gcc make pkg-config libyaml-dev libsqlite3-dev libcurl4-openssl-dev libesmtp-dev libicu-dev libssl-dev"
+build_pkgs="gcc make pkg-config libyaml-dev libsqlite3-dev libcurl4-openssl-dev libesmtp-dev libicu-dev libssl-dev libmicrohttpd-dev"
 test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps"
 
 case "$what" in

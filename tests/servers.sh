@@ -18,6 +18,11 @@
 #                                fake SMSC logged, one "Got message" line
 #                                per SMS; fakesmsc_texts decodes them).
 #   stop_kannel                  stop all three (also done at exit)
+#   KANNEL_GET_URL (optional, set before start_kannel): inbound SMS are
+#                                passed to this sms-service get-url (empty
+#                                answers dropped) instead of answering "ok"
+#   FAKESMSC_MO (optional): one inbound SMS the fake SMSC sends once
+#                                connected, "FROM TO data URLENCODED-TEXT"
 #   fakesmsc_count               number of SMS the fake SMSC received
 #   wait_fakesmsc N [SECONDS]    wait until it received N
 #
@@ -175,7 +180,7 @@ concatenation = true
 
 group = sms-service
 keyword = default
-text = "ok"
+$(if [ -n "${KANNEL_GET_URL:-}" ]; then printf 'get-url = "%s"\nomit-empty = true\naccept-x-kannel-headers = true' "$KANNEL_GET_URL"; else echo 'text = "ok"'; fi)
 catch-all = true
 EOF
   : > "$FAKESMSC_OUT"
@@ -191,8 +196,12 @@ EOF
   # -m 0: send nothing, only log what the bearerbox delivers.  fakesmsc
   # logs on stderr: "... DEBUG: Got message N: <FROM TO text TEXT>", with
   # "ucs-2 URLENCODED-UTF-16BE" instead of "text TEXT" for coding=2.
-  "$FAKESMSC_BIN" -H 127.0.0.1 -r "$KANNEL_SMSC_PORT" -i 0.01 -m 0 "100 200 text nop" \
-    > "$FAKESMSC_OUT" 2>&1 &
+  if [ -n "${FAKESMSC_MO:-}" ]; then
+    "$FAKESMSC_BIN" -H 127.0.0.1 -r "$KANNEL_SMSC_PORT" -i 0.01 -m 1 "$FAKESMSC_MO" > "$FAKESMSC_OUT" 2>&1 &
+  else
+    "$FAKESMSC_BIN" -H 127.0.0.1 -r "$KANNEL_SMSC_PORT" -i 0.01 -m 0 "100 200 text nop" \
+      > "$FAKESMSC_OUT" 2>&1 &
+  fi
   KANNEL_FAKESMSC_PID=$!
   if ! wait_port "$SENDSMS_PORT" 15; then
     echo "servers.sh: smsbox did not start: $(tail -c 600 "$KANNEL_DIR/smsbox.out")" >&2
