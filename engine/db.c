@@ -70,7 +70,38 @@ static const char *const migration_2 =
     "  CASE WHEN delivered_at IS NULL THEN NULL ELSE datetime(delivered_at, 'unixepoch') END AS delivered_at"
     "  FROM care_outbox WHERE status IN ('planned','sending','sent','retry');";
 
-static const char *const migrations[] = {migration_1, migration_2};
+/* Version 2 -> 3: care tasks for staff (the `task` channel) and segment
+ * values with their history (`carecast segment`).
+ *
+ *   care_tasks            one row per task: who (assignee), about whom
+ *                         (customer_id), from which campaign step; open
+ *                         until done_at is set by `carecast tasks --done`
+ *   care_segment_values   the current label of each customer in each
+ *                         segment, the previous one and when it changed
+ *   care_segment_history  every change of label, for movement reports
+ *   care_segment_runs     when each segment was last computed (`run`
+ *                         recomputes when older than a day) */
+static const char *const migration_3 =
+    "CREATE TABLE care_tasks("
+    "  id INTEGER PRIMARY KEY, outbox_id INTEGER REFERENCES care_outbox(id),"
+    "  campaign TEXT NOT NULL, step TEXT NOT NULL, customer_id TEXT,"
+    "  assignee TEXT NOT NULL, title TEXT NOT NULL, body TEXT,"
+    "  due_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    "  digest_sent_at INTEGER, done_at INTEGER, done_by TEXT, note TEXT);"
+    "CREATE INDEX care_tasks_open ON care_tasks(assignee, done_at);"
+    "CREATE TABLE care_segment_values("
+    "  segment TEXT NOT NULL, customer_id TEXT NOT NULL, label TEXT,"
+    "  score TEXT, value REAL, previous_label TEXT, changed_at INTEGER,"
+    "  computed_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (segment, customer_id)) WITHOUT ROWID;"
+    "CREATE TABLE care_segment_history("
+    "  segment TEXT NOT NULL, customer_id TEXT NOT NULL, label TEXT,"
+    "  previous_label TEXT, changed_at INTEGER NOT NULL);"
+    "CREATE INDEX care_segment_history_segment ON care_segment_history(segment, changed_at);"
+    "CREATE TABLE care_segment_runs("
+    "  segment TEXT PRIMARY KEY, computed_at INTEGER NOT NULL, customers INTEGER NOT NULL);";
+
+static const char *const migrations[] = {migration_1, migration_2, migration_3};
 
 static int schema_version(sqlite3 *db)
 {

@@ -31,7 +31,7 @@
 
 #include "cc.h"
 
-#define CC_SCHEMA_VERSION 1
+#define CC_SCHEMA_VERSION 3
 
 /* Open `path`; on error a message goes to `err` and *out is NULL. */
 cc_code db_open(const char *path, sqlite3 **out, char *err, size_t errlen);

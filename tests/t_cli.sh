@@ -106,9 +106,9 @@ fi
 # The database: WAL mode, carecast's schema version recorded, a newer one refused.
 cc --db "$T/schema.db" -q demo-data --customers 3 > /dev/null
 [ "$(sqlite3 "$T/schema.db" 'PRAGMA journal_mode')" = wal ] && ok "the database is in WAL mode" || not_ok "WAL mode"
-[ "$(sqlite3 "$T/schema.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 2 ] && ok "schema version 2 is recorded" || not_ok "schema version recorded"
+[ "$(sqlite3 "$T/schema.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 3 ] && ok "schema version 3 is recorded" || not_ok "schema version recorded"
 sqlite3 "$T/schema.db" "UPDATE care_meta SET value='99' WHERE key='schema_version'"
 before=$(db_sum "$T/schema.db")
 expect_status 2 "a database from a newer carecast is refused" cc --db "$T/schema.db" send
-grep -q "schema version 99; this carecast knows up to 2" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
+grep -q "schema version 99; this carecast knows up to 3" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
 [ "$(db_sum "$T/schema.db")" = "$before" ] && ok "the newer database is left alone" || not_ok "the newer database is left alone"
