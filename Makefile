@@ -25,7 +25,7 @@ SRCS := $(sort $(wildcard engine/*.c))
 OBJS      := $(patsubst engine/%.c,build/opt/%.o,$(SRCS))
 SAN_OBJS  := $(patsubst engine/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps test-deps demo check test install clean bench conformance
+.PHONY: all deps test-deps bench-deps demo check test install clean bench conformance
 
 all: deps carecast
 
@@ -34,6 +34,9 @@ deps:
 
 test-deps:
 	@sh etc/install-deps.sh test
+
+bench-deps:
+	@sh etc/install-deps.sh bench
 
 carecast: $(OBJS)
 	$(CC) $(OPT_FLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lm -pthread
@@ -80,3 +83,13 @@ build/san/liquid_conformance: tests/liquid_conformance.c $(patsubst %,build/san/
 
 conformance: build/san/liquid_conformance
 	build/san/liquid_conformance $(LIQUID_SPEC_DIR)
+
+# Benchmarks (bench/README.md): optimised build, baselines side by side,
+# figures written to docs/BENCHMARKS.md.
+build/bench/render_bench: bench/render_bench.c $(filter-out build/opt/main.o,$(OBJS)) engine/*.h
+	mkdir -p build/bench
+	$(CC) $(CSTD) $(WARN) $(OPT_FLAGS) $(PKG_CFLAGS) -Iengine -o $@ bench/render_bench.c \
+	  $(filter-out build/opt/main.o,$(OBJS)) $(PKG_LIBS) -lm -pthread
+
+bench: bench-deps carecast build/bench/render_bench
+	@sh bench/run.sh

@@ -4,6 +4,7 @@
 #   etc/install-deps.sh build   compiler, pkg-config and the -dev libraries
 #   etc/install-deps.sh test    build + the real servers the tests start
 #                               (Postfix smtp-sink, Kannel + fakesmsc, sqlite3)
+#   etc/install-deps.sh bench   test + the baselines the benchmarks compare with
 #
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and exits 1.  Packages already installed
@@ -13,11 +14,13 @@ what=${1:-build}
 
 build_pkgs="gcc make pkg-config libyaml-dev libsqlite3-dev libcurl4-openssl-dev libesmtp-dev libicu-dev libssl-dev libmicrohttpd-dev"
 test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps"
+bench_pkgs="python3-jinja2 sqlite3"
 
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   test)  pkgs="$build_pkgs $test_pkgs" ;;
-  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+  bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=""
