@@ -60,3 +60,51 @@ assert got[("late", "N1")] == ("planned", "2026-07-02T08:00:00-04:00"), got[("la
 assert got[("early", "N1")] == ("planned", "2026-07-01T08:00:00-04:00"), got[("early", "N1")]
 assert got[("urgent", "P1")] == ("planned", "2026-07-01T23:00:00+08:00"), got[("urgent", "P1")]
 PY
+
+# The same business instant, two customers' zones, across the US DST change
+# of 2026-03-08: each waits for 08:00 in their own zone.
+sqlite3 "$DB" "INSERT INTO customers VALUES ('LA', 'Lee', 'lee@example.com', 'America/Los_Angeles', 1), ('SH', 'Shu', 'shu@example.cn', 'Asia/Shanghai', 1);"
+mkdir -p "$T/dst"
+printf 'campaign: dst\nkind: service\naudience:\n  where: id in ["LA", "SH"]\nrepeat: once\nchannels: [email]\ntemplate: t\n' > "$T/dst/dst.yaml"
+cc --config "$T/q.yaml" --rules "$T/dst" --now 2026-03-08T22:00:00+08:00 --format jsonl plan --dry-run > "$T/dst.jsonl"
+python3 - "$T/dst.jsonl" <<'PY' && ok "quiet hours open at each customer's own 08:00: Shanghai next day +08:00, Los Angeles the DST day -07:00" || not_ok "quiet hours across DST" "$(cat "$T/dst.jsonl")"
+import json, sys
+got = {r["customer"]: r["send_after"] for r in map(json.loads, open(sys.argv[1]))}
+assert got == {"SH": "2026-03-09T08:00:00+08:00", "LA": "2026-03-08T08:00:00-07:00"}, got
+PY
+
+# A simulated fortnight, day by day: three marketing campaigns and a service
+# notice for five customers; no customer ever exceeds the caps.
+mkdir -p "$T/week"
+for c in "a 70" "b 50" "c 30"; do
+  set -- $c
+  printf 'campaign: m-%s\nkind: marketing\npriority: %s\naudience:\n  where: id in ["W1", "W2", "W3", "W4", "W5"]\nrepeat: daily\nchannels: [email]\ntemplate: t\n' "$1" "$2" > "$T/week/m-$1.yaml"
+done
+printf 'campaign: notice\nkind: service\naudience:\n  where: id in ["W1", "W2"]\nrepeat: weekly\nchannels: [email]\ntemplate: t\n' > "$T/week/notice.yaml"
+sqlite3 "$DB" "INSERT INTO customers VALUES ('W1','a','w1@example.com','Asia/Shanghai',1),('W2','b','w2@example.com','America/New_York',1),('W3','c','w3@example.com','Europe/London',1),('W4','d','w4@example.com','Asia/Tokyo',1),('W5','e','w5@example.com','Asia/Shanghai',1);"
+cat > "$T/w.yaml" <<YAML
+database: $DB
+timezone: Asia/Shanghai
+rules: $T/week
+templates: $T/templates
+policy:
+  caps:
+    marketing: ["1 per day", "3 per week"]
+YAML
+for d in 01 02 03 04 05 06 07 08 09 10 11 12 13 14; do
+  cc --config "$T/w.yaml" --now "2026-09-${d}T10:00:00" plan > /dev/null 2>&1
+done
+python3 - "$DB" <<'PY' && ok "14 days, day by day: no customer over 1 marketing message a day or 3 a week" || not_ok "caps over a fortnight"
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+for cust in ("W1", "W2", "W3", "W4", "W5"):
+    ts = sorted(t for (t,) in con.execute(
+        "SELECT send_after FROM care_outbox WHERE customer_id=? AND kind='marketing' AND status='planned'", (cust,)))
+    assert len(ts) >= 4, (cust, len(ts))       # caps limit, they do not silence
+    for i, t in enumerate(ts):
+        in_day = sum(1 for u in ts if t <= u < t + 86400)
+        in_week = sum(1 for u in ts if t <= u < t + 7 * 86400)
+        assert in_day <= 1 and in_week <= 3, (cust, in_day, in_week)
+    first = con.execute("SELECT campaign FROM care_outbox WHERE customer_id=? AND kind='marketing' AND status='planned' ORDER BY send_after LIMIT 1", (cust,)).fetchone()[0]
+    assert first == "m-a", (cust, first)
+PY
