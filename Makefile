@@ -57,7 +57,7 @@ demo: deps carecast
 	@sh tests/demo.sh
 
 check: test-deps
-	@$(MAKE) --no-print-directory carecast build/san/carecast build/san/liquid_conformance
+	@$(MAKE) --no-print-directory carecast build/san/carecast build/san/liquid_conformance build/bench/render_bench
 	@CARECAST=$(CURDIR)/build/san/carecast sh tests/run.sh
 
 test: check

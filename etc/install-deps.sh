@@ -13,8 +13,8 @@ set -u
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libyaml-dev libsqlite3-dev libcurl4-openssl-dev libesmtp-dev libicu-dev libssl-dev libmicrohttpd-dev"
-test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps"
-bench_pkgs="python3-jinja2 sqlite3"
+test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps time python3-jinja2"
+bench_pkgs=""   # the test packages cover the baselines today
 
 case "$what" in
   build) pkgs="$build_pkgs" ;;
