@@ -131,7 +131,8 @@ static int valid_id(const char *s)
     return 1;
 }
 
-static const char *const step_keys[] = {"name", "when", "if", "template", "channels", "send_at", "repeat", "grace", NULL};
+static const char *const step_keys[] = {"name", "when", "if", "template", "channels", "send_at", "repeat", "grace",
+                                        "assignee", NULL};
 
 static void unknown_key(loader *l, const ynode *key, const char *where, const char *const *keys)
 {
@@ -231,6 +232,10 @@ static void load_step_key(loader *l, const char *k, const ynode *v, cc_step *st)
         load_when(l, v, st);
     } else if (!strcmp(k, "if")) {
         expr_src(l, v, "if", &st->cond);
+    } else if (!strcmp(k, "assignee")) {
+        free(st->assignee.text);
+        st->assignee.text = NULL;
+        expr_src(l, v, "assignee", &st->assignee);
     } else if (!strcmp(k, "template")) {
         const char *s = scalar(l, v, "template");
         if (s && (!*s || strchr(s, '/') || strstr(s, ".."))) err(l, v, "template '%s' must be a plain name such as 'birthday'", s);
@@ -294,6 +299,7 @@ static void step_free(cc_step *st)
     free(st->name);
     free(st->when.text);
     free(st->cond.text);
+    free(st->assignee.text);
     free(st->template_name);
     for (size_t i = 0; i < st->n_channels; i++) free(st->channels[i]);
     free(st->channels);
@@ -419,7 +425,7 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
         const ynode *v = root->items[i];
         if (is_step_key(k) && strcmp(k, "name") != 0) {
             if (ydoc_get(root, "steps") &&
-                (!strcmp(k, "channels") || !strcmp(k, "send_at") || !strcmp(k, "grace")))
+                (!strcmp(k, "channels") || !strcmp(k, "send_at") || !strcmp(k, "grace") || !strcmp(k, "assignee")))
                 continue; /* inherited by the steps, below */
             l->repeat_at = NULL;
             load_step_key(l, k, v, &single);
@@ -585,14 +591,14 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
     } else {
         step_free(&single);
     }
-    /* In the steps form, steps inherit channels, send_at and grace from
+    /* In the steps form, steps inherit channels, send_at, grace and assignee from
      * the campaign's top level.  Each top-level value is checked once,
      * here, whether or not a step ends up inheriting it: an error is
      * reported once, and a bad value is never silently ignored. */
     const ynode *steps_node = ydoc_get(root, "steps");
-    static const char *const inherited[] = {"channels", "send_at", "grace"};
-    int inherit_ok[3] = {0, 0, 0};
-    for (int q = 0; q < 3 && steps_node; q++) {
+    static const char *const inherited[] = {"channels", "send_at", "grace", "assignee"};
+    int inherit_ok[4] = {0, 0, 0, 0};
+    for (int q = 0; q < 4 && steps_node; q++) {
         const ynode *v = ydoc_get(root, inherited[q]);
         if (!v) continue;
         cc_step scratch;
@@ -607,8 +613,9 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
         if (!st->template_name && !quiet_template[i])
             err(l, steps_node ? (const ynode *)steps_node->items[i] : root, "step '%s' needs a 'template'",
                 st->name ? st->name : "?");
-        for (int q = 0; q < 3 && steps_node; q++) {
-            int unset = q == 0 ? st->n_channels == 0 : q == 1 ? st->send_at_minutes < 0 : st->grace_days < 0;
+        for (int q = 0; q < 4 && steps_node; q++) {
+            int unset = q == 0 ? st->n_channels == 0 : q == 1 ? st->send_at_minutes < 0
+                        : q == 2 ? st->grace_days < 0 : st->assignee.text == NULL;
             if (!unset || !inherit_ok[q]) continue;
             loader again = {.file = l->file, .diags = l->diags}; /* checked above: no errors */
             load_step_key(&again, inherited[q], ydoc_get(root, inherited[q]), st);
@@ -624,6 +631,14 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
             st->grace_s = 86400;
         }
         if (!st->repeat) st->repeat = xstrdup("once");
+        /* A task without someone to do it would be skipped for every
+         * customer: say so when the campaign is loaded. */
+        int has_task = 0;
+        for (size_t q = 0; q < st->n_channels; q++) has_task |= !strcmp(st->channels[q], "task");
+        if (has_task && !st->assignee.text)
+            err(l, steps_node ? (const ynode *)steps_node->items[i] : root,
+                "step '%s' uses the 'task' channel and needs 'assignee:' (who gets the task, e.g. customer.rep_email)",
+                st->name ? st->name : "?");
         if (st->when_kind != WHEN_NONE && strcmp(st->repeat, "once") != 0)
             err(l, repeat_at[i] ? repeat_at[i] : root,
                 "step '%s' has both 'when' and 'repeat'; repeat is for steps without 'when'", st->name);

@@ -33,6 +33,7 @@ typedef struct {
     int64_t grace_s;         /* for date-time occurrences */
     int line, col;
     int template_line, template_col;   /* where `template:` was written (0 = not) */
+    cc_expr_src assignee;    /* `task` channel: who gets the task (an email expression); text NULL = none */
 } cc_step;
 
 typedef struct {

@@ -199,7 +199,7 @@ cc_code cmd_preview(cli *c)
         return CC_ERR_NOT_FOUND;
     }
     rc = open_existing_db(c);
-    plan_filter f = {c->argv[0], customer, 1};
+    plan_filter f = {.only_campaign = c->argv[0], .only_customer = customer, .include_manual = 1};
     plan_list pl;
     memset(&pl, 0, sizeof pl);
     if (rc == CC_OK) rc = compute(c, camps, n, &f, &pl);
@@ -278,7 +278,20 @@ cc_code cmd_run(cli *c)
         fprintf(stderr, "carecast run: unexpected argument '%s'\n", c->argv[0]);
         return CC_ERR_USAGE;
     }
-    cc_code rc = do_plan(c, 0, 0);
+    /* Segments a day old are recomputed first, so `segment.X` and
+     * `previous()` see today's customers (campaigns.md section 8). */
+    cc_code rc = access(c->cfg.database, F_OK) == 0 ? segments_refresh_if_stale(c) : CC_OK;
+    if (rc == CC_OK) rc = do_plan(c, 0, 0);
     if (rc != CC_OK) return rc;
     return do_send(c, 0);
 }
+
+/* Shared with `carecast trigger` (cmd_trigger.c): the same loading, the
+ * same computation and the very same output as `plan --dry-run`. */
+cc_code cmdplan_open_existing_db(cli *c) { return open_existing_db(c); }
+cc_code cmdplan_load_campaigns(cli *c, cc_campaign **camps, size_t *n) { return load_campaigns(c, camps, n); }
+cc_code cmdplan_compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *f, plan_list *pl)
+{
+    return compute(c, camps, n, f, pl);
+}
+void cmdplan_print_items(cli *c, const plan_list *pl) { print_items(c, pl); }

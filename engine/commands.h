@@ -5,6 +5,7 @@
 #define CC_COMMANDS_H
 
 #include "cli.h"
+#include "plan.h"
 
 cc_code cmd_init(cli *c);        /* cmd_data.c */
 cc_code cmd_import(cli *c);
@@ -14,8 +15,18 @@ cc_code cmd_preview(cli *c);
 cc_code cmd_plan(cli *c);
 cc_code cmd_send(cli *c);
 cc_code cmd_run(cli *c);
+/* cmd_plan.c, shared with cmd_trigger.c */
+cc_code cmdplan_open_existing_db(cli *c);
+cc_code cmdplan_load_campaigns(cli *c, cc_campaign **camps, size_t *n);
+cc_code cmdplan_compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *f, plan_list *pl);
+void cmdplan_print_items(cli *c, const plan_list *pl);
+cc_code cmd_trigger(cli *c);     /* cmd_trigger.c */
+cc_code cmd_tasks(cli *c);       /* cmd_tasks.c */
 cc_code cmd_serve(cli *c);       /* cmd_serve.c */
 cc_code cmd_suppress(cli *c);    /* cmd_ops.c */
 cc_code cmd_event(cli *c);
+cc_code cmd_report(cli *c);      /* cmd_report.c */
+cc_code cmd_segment(cli *c);     /* cmd_segment.c */
+cc_code segments_refresh_if_stale(cli *c);   /* for run: recompute when a day old */
 
 #endif

@@ -16,7 +16,7 @@
 #include "clock.h"
 #include "ydoc.h"
 
-typedef enum { F_STR, F_INT, F_BOOL, F_NUM, F_DURATION, F_SECRET, F_PATH } field_type;
+typedef enum { F_STR, F_INT, F_BOOL, F_NUM, F_DURATION, F_SECRET, F_PATH, F_HEADERS } field_type;
 
 typedef struct {
     const char *key;
@@ -70,6 +70,7 @@ static const field transport_fields[] = {
     {"token", F_SECRET, TR(token)},
     {"messaging_service_sid", F_STR, TR(messaging_service_sid)},
     {"body", F_STR, TR(body)},
+    {"headers", F_HEADERS, TR(headers)},
     {"connections", F_INT, TR(connections)},
     {"rate", F_NUM, TR(rate)},
     {"timeout", F_DURATION, TR(timeout_s)},
@@ -139,6 +140,33 @@ static void load_secret(loader *l, const ynode *keynode, const char *base, const
     *slot = text;
 }
 
+/* headers: {Name: value, ...} for http-json.  Names are HTTP tokens and
+ * values hold no line breaks, so the config cannot smuggle a header or a
+ * request into what libcurl sends. */
+static void load_headers(loader *l, const ynode *keynode, const ynode *v, cc_transport_config *tc)
+{
+    if (v->kind != YN_MAP) {
+        err_at(l, v, "'%s' must be a map of header names to values", keynode->value);
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const ynode *hk = v->keys[i], *hv = v->items[i];
+        int name_ok = hk->value[0] != '\0';
+        for (const char *p = hk->value; *p; p++)
+            if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p)) name_ok = 0;
+        if (!name_ok) {
+            err_at(l, hk, "'%s' is not an HTTP header name", hk->value);
+            continue;
+        }
+        if (hv->kind != YN_SCALAR || strpbrk(hv->value, "\r\n")) {
+            err_at(l, hv, "the value of header '%s' must be one line of text", hk->value);
+            continue;
+        }
+        tc->headers = xrealloc(tc->headers, (tc->n_headers + 1) * sizeof *tc->headers);
+        tc->headers[tc->n_headers++] = xasprintf("%s: %s", hk->value, hv->value);
+    }
+}
+
 static int parse_int(const char *s, long *out)
 {
     char *end = NULL;
@@ -198,6 +226,10 @@ static void load_fields(loader *l, const ynode *map, const field *fields, void *
         }
         if (secret_file < 0) continue;
         void *slot = (char *)base_ptr + f->off;
+        if (f->type == F_HEADERS) {
+            load_headers(l, k, v, (cc_transport_config *)base_ptr);
+            continue;
+        }
         if (v->kind != YN_SCALAR) {
             err_at(l, v, "'%s' must be a single value, not %s", k->value, ydoc_kind_name(v->kind));
             continue;
@@ -238,6 +270,8 @@ static void load_fields(loader *l, const ynode *map, const field *fields, void *
             else
                 err_at(l, v, "'%s' must be true or false, not '%s'", k->value, v->value);
             break;
+        case F_HEADERS:
+            break; /* handled above */
         case F_DURATION: {
             int64_t secs;
             if (cc_parse_duration(v->value, &secs) != 0) {
@@ -287,6 +321,13 @@ static void load_transport(loader *l, const ynode *node, cc_transport_config *tc
     if (cc_streq(tc->type, "smtp") && !tc->host) err_at(l, node, "transports.%s (smtp) needs a 'host'", channel);
     if ((cc_streq(tc->type, "kannel") || cc_streq(tc->type, "http-json")) && !tc->url)
         err_at(l, node, "transports.%s (%s) needs a 'url'", channel, tc->type);
+    if (cc_streq(tc->type, "twilio")) {
+        if (!tc->account_sid) err_at(l, node, "transports.%s (twilio) needs an 'account_sid'", channel);
+        if (!tc->from && !tc->messaging_service_sid)
+            err_at(l, node, "transports.%s (twilio) needs 'from' or 'messaging_service_sid'", channel);
+    }
+    if (tc->n_headers && !cc_streq(tc->type, "http-json"))
+        err_at(l, ydoc_get(node, "headers"), "'headers' is only for the http-json transport");
 }
 
 static int valid_cap(const char *s)
@@ -364,9 +405,22 @@ static void load_policy(loader *l, cc_config *cfg, const ynode *node)
                            v->keys[j]->value);
                     continue;
                 }
-                for (size_t q = 0; q < m->n; q++)
-                    if (m->items[q]->kind != YN_SCALAR || !valid_cap(m->items[q]->value))
+                for (size_t q = 0; q < m->n; q++) {
+                    const char *rule = m->items[q]->value;
+                    if (m->items[q]->kind != YN_SCALAR || !valid_cap(rule)) {
                         err_at(l, m->items[q], "coverage is written 'N per day', 'N per week' or 'N per month'");
+                        continue;
+                    }
+                    cfg->policy.coverage = xrealloc(cfg->policy.coverage,
+                                                    (cfg->policy.n_coverage + 1) * sizeof *cfg->policy.coverage);
+                    cc_coverage_rule *cr = &cfg->policy.coverage[cfg->policy.n_coverage++];
+                    cr->segment = xstrdup(v->keys[j]->value);
+                    cr->label = xstrdup(m->keys[q]->value);
+                    cr->rule = xstrdup(rule);
+                    cr->n = atoi(rule);
+                    const char *per = strstr(rule, " per ") + 5;
+                    cr->window_s = !strcmp(per, "day") ? 86400 : !strcmp(per, "week") ? 7 * 86400 : 30 * 86400;
+                }
             }
         } else {
             err_at(l, k, "unknown key '%s' in policy (allowed: quiet_hours, caps, coverage)", k->value);
@@ -442,7 +496,7 @@ void config_defaults(cc_config *cfg)
     for (int i = 0; i < 2; i++) {
         tcs[i]->type = xstrdup("file");
         tcs[i]->verify = 1;
-        tcs[i]->tls = xstrdup("none");
+        /* tls stays unset: smtp picks starttls for hosts off this machine. */
         tcs[i]->connections = i == 0 ? 4 : 8;
         tcs[i]->timeout_s = 60;
         tcs[i]->max_attempts = 8;
@@ -487,6 +541,8 @@ static void free_transport(cc_transport_config *tc)
             memset(*strs[i], 0, strlen(*strs[i]));
         free(*strs[i]);
     }
+    for (size_t i = 0; i < tc->n_headers; i++) free(tc->headers[i]);
+    free(tc->headers);
 }
 
 void config_free(cc_config *cfg)
@@ -510,6 +566,12 @@ void config_free(cc_config *cfg)
     for (size_t i = 0; i < cfg->policy.n_caps_all; i++) free(cfg->policy.caps_all[i]);
     free(cfg->policy.caps_marketing);
     free(cfg->policy.caps_all);
+    for (size_t i = 0; i < cfg->policy.n_coverage; i++) {
+        free(cfg->policy.coverage[i].segment);
+        free(cfg->policy.coverage[i].label);
+        free(cfg->policy.coverage[i].rule);
+    }
+    free(cfg->policy.coverage);
     free_transport(&cfg->email);
     free_transport(&cfg->sms_transport);
     memset(cfg, 0, sizeof *cfg);

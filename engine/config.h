@@ -25,6 +25,8 @@ typedef struct {
     char *token;         /* twilio, resolved secret */
     char *messaging_service_sid;
     char *body;          /* http-json body template */
+    char **headers;      /* http-json extra headers, each "Name: value" */
+    size_t n_headers;
     int connections;
     double rate;         /* messages per second, 0 = unlimited */
     int64_t timeout_s;
@@ -32,6 +34,15 @@ typedef struct {
     int64_t max_age_s;
     int line, col;       /* where it was configured, for messages */
 } cc_transport_config;
+
+/* One cell of the coverage matrix (policy.coverage): customers labelled
+ * `label` in `segment` should be contacted at least n times per window. */
+typedef struct {
+    char *segment, *label;
+    char *rule;          /* as written: "2 per month" */
+    int n;
+    int64_t window_s;    /* a day, a week or a month (30 days, as caps) */
+} cc_coverage_rule;
 
 typedef struct {
     char *path;          /* the config file as given; NULL when none was found */
@@ -64,6 +75,7 @@ typedef struct {
         char *quiet_hours;
         char **caps_marketing; size_t n_caps_marketing;
         char **caps_all; size_t n_caps_all;
+        cc_coverage_rule *coverage; size_t n_coverage;   /* policy.coverage, for `report` */
     } policy;
 
     struct {

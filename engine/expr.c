@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "segment.h"
 
 typedef enum { TK_EOF, TK_NUM, TK_STR, TK_IDENT, TK_OP } tok_kind;
 
@@ -408,6 +409,39 @@ static char *customer_id_sql(parser *ps)
     return cc_buf_take(&b);
 }
 
+/* `segment.NAME` (column `label`) or `previous(segment.NAME)` (column
+ * `previous_label`): the customer's value in care_segment_values, a scalar
+ * subquery on its primary key, so it costs one index lookup per row and
+ * is null for a customer never computed (SQL's null logic then leaves
+ * them out of `== "A"` and `!= "A"` alike: on the first computation nobody
+ * has "just moved"). */
+static value segment_ref(parser *ps, const char *name_at, const char *name, const char *column)
+{
+    const char *const *names = ps->ctx->segments;
+    size_t n = ps->ctx->n_segments;
+    if (!names && ps->ctx->cfg) names = segment_names(ps->ctx->cfg->rules, &n);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], name)) {
+            char *p = param_text(ps, name);
+            char *cid = customer_id_sql(ps);
+            char *sql = xasprintf("(SELECT sv.%s FROM care_segment_values AS sv WHERE sv.segment = %s "
+                                  "AND sv.customer_id = CAST(%s AS TEXT))", column, p, cid);
+            free(p);
+            free(cid);
+            return mk(sql, ET_TEXT);
+        }
+    cc_buf b = CC_BUF_INIT;
+    suggest(name, names, n, &b);
+    if (!n)
+        error_at(ps, name_at, "unknown segment '%s': the rules folder defines no segments (a file with 'segment: %s')",
+                 name, name);
+    else
+        error_at(ps, name_at, "unknown segment '%s' (no file in the rules folder has 'segment: %s')%s", name, name,
+                 cc_buf_str(&b));
+    cc_buf_free(&b);
+    return mk(NULL, ET_UNKNOWN);
+}
+
 /* ---- grammar ------------------------------------------------------------ */
 
 static value parse_or(parser *ps);
@@ -576,8 +610,27 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
         return parse_aggregate(ps, fname, fstart, open);
     }
     if (!strcmp(fname, "previous")) {
-        error_at(ps, fstart, "previous() needs segments, which this version does not compute yet");
-        return mk(NULL, ET_UNKNOWN);
+        /* Only a segment has a previous value: previous(segment.NAME). */
+        if (!is_word(ps, "segment")) {
+            error_at(ps, ps->tok.start, "previous() takes a segment: previous(segment.NAME)");
+            return mk(NULL, ET_UNKNOWN);
+        }
+        next(ps);
+        if (!is_op(ps, ".")) {
+            error_at(ps, ps->tok.start, "expected '.' and a segment name: previous(segment.NAME)");
+            return mk(NULL, ET_UNKNOWN);
+        }
+        next(ps);
+        if (ps->tok.kind != TK_IDENT) {
+            error_at(ps, ps->tok.start, "expected a segment name after 'segment.'");
+            return mk(NULL, ET_UNKNOWN);
+        }
+        char *sname = xstrndup(ps->tok.start, ps->tok.len);
+        value v = segment_ref(ps, ps->tok.start, sname, "previous_label");
+        free(sname);
+        next(ps);
+        expect_close(ps, open);
+        return v;
     }
     value args[8];
     const char *astart[8];
@@ -706,7 +759,7 @@ static value parse_name(parser *ps)
         else if (strcmp(name, "row") == 0)
             v = column_ref(ps, cstart, "r", ps->ctx->table, col);
         else if (strcmp(name, "segment") == 0)
-            error_at(ps, start, "segment.%s: segments are not computed by this version yet", col);
+            v = segment_ref(ps, cstart, col, "label");
         else
             error_at(ps, start, "unknown name '%s.%s' (use customer.X, row.X or segment.X; tables "
                      "are reached through count(), sum() and the other aggregates)", name, col);

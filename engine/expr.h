@@ -34,6 +34,12 @@ typedef struct {
     const char *file;
     int line, col;
     cc_diags *diags;
+    /* The segments `segment.NAME` may name (those defined in the rules
+     * folder).  NULL: the segments of cfg->rules, loaded once per process
+     * (segment_names()), so every compiler of expressions knows them
+     * without each caller loading the folder. */
+    const char *const *segments;
+    size_t n_segments;
     /* output */
     expr_param *params;
     size_t n_params;

@@ -27,7 +27,7 @@ static const command commands[] = {
      "  --key COL      primary key column (default: id)\n"
      "  --encoding ENC utf-8 (default, BOM allowed), gb18030 or gbk\n"},
     {"lint", cmd_lint, "lint", "check config, campaigns and templates against the database schema", ""},
-    {"segment", NULL, "segment", "compute segment values", ""},
+    {"segment", cmd_segment, "segment", "compute every segment of the rules folder (labels, previous labels, history)", ""},
     {"preview", cmd_preview, "preview CAMPAIGN [--customer ID] [--limit N]",
      "show who is due and the rendered messages; sends nothing",
      "  --customer ID  only this customer\n"
@@ -37,8 +37,17 @@ static const command commands[] = {
     {"send", cmd_send, "send [--limit N]", "deliver outbox messages whose time has come",
      "  --limit N      deliver at most N messages\n"},
     {"run", cmd_run, "run", "plan + send: what cron or a systemd timer calls", ""},
-    {"trigger", NULL, "trigger CAMPAIGN (--customer ID... | --where EXPR) [--var K=V] [--dry-run] [--yes]",
-     "one-off send of a campaign now", ""},
+    {"trigger", cmd_trigger,
+     "trigger CAMPAIGN (--customer ID... | --where EXPR) [--var K=V...] [--step NAME] [--dry-run] [--yes]",
+     "one-off send of a campaign now",
+     "  --customer ID  these customers (repeatable; more ids may follow)\n"
+     "  --where EXPR   the audience rows where EXPR holds (ANDed with the campaign's where)\n"
+     "  --var K=V      template variable vars.K is V (overrides the campaign's var)\n"
+     "  --step NAME    this step (default: the first)\n"
+     "  --dry-run      print who would get what; write nothing\n"
+     "  --yes          do not ask (required when standard input is not a terminal)\n"
+     "Ignores when, repeat, send_at, schedule and active; consent, suppressions,\n"
+     "caps and quiet hours still apply.  The same command twice sends once.\n"},
     {"event", cmd_event, "event TYPE --customer ID [--at ISO] [--set K=V...]", "record an event in the events table",
      "  --customer ID  the customer it happened to (required)\n"
      "  --at ISO       when (default: now); without an offset, in the business zone\n"
@@ -49,8 +58,20 @@ static const command commands[] = {
      "  --customer ID  the customer (with or without an address)\n"
      "  --scope S      marketing (default: blocks marketing only) or all (blocks service too)\n"
      "  --reason R     why, for reports (default: manual)\n"},
-    {"tasks", NULL, "tasks", "list open care tasks for staff", ""},
-    {"report", NULL, "report [--campaign C] [--since D] [--until D]", "what was planned, sent, delivered, failed and skipped", ""},
+    {"tasks", cmd_tasks, "tasks [--assignee EMAIL] | tasks --done ID [--note TEXT]", "list open care tasks for staff",
+     "  --assignee E   only the tasks of this member of staff\n"
+     "  --done ID      mark task ID done (done_by is $USER)\n"
+     "  --note TEXT    with --done: what was done\n"},
+    {"report", cmd_report, "report [--campaign C] [--since D] [--until D] [--format text|json|csv|html] [--output FILE]",
+     "what was planned, sent, delivered, failed and skipped; SLAs and coverage",
+     "  --campaign C   only this campaign\n"
+     "  --since D      first day (YYYY-MM-DD, business zone; default: 29 days before --until)\n"
+     "  --until D      last day, inclusive (default: today, or the day of --now/--date)\n"
+     "  --format F     text, json, csv, or html (one self-contained page with charts)\n"
+     "  --output FILE  write there (atomically) instead of standard output\n"
+     "Messages count in the period of their send time.  An SLA occurrence is met\n"
+     "when its first message was sent within the campaign's sla.  Coverage counts\n"
+     "sent messages per customer by the labels of policy.coverage.\n"},
     {"serve", cmd_serve, "serve [--listen 127.0.0.1:8025]", "HTTP endpoint for delivery reports, inbound SMS and unsubscribe",
      "  --listen H:P   address to listen on (default: serve.listen, else 127.0.0.1:8025)\n"},
     {"demo-data", cmd_demo_data, "demo-data --customers N [--seed S]",
@@ -68,7 +89,7 @@ static const char global_help[] =
     "  --templates DIR    template folder (default: templates/)\n"
     "  --now ISO          run as if it were this instant\n"
     "  --date YYYY-MM-DD  run as if it were the start of this day (business zone)\n"
-    "  --format F         text, json, jsonl or csv where it applies (default: text)\n"
+    "  --format F         text, json, jsonl or csv where it applies, html for report (default: text)\n"
     "  -q, -v             quieter, louder logs (to stderr)\n"
     "\nExit status: 0 success; 1 problems found (lint errors, failed deliveries);\n"
     "2 bad usage, bad configuration or unreadable input, with nothing written.\n";
@@ -163,6 +184,8 @@ int main(int argc, char **argv)
     static const char *const formats[] = {"text", "json", "jsonl", "csv"};
     int fmt_ok = 0;
     for (size_t k = 0; k < 4; k++) fmt_ok |= strcmp(g.format, formats[k]) == 0;
+    /* html is a report layout only; report itself refuses jsonl. */
+    if (cmd->run == cmd_report && strcmp(g.format, "html") == 0) fmt_ok = 1;
     if (!fmt_ok) {
         fprintf(stderr, "carecast: --format must be text, json, jsonl or csv, not '%s'\n", g.format);
         goto out;

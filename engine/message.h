@@ -31,6 +31,14 @@ typedef struct {
     /* filled in by the transport */
     cc_code result;          /* CC_OK, CC_ERR_TRANSIENT or CC_ERR_PERMANENT */
     char reply[256];         /* the server's answer or the error, for the log */
+    /* TRANSIENT: seconds the gateway asked us to wait (Retry-After), 0 =
+     * none; the next attempt is never earlier.  Relative, because the
+     * sender's clock may be --now while the server speaks real time. */
+    int64_t retry_after;
+    /* PERMANENT: the gateway says the recipient opted out (Twilio 21610);
+     * outbox_finish() adds a marketing suppression for `to` with this
+     * reason in the same transaction.  A static string, or NULL. */
+    const char *suppress_reason;
 } cc_message;
 
 /* Store a server reply or error text in m->reply for the log: CR, LF and

@@ -102,12 +102,17 @@ cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transp
                       size_t *sent, size_t *retry, size_t *failed)
 {
     if (db_begin(db) != CC_OK) return CC_ERR_DB;
-    sqlite3_stmt *att = NULL, *upd = NULL;
+    sqlite3_stmt *att = NULL, *upd = NULL, *sup = NULL;
     int ok = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO care_attempts(outbox_id, attempt, at, result, reply) "
                                     "VALUES (?, ?, ?, ?, ?)", -1, &att, NULL) == SQLITE_OK &&
              sqlite3_prepare_v2(db, "UPDATE care_outbox SET status = ?2, sent_at = ?3, next_attempt_at = ?4, "
                                     "last_error = ?5, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
-                                -1, &upd, NULL) == SQLITE_OK;
+                                -1, &upd, NULL) == SQLITE_OK &&
+             /* idempotent, like serve's STOP: nothing when already suppressed */
+             sqlite3_prepare_v2(db, "INSERT INTO care_suppressions(address, customer_id, scope, reason, created_at) "
+                                    "SELECT ?1, NULL, 'marketing', ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM "
+                                    "care_suppressions WHERE address = ?1 AND scope IN ('marketing','all'))",
+                                -1, &sup, NULL) == SQLITE_OK;
     for (size_t i = 0; ok && i < b->n; i++) {
         cc_message *m = &b->msgs[i];
         const char *status, *result;
@@ -126,6 +131,8 @@ cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transp
             } else {
                 status = "retry";
                 next = now + outbox_backoff(b->attempts[i]);
+                /* never before the gateway's Retry-After */
+                if (m->retry_after > 0 && next < now + m->retry_after) next = now + m->retry_after;
                 (*retry)++;
             }
         } else {
@@ -147,9 +154,17 @@ cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transp
         if (next) sqlite3_bind_int64(upd, 4, next); else sqlite3_bind_null(upd, 4);
         if (m->result == CC_OK) sqlite3_bind_null(upd, 5); else sqlite3_bind_text(upd, 5, m->reply, -1, SQLITE_STATIC);
         if (ok) ok = sqlite3_step(upd) == SQLITE_DONE;
+        if (ok && m->result == CC_ERR_PERMANENT && m->suppress_reason && m->to && *m->to) {
+            sqlite3_reset(sup);
+            sqlite3_bind_text(sup, 1, m->to, -1, SQLITE_STATIC);
+            sqlite3_bind_text(sup, 2, m->suppress_reason, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(sup, 3, now);
+            ok = sqlite3_step(sup) == SQLITE_DONE;
+        }
     }
     sqlite3_finalize(att);
     sqlite3_finalize(upd);
+    sqlite3_finalize(sup);
     if (!ok || db_commit(db) != CC_OK) {
         fprintf(stderr, "carecast: recording delivery results failed: %s\n", sqlite3_errmsg(db));
         db_rollback(db);

@@ -141,6 +141,8 @@ typedef struct {
     char today[11];
     char now_local[20];            /* business-zone wall time, "YYYY-MM-DD HH:MM:SS" */
     plan_stats stats;
+    const plan_filter *trig;       /* `carecast trigger`: its filter; NULL when planning normally */
+    const char *assignee;          /* the current row's `assignee` value (task channel), borrowed */
 } planner;
 
 static int prepare(planner *p, const char *sql, sqlite3_stmt **st)
@@ -259,6 +261,20 @@ static const char *ineligible(planner *p, const cc_campaign *c, const char *chan
     return NULL;
 }
 
+/* The `task` channel: the "address" is the assignee, a member of staff,
+ * so it must be a valid email (the digest goes there).  Consent is the
+ * customer's say over messages to them, and a task is not one; but a
+ * suppression of the customer (by customer id) still blocks it as it
+ * would any channel: scope `all` (erasure) always, `marketing` for
+ * marketing campaigns. */
+static const char *task_ineligible(planner *p, const cc_campaign *c, const char *customer_id)
+{
+    if (!valid_email(p->assignee)) return reason_rank[0];
+    int sup = suppression(p, NULL, customer_id);
+    if (sup == 1 || (sup == 0 && c->is_marketing)) return reason_rank[1];
+    return NULL;
+}
+
 /* ---- building messages -------------------------------------------------- */
 
 static void append_sms_extras(planner *p, const cc_campaign *c, const char *locale, cc_buf *text)
@@ -283,7 +299,7 @@ static cc_code render_into(planner *p, const cc_campaign *c, const cc_step *st, 
         return CC_ERR_INPUT;
     }
     if (rc != CC_OK) return rc;
-    if (!strcmp(it->channel, "email")) {
+    if (!strcmp(it->channel, "email") || !strcmp(it->channel, "task")) {
         it->subject = r.subject;
         it->body_text = r.text;
         it->body_html = r.html;
@@ -330,7 +346,9 @@ static void compute_send_after(planner *p, const cc_step *st, const char *occ, c
     const char *zone = ct->tz && clock_zone_valid(ct->tz) ? ct->tz : p->clk->zone;
     int64_t t = p->clk->now;
     cc_date d;
-    if (st->send_at_minutes >= 0 && strlen(occ) >= 10) {
+    if (p->trig) {
+        /* A trigger sends now (quiet hours may still hold it). */
+    } else if (st->send_at_minutes >= 0 && strlen(occ) >= 10) {
         char day[11];
         memcpy(day, occ, 10);
         day[10] = '\0';
@@ -378,14 +396,13 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
             if (!pref || (strcmp(pref, "email") && strcmp(pref, "sms"))) continue;
             ch = !strcmp(pref, "email") ? "email" : "sms";
         }
-        if (!strcmp(ch, "task")) continue; /* rejected by lint; never eligible here */
         /* Each channel once, even when `preferred` repeats one. */
         int dup = 0;
         for (size_t q = out->n; q-- > 0 && out->items[q].campaign == c && !strcmp(out->items[q].row_id, row_id) &&
                                 !strcmp(out->items[q].occurrence, occ) && out->items[q].step_index == si;)
             dup |= out->items[q].channel && !strcmp(out->items[q].channel, ch);
         if (dup) continue;
-        const char *why = ineligible(p, c, ch, &ct, customer_id);
+        const char *why = !strcmp(ch, "task") ? task_ineligible(p, c, customer_id) : ineligible(p, c, ch, &ct, customer_id);
         if (why) {
             /* The reason reported is the most basic one met. */
             if (!first_reason) first_reason = why;
@@ -397,8 +414,8 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
         it->row_id = xstrdup(row_id);
         it->customer_id = xstrdup(customer_id);
         it->occurrence = xstrdup(occ);
-        it->channel = !strcmp(ch, "email") ? "email" : "sms";
-        it->to = xstrdup(!strcmp(ch, "email") ? email : phone);
+        it->channel = !strcmp(ch, "email") ? "email" : !strcmp(ch, "task") ? "task" : "sms";
+        it->to = xstrdup(!strcmp(ch, "email") ? email : !strcmp(ch, "task") ? p->assignee : phone);
         it->to_name = xstrdup(name);
         it->locale = xstrdup(locale);
         compute_send_after(p, st, occ, &ct, it);
@@ -456,7 +473,45 @@ typedef struct {
     cc_buf sql;
     expr_type when_type;
     int n_vars;
+    int has_assignee;              /* the column after the vars is the step's `assignee` */
 } step_query;
+
+/* A trigger's own conditions: the customers named, and its --where, which
+ * compiles like audience.where (its literals become bound parameters). */
+static cc_code compile_trigger(planner *p, const cc_campaign *c, int is_customers, expr_ctx *x, cc_buf *s)
+{
+    const plan_filter *f = p->trig;
+    if (f->n_customers) {
+        /* The column itself (no CAST) so its affinity applies to the bound
+         * text and the index is used. */
+        cc_buf_puts(s, " AND r.");
+        db_quote_ident(is_customers ? p->cfg->customers.id : "customer_id", s);
+        cc_buf_puts(s, " IN (");
+        x->params = xrealloc(x->params, (x->n_params + f->n_customers) * sizeof *x->params);
+        for (size_t i = 0; i < f->n_customers; i++) {
+            cc_buf_printf(s, "%s?%zu", i ? ", " : "", x->n_params + 1);
+            x->params[x->n_params++] = (expr_param){1, xstrdup(f->customers[i]), 0};
+        }
+        cc_buf_puts(s, ")");
+    }
+    if (!f->where) return CC_OK;
+    const char *file = x->file;
+    x->file = "--where";
+    x->line = 1;
+    x->col = 1;
+    expr_type t;
+    cc_buf_puts(s, " AND (");
+    cc_code rc = expr_compile(x, f->where, s, &t);
+    cc_buf_puts(s, ")");
+    x->file = file;
+    if (rc == CC_OK && t != ET_BOOL && t != ET_UNKNOWN && t != ET_NULL) {
+        cc_diag(p->diags, "--where", 1, 1, "error: --where must be a condition (true or false), and this is %s",
+                expr_type_name(t));
+        rc = CC_ERR_INPUT;
+    }
+    (void)c;
+    return rc;
+}
 
 static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st, step_query *q, const char *lo)
 {
@@ -500,7 +555,8 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
     cc_buf_puts(s, " AS TEXT), ");
     cc_code rc = CC_OK;
     cc_buf when = CC_BUF_INIT;
-    if (st->when_kind != WHEN_NONE) {
+    const plan_filter *trig = p->trig;
+    if (st->when_kind != WHEN_NONE && !trig) {
         x->line = st->when.line;
         x->col = st->when.col;
         rc = expr_compile(x, st->when.text, &when, &q->when_type);
@@ -521,6 +577,13 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
         cc_buf_puts(s, ", ");
         rc = expr_compile(x, c->var_exprs[v].text, s, NULL);
         q->n_vars++;
+    }
+    if (rc == CC_OK && st->assignee.text) {
+        x->line = st->assignee.line;
+        x->col = st->assignee.col;
+        cc_buf_puts(s, ", ");
+        rc = expr_compile(x, st->assignee.text, s, NULL);
+        q->has_assignee = 1;
     }
     cc_buf_puts(s, " FROM ");
     db_quote_ident(c->from_table, s);
@@ -549,8 +612,11 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
             rc = CC_ERR_INPUT;
         }
     }
+    if (rc == CC_OK && trig) rc = compile_trigger(p, c, is_customers, x, s);
     /* The due window, so SQLite only returns rows that can be due. */
-    if (rc == CC_OK && st->when_kind == WHEN_EXPR && lo) {
+    if (trig) {
+        /* A trigger is due now whatever `when` says. */
+    } else if (rc == CC_OK && st->when_kind == WHEN_EXPR && lo) {
         if (q->when_type == ET_DATETIME) {
             /* Date-times are due from T until T + grace. */
             cc_date ld;
@@ -634,6 +700,18 @@ static int recurring_due(const cc_step *st, const char *base, cc_date lo, cc_dat
     return n;
 }
 
+/* A --var value typed as a campaign var would be: numbers compare as
+ * numbers in templates. */
+static tpl_type literal_type(const char *v)
+{
+    char *end = NULL;
+    if (!*v || isspace((unsigned char)*v)) return TPL_TEXT;
+    strtoll(v, &end, 10);
+    if (!*end) return TPL_INT;
+    strtod(v, &end);
+    return *end ? TPL_TEXT : TPL_REAL;
+}
+
 typedef struct {
     uint64_t hash;
     size_t index;
@@ -695,7 +773,9 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         char occ_dt[24];
         const char *occ_list[64];
         int n_occ = 0;
-        if (st->when_kind == WHEN_RECURRING) {
+        if (f && f->occurrence) {
+            occ_list[n_occ++] = f->occurrence;
+        } else if (st->when_kind == WHEN_RECURRING) {
             n_occ = recurring_due(st, when, lo, today, occs, 64);
             for (int k = 0; k < n_occ; k++) occ_list[k] = occs[k];
         } else if (st->when_kind == WHEN_EXPR) {
@@ -735,6 +815,12 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
                 set_column_var(&vars, vn, stmt, 3 + v);
                 free(vn);
             }
+            for (size_t v = 0; f && v < f->n_vars; v++) {
+                char *vn = xasprintf("vars.%s", f->var_names[v]);
+                tpl_vars_set_typed(&vars, vn, literal_type(f->var_values[v]), f->var_values[v]);
+                free(vn);
+            }
+            p->assignee = q.has_assignee ? (const char *)sqlite3_column_text(stmt, 3 + q.n_vars) : NULL;
             rc = plan_due(p, c, si, row_id, cust, occ_list[k], &vars, row_stmt, out);
         }
     }
@@ -810,13 +896,15 @@ cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, con
 {
     planner p;
     planner_init(&p, db, cfg, clk, diags);
+    p.trig = filter && filter->occurrence ? filter : NULL;
     cc_code rc = planner_open(&p) == 0 ? CC_OK : CC_ERR_INPUT;
     for (size_t i = 0; i < n_camps && rc == CC_OK; i++) {
         const cc_campaign *c = &camps[i];
         if (filter && filter->only_campaign && strcmp(filter->only_campaign, c->id) != 0) continue;
         if (!c->enabled) continue;
-        if (!schedule_allows(&p, c, filter && filter->include_manual)) continue;
+        if (!p.trig && !schedule_allows(&p, c, filter && filter->include_manual)) continue;
         for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) {
+            if (filter && filter->only_step && strcmp(filter->only_step, c->steps[s].name) != 0) continue;
             p.stats.steps++;
             rc = plan_step(&p, c, s, filter, out);
         }
@@ -907,6 +995,11 @@ cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *c
             const char *ch = st->channels[k];
             miss_email |= !strcmp(ch, "email") && !render_exists(p.templates, st->template_name, "email");
             miss_sms |= !strcmp(ch, "sms") && !render_exists(p.templates, st->template_name, "sms");
+            if (!strcmp(ch, "task") && !render_exists(p.templates, st->template_name, "task")) {
+                cc_diag(diags, c->file, tl, tc, "error: step '%s': no task template %s/%s.task.liquid", st->name,
+                        cfg->templates, st->template_name);
+                rc = CC_ERR_INPUT;
+            }
         }
         if (miss_email && miss_sms) {
             cc_diag(diags, c->file, tl, tc, "error: step '%s': no template '%s' (neither %s/%s.email.liquid nor %s/%s.sms.liquid)",
@@ -920,9 +1013,9 @@ cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *c
         for (size_t k = 0; k < st->n_channels; k++) {
             const char *ch = st->channels[k];
             if (!strcmp(ch, "task")) {
-                cc_diag(diags, c->file, st->line, st->col,
-                        "error: step '%s': the 'task' channel is not implemented in this version", st->name);
-                rc = CC_ERR_INPUT;
+                if (st->template_name &&
+                    render_check(p.templates, st->template_name, "task", diags, check_template_var, &vcheck) == CC_ERR_INPUT)
+                    rc = CC_ERR_INPUT;
                 continue;
             }
             int need_email = !strcmp(ch, "email") || !strcmp(ch, "preferred");
@@ -944,7 +1037,7 @@ cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *c
 cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *recorded)
 {
     *recorded = 0;
-    sqlite3_stmt *occ = NULL, *ins = NULL, *run = NULL;
+    sqlite3_stmt *occ = NULL, *ins = NULL, *run = NULL, *task = NULL;
     if (db_begin(db) != CC_OK) {
         fprintf(stderr, "carecast: cannot start a transaction: %s\n", sqlite3_errmsg(db));
         return CC_ERR_DB;
@@ -956,7 +1049,11 @@ cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *rec
              sqlite3_prepare_v2(db, "INSERT INTO care_outbox(run_id, campaign, step, audience_table, row_id, customer_id, "
                                     "occurrence, kind, priority, channel, recipient, to_name, locale, status, reason, send_after, "
                                     "send_after_local, subject, body_text, body_html, sms_text, unsubscribe_url, created_at) "
-                                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &ins, NULL) == SQLITE_OK;
+                                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &ins, NULL) == SQLITE_OK &&
+             /* A planned task is also a care_tasks row, open until done;
+              * its outbox row carries the digest's delivery. */
+             sqlite3_prepare_v2(db, "INSERT INTO care_tasks(outbox_id, campaign, step, customer_id, assignee, title, body, "
+                                    "due_at, created_at) VALUES (?,?,?,?,?,?,?,?,?)", -1, &task, NULL) == SQLITE_OK;
     int64_t run_id = 0;
     if (ok) {
         sqlite3_bind_int64(run, 1, clk->now);
@@ -1012,6 +1109,20 @@ cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *rec
         sqlite3_bind_int64(ins, k++, clk->now);
         ok = sqlite3_step(ins) == SQLITE_DONE;
         if (ok) (*recorded)++;
+        if (ok && it->channel && !strcmp(it->channel, "task") && !strcmp(it->status, "planned")) {
+            sqlite3_reset(task);
+            k = 1;
+            sqlite3_bind_int64(task, k++, sqlite3_last_insert_rowid(db));
+            sqlite3_bind_text(task, k++, it->campaign->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(task, k++, st->name, -1, SQLITE_STATIC);
+            sqlite3_bind_text(task, k++, it->customer_id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(task, k++, it->to, -1, SQLITE_STATIC);
+            sqlite3_bind_text(task, k++, it->subject ? it->subject : "", -1, SQLITE_STATIC);
+            sqlite3_bind_text(task, k++, it->body_text, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(task, k++, it->send_after);
+            sqlite3_bind_int64(task, k++, clk->now);
+            ok = sqlite3_step(task) == SQLITE_DONE;
+        }
     }
     if (ok) {
         sqlite3_stmt *fin = NULL;
@@ -1027,6 +1138,7 @@ cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *rec
     sqlite3_finalize(run);
     sqlite3_finalize(occ);
     sqlite3_finalize(ins);
+    sqlite3_finalize(task);
     if (!ok || db_commit(db) != CC_OK) {
         db_rollback(db);
         *recorded = 0;

@@ -22,12 +22,12 @@ typedef struct {
     char *row_id, *customer_id, *occurrence;
     const char *status;            /* planned | skipped | holdout (static strings) */
     const char *reason;            /* no-address | suppressed | no-consent | NULL */
-    const char *channel;           /* email | sms | NULL */
+    const char *channel;           /* email | sms | task | NULL */
     char *to, *to_name, *locale;
     int64_t send_after;
     char send_after_iso[32];
     char zone[64];                 /* the customer's time zone (else the business zone) */
-    char *subject, *body_text, *body_html, *sms_text, *unsubscribe_url;
+    char *subject, *body_text, *body_html, *sms_text, *unsubscribe_url;   /* task: subject = title */
 } plan_item;
 
 typedef struct {
@@ -39,6 +39,19 @@ typedef struct {
     const char *only_campaign;     /* preview/trigger: one campaign */
     const char *only_customer;     /* preview --customer */
     int include_manual;            /* evaluate campaigns with schedule: manual */
+    /* `carecast trigger`: a one-off send now.  When `occurrence` is set,
+     * `when`, `repeat`, `send_at`, `schedule` and `active` are ignored and
+     * every row that passes the campaign's `where` (and the step's `if`)
+     * is due once, under this occurrence key; consent, suppressions, caps
+     * and quiet hours still apply. */
+    const char *occurrence;        /* the trigger's idempotency key */
+    const char *only_step;         /* trigger --step: this step only */
+    const char *const *customers;  /* trigger --customer: these customers only */
+    size_t n_customers;
+    const char *where;             /* trigger --where: ANDed with the campaign's own */
+    const char *const *var_names;  /* trigger --var K=V: vars.K overridden by V */
+    const char *const *var_values;
+    size_t n_vars;
 } plan_filter;
 
 /* What planning cost in statements: the audience of a step is one query,

@@ -112,7 +112,7 @@ static cc_code apply_caps(sqlite3 *db, const cc_config *cfg, plan_list *pl)
     sqlite3_stmt *count = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT count(*) FROM care_outbox WHERE customer_id = ?1 "
-                           "AND status IN ('planned', 'sending', 'sent', 'retry') "
+                           "AND status IN ('planned', 'sending', 'sent', 'retry') AND channel <> 'task' "
                            "AND send_after > ?2 AND send_after < ?3 AND (?4 = 0 OR kind = 'marketing')",
                            -1, &count, NULL) != SQLITE_OK) {
         fprintf(stderr, "carecast: checking caps: %s\n", sqlite3_errmsg(db));
@@ -121,7 +121,8 @@ static cc_code apply_caps(sqlite3 *db, const cc_config *cfg, plan_list *pl)
     marks_map seen = {0};
     for (size_t i = 0; i < pl->n; i++) {
         plan_item *it = &pl->items[i];
-        if (strcmp(it->status, "planned") != 0 || !it->customer_id) continue;
+        /* Care tasks go to staff, not to the customer: no cap counts them. */
+        if (strcmp(it->status, "planned") != 0 || !it->customer_id || cc_streq(it->channel, "task")) continue;
         int is_marketing = it->campaign->is_marketing;
         customer_marks *cm = marks_for(&seen, it->customer_id);
         sqlite3_bind_text(count, 1, it->customer_id, -1, SQLITE_TRANSIENT);
@@ -154,7 +155,8 @@ static void apply_quiet_hours(const cc_config *cfg, plan_list *pl)
     if (from == until) return;
     for (size_t i = 0; i < pl->n; i++) {
         plan_item *it = &pl->items[i];
-        if (strcmp(it->status, "planned") != 0 || it->campaign->ignore_quiet_hours) continue;
+        if (strcmp(it->status, "planned") != 0 || it->campaign->ignore_quiet_hours || cc_streq(it->channel, "task"))
+            continue;
         cc_date d;
         int h = 0, m = 0;
         if (clock_utc_to_local(it->zone, it->send_after, &d, &h, &m, NULL, NULL) != CC_OK) continue;

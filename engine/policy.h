@@ -10,7 +10,8 @@
  *
  * Quiet hours (policy.quiet_hours, customer-local) move a message's
  * send_after to the end of the quiet period; they never drop it.  Campaigns
- * with ignore_quiet_hours are exempt. */
+ * with ignore_quiet_hours are exempt, and so are care tasks, which go to
+ * staff rather than to the customer (neither do tasks count toward caps). */
 #ifndef CC_POLICY_H
 #define CC_POLICY_H
 

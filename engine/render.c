@@ -215,12 +215,21 @@ static const tpl *load_partial(void *arg, const char *name, int *missing, cc_dia
     return c->body;
 }
 
+/* A care task (the `task` channel) is written for staff, not for the
+ * customer, so it has its own file, NAME.task.liquid, shaped like an email
+ * template: front matter with `subject:` (the task's title), then the
+ * body.  It has no HTML part. */
+static const char *channel_suffix(const char *channel)
+{
+    return !strcmp(channel, "email") ? "email.liquid" : !strcmp(channel, "task") ? "task.liquid" : "sms.liquid";
+}
+
 cc_code render_message(render_set *rs, const char *name, const char *channel, const char *locale,
                        const tpl_vars *vars, rendered *out, cc_diags *diags)
 {
     memset(out, 0, sizeof *out);
-    int email = !strcmp(channel, "email");
-    cached *c = find(rs, name, email ? "email.liquid" : "sms.liquid", locale, email, diags);
+    int email = !strcmp(channel, "email"), task = !strcmp(channel, "task");
+    cached *c = find(rs, name, channel_suffix(channel), locale, email || task, diags);
     if (!c) return CC_ERR_NOT_FOUND;
     if (c->broken) return CC_ERR_INPUT;
     cc_buf b = CC_BUF_INIT;
@@ -229,7 +238,7 @@ cc_code render_message(render_set *rs, const char *name, const char *channel, co
         return CC_ERR_INPUT;
     }
     out->text = cc_buf_take(&b);
-    if (email) {
+    if (email || task) {
         cc_buf s = CC_BUF_INIT;
         if (tpl_render(c->subject, vars, 0, load_partial, rs, &s, diags) != CC_OK) {
             cc_buf_free(&s);
@@ -240,7 +249,7 @@ cc_code render_message(render_set *rs, const char *name, const char *channel, co
         for (char *p = s.data; p && *p; p++)
             if (*p == '\r' || *p == '\n') *p = ' ';
         out->subject = cc_buf_take(&s);
-        cached *h = find(rs, name, "email.html.liquid", locale, 0, diags);
+        cached *h = task ? NULL : find(rs, name, "email.html.liquid", locale, 0, diags);
         if (h && h->broken) {
             rendered_free(out);
             return CC_ERR_INPUT;
@@ -260,8 +269,8 @@ cc_code render_message(render_set *rs, const char *name, const char *channel, co
 
 int render_exists(render_set *rs, const char *name, const char *channel)
 {
-    int email = !strcmp(channel, "email");
-    const char *suffix = email ? ".email.liquid" : ".sms.liquid";
+    char suffix[16];
+    snprintf(suffix, sizeof suffix, ".%s", channel_suffix(channel));
     char *plain = xasprintf("%s/%s%s", rs->dir, name, suffix);
     int found = access(plain, F_OK) == 0;
     free(plain);
@@ -303,8 +312,10 @@ cc_code render_check(render_set *rs, const char *name, const char *channel, cc_d
                      void (*check)(void *, const char *, const char *, int, int), void *arg)
 {
     partial_check pc = {rs, diags, 0};
-    int email = !strcmp(channel, "email");
-    const char *suffixes[2] = {email ? ".email.liquid" : ".sms.liquid", email ? ".email.html.liquid" : NULL};
+    int email = !strcmp(channel, "email"), task = !strcmp(channel, "task");
+    char first[16];
+    snprintf(first, sizeof first, ".%s", channel_suffix(channel));
+    const char *suffixes[2] = {first, email ? ".email.html.liquid" : NULL};
     DIR *d = opendir(rs->dir);
     if (!d) return CC_ERR_NOT_FOUND;
     cc_code rc = CC_OK;
@@ -320,7 +331,7 @@ cc_code render_check(render_set *rs, const char *name, const char *channel, cc_d
             if (mid != e->d_name + l - sl && *mid != '.') continue;
             if (s == 0 && email && strstr(e->d_name, ".email.html.liquid")) continue;
             char *path = xasprintf("%s/%s", rs->dir, e->d_name);
-            cached *c = load(rs, path, s == 0 && email, diags);
+            cached *c = load(rs, path, s == 0 && (email || task), diags);
             if (c->broken) {
                 rc = CC_ERR_INPUT;
             } else {

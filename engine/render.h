@@ -5,6 +5,8 @@
  *   NAME.sms.liquid            SMS text
  *   NAME.email.liquid          front matter with `subject:`, then the text body
  *   NAME.email.html.liquid     optional HTML body (output auto-escaped)
+ *   NAME.task.liquid           a care task for staff: front matter with
+ *                              `subject:` (the task's title), then the body
  *   NAME.LOCALE.CHANNEL...     locale variants: zh-CN first, then zh, then none
  */
 #ifndef CC_RENDER_H
@@ -24,7 +26,7 @@ typedef struct {
 render_set *render_open(const char *templates_dir);
 void render_close(render_set *rs);
 
-/* Render `name` for `channel` (email | sms) in `locale` (may be NULL).
+/* Render `name` for `channel` (email | sms | task) in `locale` (may be NULL).
  * CC_ERR_NOT_FOUND when no file exists for that channel; CC_ERR_INPUT
  * when a file does not compile (diagnostics added once per file). */
 cc_code render_message(render_set *rs, const char *name, const char *channel, const char *locale,

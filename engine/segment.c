@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,4 +281,311 @@ cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, cons
         if (check_expr(&x, &s->rules[i].cond, "if", 1, 0, 0) != CC_OK) rc = CC_ERR_INPUT;
     expr_ctx_free(&x);
     return rc;
+}
+
+/* ---- names for the expression compiler ----------------------------------- */
+
+/* Kept for the life of the process: the planner compiles many expressions
+ * and each `segment.X` asks; the rules folder does not change under a
+ * running command. */
+static struct {
+    char *dir;
+    char **names;
+    size_t n;
+} name_cache;
+
+const char *const *segment_names(const char *dir, size_t *n)
+{
+    if (!name_cache.dir || strcmp(name_cache.dir, dir ? dir : "") != 0) {
+        for (size_t i = 0; i < name_cache.n; i++) free(name_cache.names[i]);
+        free(name_cache.names);
+        free(name_cache.dir);
+        memset(&name_cache, 0, sizeof name_cache);
+        name_cache.dir = xstrdup(dir ? dir : "");
+        cc_segment *segs = NULL;
+        size_t ns = 0;
+        cc_diags quiet = {0};
+        /* Broken segment files are lint's to report; their names still
+         * count, so a typo in one file is not also an error in another. */
+        if (dir) segment_load_dir(dir, &segs, &ns, &quiet);
+        cc_diags_free(&quiet);
+        name_cache.names = xcalloc(ns ? ns : 1, sizeof *name_cache.names);
+        for (size_t i = 0; i < ns; i++)
+            if (segs[i].name) name_cache.names[name_cache.n++] = xstrdup(segs[i].name);
+        segments_free(segs, ns);
+    }
+    *n = name_cache.n;
+    return (const char *const *)name_cache.names;
+}
+
+/* ---- computing ---------------------------------------------------------- */
+
+/* A parameter after the expressions' own (?N numbering continues). */
+static char *push_text(expr_ctx *x, const char *text)
+{
+    x->params = xrealloc(x->params, (x->n_params + 1) * sizeof *x->params);
+    x->params[x->n_params++] = (expr_param){1, xstrdup(text), 0};
+    return xasprintf("?%zu", x->n_params);
+}
+
+static char *push_num(expr_ctx *x, double v)
+{
+    x->params = xrealloc(x->params, (x->n_params + 1) * sizeof *x->params);
+    x->params[x->n_params++] = (expr_param){0, NULL, v};
+    return xasprintf("?%zu", x->n_params);
+}
+
+static cc_code compile_into(expr_ctx *x, const cc_expr_src *e, cc_buf *sql)
+{
+    x->line = e->line;
+    x->col = e->col;
+    cc_buf_putc(sql, '(');
+    cc_code rc = expr_compile(x, e->text, sql, NULL);
+    cc_buf_putc(sql, ')');
+    return rc;
+}
+
+/* The SELECT giving (customer_id, label, score, value) for every customer. */
+static cc_code segment_select(expr_ctx *x, const cc_config *cfg, const cc_segment *s, long long ncust, cc_buf *sql)
+{
+    cc_buf id = CC_BUF_INIT, from = CC_BUF_INIT;
+    cc_buf_puts(&id, "r.");
+    db_quote_ident(cfg->customers.id, &id);
+    cc_buf_puts(&from, " FROM ");
+    db_quote_ident(cfg->customers.table, &from);
+    cc_buf_puts(&from, " AS r");
+    cc_code rc = CC_OK;
+    if (s->method == SEG_ABC) {
+        cc_buf_printf(sql, "SELECT cid, CASE");
+        /* Boundaries in C: SQLite may lack ceil().  The epsilon absorbs
+         * binary noise (0.05 + 0.15 is not exactly 0.2) without moving a
+         * true fraction. */
+        double cum = 0;
+        for (size_t i = 0; i < s->n_cuts && i + 1 < s->n_labels; i++) {
+            cum += s->cuts[i];
+            double k = ceil((double)ncust * cum - 1e-7);
+            char *pk = push_num(x, k), *pl = push_text(x, s->labels[i]);
+            cc_buf_printf(sql, " WHEN rn <= %s THEN %s", pk, pl);
+            free(pk);
+            free(pl);
+        }
+        char *last = push_text(x, s->labels[s->n_labels - 1]);
+        cc_buf_printf(sql, " ELSE %s END, CAST(rn AS TEXT), val FROM (SELECT cid, val, "
+                           "ROW_NUMBER() OVER (ORDER BY val IS NULL, val DESC, rid) AS rn FROM (SELECT CAST(%s AS TEXT) AS cid, %s AS rid, ",
+                      last, cc_buf_str(&id), cc_buf_str(&id));
+        free(last);
+        rc = compile_into(x, &s->value, sql);
+        cc_buf_printf(sql, " AS val%s))", cc_buf_str(&from));
+    } else if (s->method == SEG_RFM) {
+        /* RANK() gives equal values one rank, so one score; nulls sort
+         * first in SQLite's ascending order, so they share rank 1. */
+        static const char *const v[] = {"rv", "fv", "mv"};
+        cc_buf_puts(sql, "SELECT cid, rs || fs || ms, rs || ',' || fs || ',' || ms, mv FROM (SELECT cid, mv");
+        for (int i = 0; i < 3; i++)
+            cc_buf_printf(sql, ", CASE WHEN %s IS NULL THEN 1 ELSE 1 + ((RANK() OVER (ORDER BY %s) - 1) * 5) / "
+                               "(COUNT(*) OVER ()) END AS %cs", v[i], v[i], "rfm"[i]);
+        cc_buf_printf(sql, " FROM (SELECT CAST(%s AS TEXT) AS cid, ", cc_buf_str(&id));
+        const cc_expr_src *e[] = {&s->recency, &s->frequency, &s->monetary};
+        for (int i = 0; i < 3 && rc == CC_OK; i++) {
+            if (i) cc_buf_puts(sql, ", ");
+            rc = compile_into(x, e[i], sql);
+            cc_buf_printf(sql, " AS %s", v[i]);
+        }
+        cc_buf_printf(sql, "%s))", cc_buf_str(&from));
+    } else {
+        cc_buf_printf(sql, "SELECT CAST(%s AS TEXT), CASE", cc_buf_str(&id));
+        for (size_t i = 0; i < s->n_rules && rc == CC_OK; i++) {
+            cc_buf_puts(sql, " WHEN ");
+            rc = compile_into(x, &s->rules[i].cond, sql);
+            char *pl = push_text(x, s->rules[i].label);
+            cc_buf_printf(sql, " THEN %s", pl);
+            free(pl);
+        }
+        cc_buf_printf(sql, " END, NULL, NULL%s", cc_buf_str(&from));
+    }
+    cc_buf_free(&id);
+    cc_buf_free(&from);
+    return rc;
+}
+
+static cc_code exec_bound(sqlite3 *db, const char *sql, const char *seg, int64_t now, long long count, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "carecast: segment %s: %s: %s\n", seg, what, sqlite3_errmsg(db));
+        return CC_ERR_DB;
+    }
+    sqlite3_bind_text(st, 1, seg, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 2) sqlite3_bind_int64(st, 2, now);
+    if (sqlite3_bind_parameter_count(st) >= 3) sqlite3_bind_int64(st, 3, count);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "carecast: segment %s: %s: %s\n", seg, what, sqlite3_errmsg(db));
+        return CC_ERR_DB;
+    }
+    return CC_OK;
+}
+
+cc_code segment_compute(sqlite3 *db, const cc_config *cfg, int64_t now, const char *today, const char *now_local,
+                        const cc_segment *segs, size_t n, segment_result *res, cc_diags *diags)
+{
+    expr_register_functions(db);
+    if (!db_table_exists(db, cfg->customers.table)) {
+        cc_diag(diags, cfg->rules, 0, 0, "error: the database has no customers table '%s'", cfg->customers.table);
+        return CC_ERR_INPUT;
+    }
+    long long ncust = 0;
+    {
+        cc_buf q = CC_BUF_INIT;
+        cc_buf_puts(&q, "SELECT count(*) FROM ");
+        db_quote_ident(cfg->customers.table, &q);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, cc_buf_str(&q), -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            ncust = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        cc_buf_free(&q);
+    }
+    /* Compile everything first: an error in any segment writes nothing. */
+    expr_ctx *ctx = xcalloc(n ? n : 1, sizeof *ctx);
+    cc_buf *sql = xcalloc(n ? n : 1, sizeof *sql);
+    const char **names = xcalloc(n ? n : 1, sizeof *names);
+    for (size_t i = 0; i < n; i++) names[i] = segs[i].name;
+    cc_code rc = CC_OK;
+    for (size_t i = 0; i < n; i++) {
+        expr_ctx *x = &ctx[i];
+        x->db = db;
+        x->cfg = cfg;
+        x->table = cfg->customers.table;
+        x->today = today;
+        x->now = now_local;
+        x->file = segs[i].file;
+        x->diags = diags;
+        x->segments = names;
+        x->n_segments = n;
+        cc_buf_puts(&sql[i], "INSERT INTO temp.care_seg_new(customer_id, label, score, value) ");
+        if (segment_select(x, cfg, &segs[i], ncust, &sql[i]) != CC_OK) rc = CC_ERR_INPUT;
+    }
+    if (rc == CC_OK && db_begin(db) != CC_OK) {
+        fprintf(stderr, "carecast: cannot start a transaction: %s\n", sqlite3_errmsg(db));
+        rc = CC_ERR_DB;
+    } else if (rc == CC_OK) {
+        rc = db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS care_seg_new(customer_id TEXT PRIMARY KEY, label TEXT, "
+                         "score TEXT, value REAL)", "segment");
+        for (size_t i = 0; i < n && rc == CC_OK; i++) {
+            const char *name = segs[i].name;
+            rc = db_exec(db, "DELETE FROM temp.care_seg_new", "segment");
+            sqlite3_stmt *st = NULL;
+            if (rc == CC_OK && sqlite3_prepare_v2(db, cc_buf_str(&sql[i]), -1, &st, NULL) != SQLITE_OK) {
+                fprintf(stderr, "carecast: segment %s: %s\n", name, sqlite3_errmsg(db));
+                rc = CC_ERR_DB;
+            }
+            if (rc == CC_OK) {
+                expr_bind(&ctx[i], st);
+                if (sqlite3_step(st) != SQLITE_DONE) {
+                    /* Duplicate customer ids land here too (PRIMARY KEY). */
+                    fprintf(stderr, "carecast: segment %s: %s\n", name, sqlite3_errmsg(db));
+                    rc = CC_ERR_DB;
+                }
+            }
+            sqlite3_finalize(st);
+            int before = sqlite3_total_changes(db);
+            if (rc == CC_OK)
+                rc = exec_bound(db,
+                                "INSERT INTO care_segment_history(segment, customer_id, label, previous_label, changed_at) "
+                                "SELECT ?1, n.customer_id, n.label, v.label, ?2 FROM temp.care_seg_new AS n "
+                                "LEFT JOIN care_segment_values AS v ON v.segment = ?1 AND v.customer_id = n.customer_id "
+                                "WHERE n.label IS NOT v.label",
+                                name, now, 0, "history");
+            res[i].changed = (size_t)(sqlite3_total_changes(db) - before);
+            res[i].customers = (size_t)ncust;
+            if (rc == CC_OK)
+                rc = exec_bound(db,
+                                "INSERT INTO care_segment_values(segment, customer_id, label, score, value, previous_label, "
+                                "changed_at, computed_at) SELECT ?1, customer_id, label, score, value, NULL, "
+                                "CASE WHEN label IS NOT NULL THEN ?2 END, ?2 FROM temp.care_seg_new WHERE 1 "
+                                "ON CONFLICT(segment, customer_id) DO UPDATE SET "
+                                "previous_label = CASE WHEN excluded.label IS NOT label THEN label ELSE previous_label END, "
+                                "changed_at = CASE WHEN excluded.label IS NOT label THEN excluded.computed_at ELSE changed_at END, "
+                                "label = excluded.label, score = excluded.score, value = excluded.value, "
+                                "computed_at = excluded.computed_at",
+                                name, now, 0, "values");
+            /* Customers no longer in the customers table leave the segment. */
+            if (rc == CC_OK)
+                rc = exec_bound(db,
+                                "DELETE FROM care_segment_values WHERE segment = ?1 AND customer_id NOT IN "
+                                "(SELECT customer_id FROM temp.care_seg_new)",
+                                name, now, 0, "removed customers");
+            if (rc == CC_OK)
+                rc = exec_bound(db,
+                                "INSERT INTO care_segment_runs(segment, computed_at, customers) VALUES (?1, ?2, ?3) "
+                                "ON CONFLICT(segment) DO UPDATE SET computed_at = excluded.computed_at, "
+                                "customers = excluded.customers",
+                                name, now, ncust, "runs");
+        }
+        if (rc == CC_OK) rc = db_exec(db, "DELETE FROM temp.care_seg_new", "segment");
+        if (rc == CC_OK) rc = db_commit(db);
+        if (rc != CC_OK) db_rollback(db);
+    }
+    for (size_t i = 0; i < n; i++) {
+        expr_ctx_free(&ctx[i]);
+        cc_buf_free(&sql[i]);
+    }
+    free(ctx);
+    free(sql);
+    free(names);
+    return rc;
+}
+
+int segment_stale(sqlite3 *db, const cc_segment *segs, size_t n, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT computed_at FROM care_segment_runs WHERE segment = ?", -1, &st, NULL) != SQLITE_OK)
+        return 1;
+    int stale = 0;
+    for (size_t i = 0; i < n && !stale; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, segs[i].name, -1, SQLITE_STATIC);
+        stale = sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) <= now - 86400;
+    }
+    sqlite3_finalize(st);
+    return stale;
+}
+
+cc_code segment_counts(sqlite3 *db, const char *segment, segment_label_count **out, size_t *n, int64_t *computed_at)
+{
+    *out = NULL;
+    *n = 0;
+    *computed_at = 0;
+    sqlite3_stmt *st = NULL;
+    /* The last computation's changes are the history rows stamped with
+     * its time. */
+    static const char q[] =
+        "WITH run AS (SELECT computed_at AS t FROM care_segment_runs WHERE segment = ?1), "
+        "x(label, c, e, l) AS ("
+        " SELECT label, 1, 0, 0 FROM care_segment_values WHERE segment = ?1"
+        " UNION ALL SELECT label, 0, 1, 0 FROM care_segment_history WHERE segment = ?1 AND changed_at = (SELECT t FROM run)"
+        " UNION ALL SELECT previous_label, 0, 0, 1 FROM care_segment_history WHERE segment = ?1 AND changed_at = (SELECT t FROM run)) "
+        "SELECT label, sum(c), sum(e), sum(l), (SELECT t FROM run) FROM x GROUP BY label ORDER BY label IS NULL, label";
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) return CC_ERR_DB;
+    sqlite3_bind_text(st, 1, segment, -1, SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xrealloc(*out, (*n + 1) * sizeof **out);
+        segment_label_count *c = &(*out)[(*n)++];
+        const char *l = (const char *)sqlite3_column_text(st, 0);
+        c->label = l ? xstrdup(l) : NULL;
+        c->customers = sqlite3_column_int64(st, 1);
+        c->entered = sqlite3_column_int64(st, 2);
+        c->left = sqlite3_column_int64(st, 3);
+        *computed_at = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? CC_OK : CC_ERR_DB;
+}
+
+void segment_counts_free(segment_label_count *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(c[i].label);
+    free(c);
 }

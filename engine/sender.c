@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "outbox.h"
+#include "tasks.h"
 #include "transport.h"
 
 #define BATCH 50   /* messages per claim for each connection */
@@ -103,6 +104,10 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         }
         transport_close(t);
     }
+    /* Care tasks last, under the same lock: one digest email per assignee
+     * listing every task due now (tasks.c). */
+    if (rc == CC_OK && (!limit || done < limit))
+        rc = tasks_send_digests(db, cfg, now, LEASE_SECONDS, verbose, &tot->sent, &tot->retry, &tot->failed);
     close(lock);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "csv_import.h"
 #include "sms.h"
@@ -36,6 +37,7 @@ typedef struct {
     int started;             /* the access handler has seen it */
     int too_big;             /* the body passed MAX_BODY: it is discarded */
     size_t uri_len;          /* path + query as sent */
+    char *raw_uri;           /* the same, kept for Twilio's signature */
     cc_buf body;
     unsigned status;         /* what was answered, for the log */
     char method[8];
@@ -336,6 +338,193 @@ out:
     return rc;
 }
 
+/* ---- Twilio status callbacks ------------------------------------------- */
+
+typedef struct {
+    char *key, *value;
+} form_pair;
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const form_pair *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : strcmp(x->value, y->value);
+}
+
+/* Twilio's request signature (X-Twilio-Signature): base64(HMAC-SHA1(auth
+ * token, URL + each POST parameter's name and value, sorted by name)),
+ * where URL is what Twilio requested: our public_url + the path and query
+ * as received.  0 when it does not match or the body is malformed. */
+static int twilio_signature_ok(const serve_server *sv, struct MHD_Connection *conn, const request *r,
+                               const char *token)
+{
+    const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
+    const char *pub = sv->cfg->serve.public_url;
+    if (!given || !*given || !r->raw_uri || !pub || !*pub) return 0;
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (r->body.len && (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)) return 0;
+    form_pair *pairs = NULL;
+    size_t n = 0;
+    int ok = 1;
+    const char *body = cc_buf_str(&r->body);
+    size_t len = r->body.len, i = 0;
+    while (ok && i < len) {
+        size_t end = i;
+        while (end < len && body[end] != '&') end++;
+        size_t eq = i;
+        while (eq < end && body[eq] != '=') eq++;
+        if (end > i) {
+            cc_buf k = CC_BUF_INIT, v = CC_BUF_INIT;
+            ok = form_decode(body + i, eq - i, &k) && (eq >= end || form_decode(body + eq + 1, end - eq - 1, &v));
+            pairs = xrealloc(pairs, (n + 1) * sizeof *pairs);
+            pairs[n].key = cc_buf_take(&k);
+            pairs[n].value = cc_buf_take(&v);
+            if (!pairs[n].key) pairs[n].key = xstrdup("");
+            if (!pairs[n].value) pairs[n].value = xstrdup("");
+            n++;
+        }
+        i = end + 1;
+    }
+    cc_buf data = CC_BUF_INIT;
+    size_t pl = strlen(pub);
+    while (pl && pub[pl - 1] == '/') pl--;
+    cc_buf_append(&data, pub, pl);
+    cc_buf_puts(&data, r->raw_uri);
+    if (n) qsort(pairs, n, sizeof *pairs, pair_cmp);
+    for (size_t k = 0; k < n; k++) {
+        cc_buf_puts(&data, pairs[k].key);
+        cc_buf_puts(&data, pairs[k].value);
+        free(pairs[k].key);
+        free(pairs[k].value);
+    }
+    free(pairs);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+    if (ok && HMAC(EVP_sha1(), token, (int)strlen(token), (const unsigned char *)data.data, data.len, mac, &ml)) {
+        int bl = EVP_EncodeBlock(b64, mac, (int)ml);
+        ok = bl > 0 && strlen(given) == (size_t)bl && CRYPTO_memcmp(given, b64, (size_t)bl) == 0;
+    } else {
+        ok = 0;
+    }
+    cc_buf_free(&data);
+    return ok;
+}
+
+static int is_sid(const char *s)
+{
+    if (!s || !*s || strlen(s) > 64) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s)) return 0;
+    return 1;
+}
+
+/* POST /twilio/status/SECRET[?id=ID] with MessageSid, MessageStatus and
+ * perhaps ErrorCode.  The message is the outbox id in the callback URL (the
+ * twilio transport puts it there; Twilio signs it), else the one whose
+ * successful attempt recorded "twilio sid=SID;". */
+static enum MHD_Result on_twilio(serve_server *sv, struct MHD_Connection *conn, request *r)
+{
+    const cc_transport_config *tc = &sv->cfg->sms_transport;
+    if (!cc_streq(tc->type, "twilio") || !tc->token || !*tc->token || !sv->cfg->serve.public_url)
+        return respond(conn, r, MHD_HTTP_NOT_FOUND,
+                       "Twilio callbacks need transports.sms (twilio) with its token and serve.public_url\n");
+    if (!twilio_signature_ok(sv, conn, r, tc->token))
+        return respond(conn, r, MHD_HTTP_FORBIDDEN, "bad X-Twilio-Signature\n");
+    cc_buf s1 = CC_BUF_INIT, s2 = CC_BUF_INIT, s3 = CC_BUF_INIT, detail = CC_BUF_INIT;
+    int bad = 0;
+    const char *sid = param(conn, r, "MessageSid", &s1, &bad);
+    const char *status = param(conn, r, "MessageStatus", &s2, &bad);
+    const char *error = param(conn, r, "ErrorCode", &s3, &bad);
+    const char *id_s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+    int64_t id = 0;
+    enum MHD_Result rc;
+    sqlite3_stmt *st = NULL;
+    int src = SQLITE_OK;
+    if (bad || !is_sid(sid) || !status || !*status || (id_s && !parse_id(id_s, &id))) {
+        rc = respond(conn, r, MHD_HTTP_BAD_REQUEST, "expected MessageSid and MessageStatus\n");
+        goto out;
+    }
+    if (!id) {
+        src = sqlite3_prepare_v2(sv->db,
+                                 "SELECT outbox_id FROM care_attempts WHERE result = 'ok'"
+                                 " AND reply LIKE 'twilio sid=' || ?1 || ';%' ORDER BY at DESC LIMIT 1",
+                                 -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+            src = sqlite3_step(st);
+            if (src == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (src != SQLITE_ROW && src != SQLITE_DONE) goto db_error;
+        if (!id) {
+            rc = respond(conn, r, MHD_HTTP_NOT_FOUND, "no SMS with that MessageSid\n");
+            goto out;
+        }
+    }
+    /* Final outcomes only; queued, sending, sent ... change nothing. */
+    const char *outcome = !strcmp(status, "delivered") ? "delivered"
+                          : !strcmp(status, "undelivered") || !strcmp(status, "failed") ? "undelivered" : NULL;
+    int changed = 0;
+    if (outcome) {
+        cc_buf_printf(&detail, "twilio %s sid=%s", status, sid);
+        if (error && *error) {
+            cc_buf_puts(&detail, " error ");
+            clean_text(error, MAX_DETAIL, &detail);
+        }
+        src = sqlite3_prepare_v2(
+            sv->db,
+            "UPDATE care_outbox SET delivery_status = ?2,"
+            "  delivered_at = CASE WHEN ?2 = 'delivered' THEN ?3 ELSE NULL END,"
+            "  delivery_detail = ?4"
+            " WHERE id = ?1 AND channel = 'sms'"
+            "  AND (delivery_status IS NULL OR (delivery_status = 'undelivered' AND ?2 = 'delivered'))",
+            -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_text(st, 2, outcome, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+            sqlite3_bind_text(st, 4, cc_buf_str(&detail), -1, SQLITE_TRANSIENT);
+            src = sqlite3_step(st);
+            if (src == SQLITE_DONE) changed = sqlite3_changes(sv->db) > 0;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (src != SQLITE_DONE) goto db_error;
+    }
+    if (!changed) {
+        src = sqlite3_prepare_v2(sv->db, "SELECT 1 FROM care_outbox WHERE id = ?1 AND channel = 'sms'", -1, &st,
+                                 NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, id);
+            src = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (src != SQLITE_ROW && src != SQLITE_DONE) goto db_error;
+        if (src == SQLITE_DONE) {
+            rc = respond(conn, r, MHD_HTTP_NOT_FOUND, "no SMS with that outbox id\n");
+            goto out;
+        }
+    }
+    if (sv->verbosity > 1)
+        fprintf(stderr, "carecast serve: twilio status %s for outbox %lld%s\n", outcome ? outcome : "(intermediate)",
+                (long long)id, changed ? "" : " (nothing new)");
+    rc = respond(conn, r, MHD_HTTP_OK, changed ? "recorded\n" : "ok\n");
+    goto out;
+db_error:
+    fprintf(stderr, "carecast serve: database: %s\n", sqlite3_errmsg(sv->db));
+    rc = respond(conn, r, src == SQLITE_BUSY ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                 "database error\n");
+out:
+    cc_buf_free(&s1);
+    cc_buf_free(&s2);
+    cc_buf_free(&s3);
+    cc_buf_free(&detail);
+    return rc;
+}
+
 /* ---- inbound SMS ------------------------------------------------------ */
 
 /* Skip whitespace at both ends, including U+3000 (ideographic space) and
@@ -580,7 +769,7 @@ out:
  * the secret removed). */
 static void log_path(const serve_server *sv, const char *url, char *out, size_t cap)
 {
-    static const char *const routes[] = {"/kannel/dlr/", "/sms/inbound/", "/unsubscribe/"};
+    static const char *const routes[] = {"/kannel/dlr/", "/sms/inbound/", "/unsubscribe/", "/twilio/status/"};
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strncmp(url, routes[i], strlen(routes[i])) == 0) {
             snprintf(out, cap, "%s***", routes[i]);
@@ -614,6 +803,12 @@ static enum MHD_Result route(serve_server *sv, struct MHD_Connection *conn, requ
         if (!secret_ok(rest, sv->cfg->serve.secret)) return respond(conn, r, MHD_HTTP_FORBIDDEN, "forbidden\n");
         return dlr ? on_dlr(sv, conn, r) : on_inbound(sv, conn, r);
     }
+    if (!strncmp(url, "/twilio/status/", 15)) {
+        static const header allow_post[] = {{"Allow", "POST"}};
+        if (!post) return respond_h(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "", allow_post, 1);
+        if (!secret_ok(url + 15, sv->cfg->serve.secret)) return respond(conn, r, MHD_HTTP_FORBIDDEN, "forbidden\n");
+        return on_twilio(sv, conn, r);
+    }
     if (!strncmp(url, "/unsubscribe/", 13)) {
         rest = url + 13;
         if (!get && !post) return respond_h(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "", allow_both, 1);
@@ -626,6 +821,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     request *r = xcalloc(1, sizeof *r);
     r->uri_len = uri ? strlen(uri) : 0;
+    /* Only Twilio's callbacks need it (the signed URL includes the query). */
+    if (uri && r->uri_len <= MAX_URI && !strncmp(uri, "/twilio/status/", 15)) r->raw_uri = xstrdup(uri);
     return r;
 }
 
@@ -700,6 +897,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls, enum
             fprintf(stderr, "carecast serve: %s %s %s - (connection ended: %d)\n", ip, r->method, r->path, (int)toe);
     }
     cc_buf_free(&r->body);
+    free(r->raw_uri);
     free(r);
 }
 
@@ -732,6 +930,23 @@ char *serve_dlr_url(const char *public_url, const char *secret, int64_t id)
         else cc_buf_printf(&b, "%%%02X", *p);
     }
     cc_buf_printf(&b, "?id=%lld&status=%%d&answer=%%A", (long long)id);
+    return cc_buf_take(&b);
+}
+
+/* PUBLIC_URL/twilio/status/SECRET?id=ID: the id makes the callback find its
+ * message even before the sender has recorded Twilio's sid. */
+char *serve_twilio_status_url(const char *public_url, const char *secret, int64_t id)
+{
+    cc_buf b = CC_BUF_INIT;
+    size_t n = strlen(public_url);
+    while (n && public_url[n - 1] == '/') n--;
+    cc_buf_append(&b, public_url, n);
+    cc_buf_puts(&b, "/twilio/status/");
+    for (const unsigned char *p = (const unsigned char *)secret; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') cc_buf_putc(&b, (char)*p);
+        else cc_buf_printf(&b, "%%%02X", *p);
+    }
+    cc_buf_printf(&b, "?id=%lld", (long long)id);
     return cc_buf_take(&b);
 }
 

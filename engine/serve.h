@@ -12,6 +12,12 @@
  *                                         UNSUBSCRIBE, TD, T, 退订 suppress the
  *                                         number for marketing; the answer body
  *                                         is the reply SMS
+ *   POST /twilio/status/SECRET[?id=ID]    Twilio status callback (MessageSid,
+ *                                         MessageStatus): delivered, or
+ *                                         undelivered/failed -> undelivered;
+ *                                         X-Twilio-Signature checked with the
+ *                                         twilio transport's token over
+ *                                         serve.public_url + path (403)
  *   GET  /unsubscribe/TOKEN               a page with a button (writes nothing:
  *                                         link scanners fetch links too)
  *   POST /unsubscribe/TOKEN               RFC 8058 one-click: body
@@ -45,6 +51,11 @@
  * where Kannel replaces %d by the report type and %A by the SMSC's text.
  * Caller frees (it holds the secret: wipe it). */
 char *serve_dlr_url(const char *public_url, const char *secret, int64_t id);
+
+/* The StatusCallback for outbox message `id`:
+ *   PUBLIC_URL/twilio/status/SECRET?id=ID
+ * Caller frees (it holds the secret: wipe it). */
+char *serve_twilio_status_url(const char *public_url, const char *secret, int64_t id);
 
 /* Parse "HOST:PORT" ("127.0.0.1:8025", "localhost:8025", "[::1]:8025").
  * *loopback says whether the address is a loopback one.  CC_ERR_USAGE with

@@ -14,6 +14,8 @@ cc_code transport_open(const cc_config *cfg, const char *channel, cc_transport *
         {"sms", "file", &transport_file_ops},
         {"email", "smtp", &transport_smtp_ops},
         {"sms", "kannel", &transport_kannel_ops},
+        {"sms", "twilio", &transport_twilio_ops},
+        {"sms", "http-json", &transport_http_json_ops},
     };
     const cc_transport_ops *ops = NULL;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)

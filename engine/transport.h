@@ -36,6 +36,8 @@ struct cc_transport {
 extern const cc_transport_ops transport_file_ops;
 extern const cc_transport_ops transport_smtp_ops;
 extern const cc_transport_ops transport_kannel_ops;
+extern const cc_transport_ops transport_twilio_ops;
+extern const cc_transport_ops transport_http_json_ops;
 
 /* Open the transport configured for `channel`.  CC_ERR_CONFIG with a message
  * in `err` for an unknown or unsupported type. */

@@ -123,7 +123,11 @@ static int mailbox_ok(const char *s)
 static cc_code smtp_open(cc_transport *t)
 {
     const cc_transport_config *tc = t->tc;
-    const char *tls = tc->tls && *tc->tls ? tc->tls : "none";
+    const char *host0 = tc->host && *tc->host ? tc->host : "127.0.0.1";
+    int loopback = !strncmp(host0, "127.", 4) || !strcmp(host0, "localhost") || !strcmp(host0, "::1");
+    /* Mail leaving the machine is encrypted unless the config says
+     * `tls: none` in so many words; on loopback there is nothing to hide. */
+    const char *tls = tc->tls && *tc->tls ? tc->tls : loopback ? "none" : "starttls";
     const char *where = t->config && t->config->path ? t->config->path : "configuration";
     if (strcmp(tls, "tls") == 0) {
         fprintf(stderr, "carecast: %s:%d:%d: error: tls: tls (implicit TLS, SMTPS port 465) is not "

@@ -128,7 +128,10 @@ for A in 2027-05-31 2028-02-29; do
   ex --date $A --format jsonl plan --dry-run > "$T/a.jsonl" 2> "$T/a.err"
   idle=""
   for c in $campaigns; do
-    case $c in spring-festival-greeting|lucky-draw-invitation|holder-broadcast) continue ;; esac
+    # The staff birthday reminder looks a week ahead among ~150 tier-A
+    # customers, where the demo data forces no birthdays: work there is
+    # chance (it has some on the main demo date, checked above).
+    case $c in spring-festival-greeting|lucky-draw-invitation|holder-broadcast|birthday-staff-reminder) continue ;; esac
     grep -q "\"campaign\": \"$c\".*\"status\": \"planned\"" "$T/a.jsonl" || idle="$idle $c"
   done
   check "anchor $A: every dated campaign has work${idle:+ (idle:$idle)}" test -z "$idle"

@@ -122,3 +122,12 @@ dups=$((unique - distinct))
   && ok "after $kills SIGKILLs: all 2,000 messages arrived" || not_ok "crash: all arrived" "$distinct distinct, $kills kills"
 [ "$dups" -le "$inflight" ] && ok "duplicates $dups <= messages in flight at the kills $inflight" || not_ok "crash duplicates bounded" "$dups > $inflight"
 echo "crash test: $kills kills, $inflight in flight, $dups duplicates, $arrived deliveries for 2000 messages"
+
+# TLS required but not offered: never a plaintext fallback; the message waits.
+config ok
+sed -i 's/tls: none/tls: starttls/' "$T/ok.yaml"
+sqlite3 "$DB" "UPDATE care_outbox SET status='planned', attempts=0 WHERE campaign='ok' AND customer_id='C0000'"
+before=$(sink_count)
+expect_status 0 "send with tls: starttls to a server without STARTTLS" cc --config "$T/ok.yaml" --now 2026-05-02T10:00:00 send
+grep -q "sent 0, retry 1, failed 0" "$T/out" && [ "$(sink_count)" = "$before" ] && ok "STARTTLS required and not offered: nothing sent in clear, kept for retry" || not_ok "starttls required" "$(cat "$T/out")"
+sqlite3 "$DB" "SELECT last_error FROM care_outbox WHERE customer_id='C0000'" | grep -qi "extension not available\|starttls" && ok "the reason names STARTTLS" || not_ok "the reason names STARTTLS" "$(sqlite3 "$DB" "SELECT last_error FROM care_outbox WHERE customer_id='C0000'")"

@@ -1,0 +1,301 @@
+/* cmd_trigger.c - `carecast trigger`: a one-off send of a campaign now,
+ * for customer-service leads.
+ *
+ * The planner does the work (plan_filter's trigger fields): the campaign's
+ * `when`, `repeat`, `send_at`, `schedule` and `active` are ignored, while
+ * consent, suppressions, caps and quiet hours apply as in `plan`.  The
+ * occurrence recorded is a key derived from the command itself, so the
+ * never-twice ledger makes the same command a no-op the second time, and a
+ * different customer set or --var is a new trigger. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "db.h"
+#include "sender.h"
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "trigger-" and 12 hex digits of a hash over everything that decides who
+ * gets what: campaign, step, the sorted customers or the --where text, and
+ * the sorted --var settings.  Sorting makes the order of options
+ * irrelevant. */
+static void trigger_key(const char *camp, const char *step, const char **cust, size_t nc, const char *where,
+                        char **vars, size_t nv, char out[32])
+{
+    cc_buf b = CC_BUF_INIT;
+    cc_buf_printf(&b, "%s\n%s\n", camp, step);
+    for (size_t i = 0; i < nc; i++) cc_buf_printf(&b, "c:%s\n", cust[i]);
+    if (where) cc_buf_printf(&b, "w:%s\n", where);
+    for (size_t i = 0; i < nv; i++) cc_buf_printf(&b, "v:%s\n", vars[i]);
+    uint64_t h = cc_hash(cc_buf_str(&b), NULL, NULL);
+    snprintf(out, 32, "trigger-%012llx", (unsigned long long)(h & 0xffffffffffffULL));
+    cc_buf_free(&b);
+}
+
+/* The customers of `ids` that the customers table does not have. */
+static size_t report_unknown(cli *c, const char **ids, size_t n)
+{
+    cc_buf sql = CC_BUF_INIT;
+    cc_buf_puts(&sql, "SELECT 1 FROM ");
+    db_quote_ident(c->cfg.customers.table, &sql);
+    cc_buf_puts(&sql, " WHERE ");
+    db_quote_ident(c->cfg.customers.id, &sql);
+    cc_buf_puts(&sql, " = ?");
+    sqlite3_stmt *st = NULL;
+    size_t bad = 0;
+    if (sqlite3_prepare_v2(c->db, cc_buf_str(&sql), -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "carecast trigger: cannot read the customers table '%s': %s\n", c->cfg.customers.table,
+                sqlite3_errmsg(c->db));
+        cc_buf_free(&sql);
+        return n ? n : 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            fprintf(stderr, "carecast trigger: no customer '%s' in table '%s'\n", ids[i], c->cfg.customers.table);
+            bad++;
+        }
+    }
+    sqlite3_finalize(st);
+    cc_buf_free(&sql);
+    return bad;
+}
+
+static int already_triggered(sqlite3 *db, const char *camp, const char *step, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM care_occurrences WHERE campaign = ? AND step = ? AND occurrence = ? LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, camp, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* "3 messages (email 2, sms 1); skipped 1 (no-consent 1)" */
+static size_t summarise(const plan_list *pl, cc_buf *out)
+{
+    static const char *const channels[] = {"email", "sms", "task"};
+    static const char *const reasons[] = {"no-address", "suppressed", "no-consent", "capped", "too-long"};
+    size_t by_ch[3] = {0}, by_reason[6] = {0}, planned = 0, skipped = 0, held = 0;
+    for (size_t i = 0; i < pl->n; i++) {
+        const plan_item *it = &pl->items[i];
+        if (!strcmp(it->status, "planned")) {
+            planned++;
+            for (int k = 0; k < 3; k++) by_ch[k] += it->channel && !strcmp(it->channel, channels[k]);
+        } else if (!strcmp(it->status, "skipped")) {
+            skipped++;
+            int k = 0;
+            while (k < 5 && !cc_streq(it->reason, reasons[k])) k++;
+            by_reason[k]++;
+        } else if (!strcmp(it->status, "holdout")) {
+            held++;
+        }
+    }
+    cc_buf_printf(out, "%zu message%s", planned, planned == 1 ? "" : "s");
+    const char *sep = " (";
+    for (int k = 0; k < 3; k++)
+        if (by_ch[k]) { cc_buf_printf(out, "%s%s %zu", sep, channels[k], by_ch[k]); sep = ", "; }
+    if (*sep == ',') cc_buf_puts(out, ")");
+    if (skipped) {
+        cc_buf_printf(out, "; skipped %zu", skipped);
+        sep = " (";
+        for (int k = 0; k < 6; k++)
+            if (by_reason[k]) { cc_buf_printf(out, "%s%s %zu", sep, k < 5 ? reasons[k] : "other", by_reason[k]); sep = ", "; }
+        cc_buf_puts(out, ")");
+    }
+    if (held) cc_buf_printf(out, "; holdout %zu", held);
+    return planned;
+}
+
+cc_code cmd_trigger(cli *c)
+{
+    const char **customers = NULL;
+    size_t nc = 0;
+    char **vars = NULL;           /* "K=V" as given */
+    size_t nv = 0;
+    const char *v;
+    while ((v = cli_option(c, "--customer"))) {
+        customers = xrealloc(customers, (nc + 1) * sizeof *customers);
+        customers[nc++] = v;
+    }
+    while ((v = cli_option(c, "--var"))) {
+        vars = xrealloc(vars, (nv + 1) * sizeof *vars);
+        vars[nv++] = xstrdup(v);
+    }
+    const char *where = cli_option(c, "--where");
+    const char *step_name = cli_option(c, "--step");
+    int dry = cli_flag(c, "--dry-run"), yes = cli_flag(c, "--yes");
+    cc_code rc = CC_OK;
+    cc_campaign *camps = NULL;
+    size_t n = 0;
+    plan_list pl;
+    memset(&pl, 0, sizeof pl);
+    const char **var_names = NULL, **var_values = NULL;
+    if (cli_no_unknown_options(c, "trigger") != 0) { rc = CC_ERR_USAGE; goto out; }
+    /* "--customer A B C": ids after the campaign are more customers. */
+    for (int i = 1; i < c->argc && nc; i++) {
+        customers = xrealloc(customers, (nc + 1) * sizeof *customers);
+        customers[nc++] = c->argv[i];
+    }
+    if (c->argc < 1 || (c->argc > 1 && !nc) || (!nc == !where)) {
+        fprintf(stderr, "usage: carecast trigger CAMPAIGN (--customer ID... | --where EXPR) [--var K=V...] [--step NAME] "
+                        "[--dry-run] [--yes]\n(exactly one of --customer and --where)\n");
+        rc = CC_ERR_USAGE;
+        goto out;
+    }
+    if (where && !*where) {
+        fprintf(stderr, "carecast trigger: --where is empty; write an expression\n");
+        rc = CC_ERR_USAGE;
+        goto out;
+    }
+    rc = cmdplan_load_campaigns(c, &camps, &n);
+    if (rc != CC_OK) goto out;
+    const cc_campaign *camp = campaign_find(camps, n, c->argv[0]);
+    if (!camp) {
+        fprintf(stderr, "carecast trigger: no campaign '%s' in %s (campaigns:", c->argv[0], c->cfg.rules);
+        for (size_t i = 0; i < n; i++) fprintf(stderr, " %s", camps[i].id);
+        fprintf(stderr, ")\n");
+        rc = CC_ERR_NOT_FOUND;
+        goto out;
+    }
+    if (!camp->enabled) {
+        fprintf(stderr, "carecast trigger: campaign '%s' is disabled (enabled: false in %s)\n", camp->id, camp->file);
+        rc = CC_ERR_USAGE;
+        goto out;
+    }
+    const cc_step *step = &camp->steps[0];
+    if (step_name) {
+        step = NULL;
+        for (size_t i = 0; i < camp->n_steps; i++)
+            if (!strcmp(camp->steps[i].name, step_name)) step = &camp->steps[i];
+        if (!step) {
+            fprintf(stderr, "carecast trigger: campaign '%s' has no step '%s' (steps:", camp->id, step_name);
+            for (size_t i = 0; i < camp->n_steps; i++) fprintf(stderr, " %s", camp->steps[i].name);
+            fprintf(stderr, ")\n");
+            rc = CC_ERR_USAGE;
+            goto out;
+        }
+    }
+    /* --var K=V: K must be one of the campaign's vars, the only ones its
+     * templates may read. */
+    if (nv > 1) qsort(vars, nv, sizeof *vars, str_cmp);
+    var_names = xcalloc(nv + 1, sizeof *var_names);
+    var_values = xcalloc(nv + 1, sizeof *var_values);
+    for (size_t i = 0; i < nv; i++) {
+        char *eq = strchr(vars[i], '=');
+        int known = 0;
+        if (eq) {
+            *eq = '\0';
+            for (size_t k = 0; k < camp->n_vars; k++) known |= !strcmp(camp->var_names[k], vars[i]);
+        }
+        if (!eq || !known || (i && !strcmp(var_names[i - 1], vars[i]))) {
+            if (!eq) fprintf(stderr, "carecast trigger: --var '%s' must be NAME=VALUE\n", vars[i]);
+            else if (!known) {
+                fprintf(stderr, "carecast trigger: campaign '%s' defines no var '%s' (vars:", camp->id, vars[i]);
+                for (size_t k = 0; k < camp->n_vars; k++) fprintf(stderr, " %s", camp->var_names[k]);
+                fprintf(stderr, "%s)\n", camp->n_vars ? "" : " none");
+            } else fprintf(stderr, "carecast trigger: --var %s is given twice\n", vars[i]);
+            rc = CC_ERR_USAGE;
+            goto out;
+        }
+        var_names[i] = vars[i];
+        var_values[i] = eq + 1;
+    }
+    /* Restore "K=V" for the key (the sorted text of the settings). */
+    for (size_t i = 0; i < nv; i++) vars[i][strlen(vars[i])] = '=';
+    if (nc > 1) qsort(customers, nc, sizeof *customers, str_cmp);
+    size_t uniq = 0;
+    for (size_t i = 0; i < nc; i++)
+        if (!uniq || strcmp(customers[uniq - 1], customers[i])) customers[uniq++] = customers[i];
+    nc = uniq;
+    rc = cmdplan_open_existing_db(c);
+    if (rc != CC_OK) goto out;
+    if (nc && report_unknown(c, customers, nc)) {
+        rc = CC_ERR_USAGE;
+        goto out;
+    }
+    char key[32];
+    trigger_key(camp->id, step->name, customers, nc, where, vars, nv, key);
+    for (size_t i = 0; i < nv; i++) *strchr(vars[i], '=') = '\0';
+    plan_filter f = {.only_campaign = camp->id, .include_manual = 1, .occurrence = key, .only_step = step->name,
+                     .customers = customers, .n_customers = nc, .where = where,
+                     .var_names = var_names, .var_values = var_values, .n_vars = nv};
+    rc = cmdplan_compute(c, camps, n, &f, &pl);
+    if (rc != CC_OK) goto out;
+    int text = !strcmp(c->format, "text");
+    if (dry) {
+        cmdplan_print_items(c, &pl);
+        if (!pl.n && already_triggered(c->db, camp->id, step->name, key))
+            fprintf(stderr, "carecast trigger: already triggered (%s): nothing new would be sent\n", key);
+        goto out;
+    }
+    if (!pl.n) {
+        if (already_triggered(c->db, camp->id, step->name, key))
+            printf("already triggered (%s): nothing new to send\n", key);
+        else
+            printf("no customer matches: nothing to send\n");
+        goto out;
+    }
+    cc_buf sum = CC_BUF_INIT;
+    size_t planned = summarise(&pl, &sum);
+    if (!yes && !isatty(STDIN_FILENO)) {
+        fprintf(stderr, "carecast trigger: %s %s would get %s; not sent: confirm with --yes when not on a terminal "
+                        "(or look first with --dry-run)\n", camp->id, step->name, cc_buf_str(&sum));
+        cc_buf_free(&sum);
+        rc = CC_ERR_USAGE;
+        goto out;
+    }
+    if (!yes) {
+        fprintf(stderr, "%s, step %s, now: %s\nSend %zu message%s? [y/N] ", camp->id, step->name, cc_buf_str(&sum),
+                planned, planned == 1 ? "" : "s");
+        fflush(stderr);
+        char answer[64] = "";
+        if (!fgets(answer, sizeof answer, stdin)) answer[0] = '\0';
+        answer[strcspn(answer, "\r\n")] = '\0';
+        if (strcasecmp(answer, "y") != 0 && strcasecmp(answer, "yes") != 0) {
+            fprintf(stderr, "aborted: nothing sent\n");
+            cc_buf_free(&sum);
+            rc = CC_ERR_PROBLEMS;
+            goto out;
+        }
+    }
+    size_t recorded = 0;
+    rc = plan_record(c->db, &c->clock, &pl, &recorded);
+    if (rc == CC_OK && !text) cmdplan_print_items(c, &pl);
+    if (rc == CC_OK)
+        fprintf(text ? stdout : stderr, "triggered %s %s (%s): %s; %zu new outbox record%s\n", camp->id, step->name, key,
+                cc_buf_str(&sum), recorded, recorded == 1 ? "" : "s");
+    cc_buf_free(&sum);
+    if (rc != CC_OK) goto out;
+    send_totals tot;
+    rc = sender_run(c->db, &c->cfg, c->clock.now, 0, c->verbosity, &tot);
+    if (rc == CC_ERR_BUSY) {
+        fprintf(stderr, "carecast: another carecast is sending from %s; it will deliver these\n", c->cfg.database);
+        rc = CC_OK;
+        goto out;
+    }
+    fprintf(text ? stdout : stderr, "sent %zu, retry %zu, failed %zu\n", tot.sent, tot.retry, tot.failed);
+    if (rc == CC_OK && tot.failed) rc = CC_ERR_PROBLEMS;
+out:
+    plan_list_free(&pl);
+    campaigns_free(camps, n);
+    for (size_t i = 0; i < nv; i++) free(vars[i]);
+    free(vars);
+    free(var_names);
+    free(var_values);
+    free(customers);
+    return rc;
+}

@@ -1,0 +1,388 @@
+/* report.c - the figures of `carecast report` (see report.h for the
+ * definitions).  A few GROUP BY queries; the C side only files the grouped
+ * rows into campaigns, steps and channels and adds them up. */
+#include "report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "db.h"
+
+const char *const report_count_names[RC_N] = {"planned", "sent", "delivered", "undelivered",
+                                              "failed", "waiting", "skipped", "holdout"};
+
+static void counts_add(report_counts *to, const report_counts *from)
+{
+    for (int i = 0; i < RC_N; i++) to->v[i] += from->v[i];
+}
+
+static void reason_add(report_reason **list, size_t *n, const char *reason, long long k)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*list)[i].reason, reason)) {
+            (*list)[i].n += k;
+            return;
+        }
+    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    (*list)[*n].reason = xstrdup(reason);
+    (*list)[(*n)++].n = k;
+}
+
+static void channel_add(report_channel **list, size_t *n, const char *channel, const report_counts *c)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (cc_streq((*list)[i].channel, channel)) {
+            counts_add(&(*list)[i].c, c);
+            return;
+        }
+    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    memset(&(*list)[*n], 0, sizeof **list);
+    (*list)[*n].channel = xstrdup(channel);
+    counts_add(&(*list)[(*n)++].c, c);
+}
+
+/* Most first, then by name, so the biggest reason leads every list. */
+static int reason_cmp(const void *a, const void *b)
+{
+    const report_reason *x = a, *y = b;
+    if (x->n != y->n) return x->n > y->n ? -1 : 1;
+    return strcmp(x->reason, y->reason);
+}
+
+static int channel_cmp(const void *a, const void *b)
+{
+    const report_channel *x = a, *y = b;
+    if (!x->channel || !y->channel) return !x->channel - !y->channel;   /* "no channel" last */
+    return strcmp(x->channel, y->channel);
+}
+
+/* qsort() with an empty (NULL) array is undefined behaviour. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1) qsort(base, n, size, cmp);
+}
+
+static report_campaign *campaign_get(report *r, const char *id, const cc_campaign *camps, size_t n_camps)
+{
+    for (size_t i = 0; i < r->n_campaigns; i++)
+        if (!strcmp(r->campaigns[i].id, id)) return &r->campaigns[i];
+    r->campaigns = xrealloc(r->campaigns, (r->n_campaigns + 1) * sizeof *r->campaigns);
+    report_campaign *c = &r->campaigns[r->n_campaigns++];
+    memset(c, 0, sizeof *c);
+    c->id = xstrdup(id);
+    const cc_campaign *def = camps ? campaign_find(camps, n_camps, id) : NULL;
+    if (def) {
+        c->title = xstrdup(def->title);
+        c->sla_s = def->sla_s;
+    }
+    return c;
+}
+
+static report_step *step_get(report_campaign *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_steps; i++)
+        if (!strcmp(c->steps[i].name, name)) return &c->steps[i];
+    c->steps = xrealloc(c->steps, (c->n_steps + 1) * sizeof *c->steps);
+    report_step *s = &c->steps[c->n_steps++];
+    memset(s, 0, sizeof *s);
+    s->name = xstrdup(name);
+    return s;
+}
+
+/* Steps in the order the campaign file lists them: that is the order a
+ * sequence happens in (welcome, +30 d, +3 mo), which alphabetical is not. */
+static const cc_campaign *sort_def;
+static int step_rank(const char *name)
+{
+    if (sort_def)
+        for (size_t i = 0; i < sort_def->n_steps; i++)
+            if (!strcmp(sort_def->steps[i].name, name)) return (int)i;
+    return 1 << 20;
+}
+static int step_cmp(const void *a, const void *b)
+{
+    const report_step *x = a, *y = b;
+    int rx = step_rank(x->name), ry = step_rank(y->name);
+    return rx != ry ? (rx < ry ? -1 : 1) : strcmp(x->name, y->name);
+}
+static int campaign_cmp(const void *a, const void *b)
+{
+    return strcmp(((const report_campaign *)a)->id, ((const report_campaign *)b)->id);
+}
+
+/* cc_report_instant(TEXT): an occurrence (ISO date or date-time, business
+ * zone when it has no offset) as unix seconds; NULL for a repeat bucket
+ * such as "2026-W48", which names no instant. */
+static void sql_instant(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    int64_t t;
+    if (s && strlen(s) >= 10 && s[4] == '-' && s[7] == '-' &&
+        clock_parse_instant(s, (const char *)sqlite3_user_data(ctx), &t) == CC_OK)
+        sqlite3_result_int64(ctx, t);
+    else
+        sqlite3_result_null(ctx);
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK) return 0;
+    fprintf(stderr, "carecast report: %s\n", sqlite3_errmsg(db));
+    return -1;
+}
+
+static cc_code load_counts(sqlite3 *db, const report_opts *o, report *r, const cc_campaign *camps, size_t n_camps)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(db,
+                "SELECT campaign, step, channel, count(*), sum(status = 'sent'),"
+                " sum(delivery_status IS 'delivered'), sum(delivery_status IS 'undelivered'),"
+                " sum(status = 'failed'), sum(status IN ('planned', 'sending', 'retry')),"
+                " sum(status = 'skipped'), sum(status = 'holdout')"
+                " FROM care_outbox WHERE send_after >= ?1 AND send_after < ?2 AND (?3 IS NULL OR campaign = ?3)"
+                " GROUP BY campaign, step, channel",
+                &st))
+        return CC_ERR_DB;
+    sqlite3_bind_int64(st, 1, r->from);
+    sqlite3_bind_int64(st, 2, r->to);
+    sqlite3_bind_text(st, 3, o->campaign, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        report_counts k;
+        for (int i = 0; i < RC_N; i++) k.v[i] = sqlite3_column_int64(st, 3 + i);
+        report_campaign *c = campaign_get(r, (const char *)sqlite3_column_text(st, 0), camps, n_camps);
+        report_step *s = step_get(c, (const char *)sqlite3_column_text(st, 1));
+        const char *channel = (const char *)sqlite3_column_text(st, 2);
+        channel_add(&s->channels, &s->n_channels, channel, &k);
+        channel_add(&r->channels, &r->n_channels, channel, &k);
+        counts_add(&s->c, &k);
+        counts_add(&c->c, &k);
+        counts_add(&r->total, &k);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return CC_ERR_DB;
+
+    if (prepare(db,
+                "SELECT campaign, step, coalesce(reason, 'unknown'), count(*) FROM care_outbox"
+                " WHERE status = 'skipped' AND send_after >= ?1 AND send_after < ?2 AND (?3 IS NULL OR campaign = ?3)"
+                " GROUP BY campaign, step, reason",
+                &st))
+        return CC_ERR_DB;
+    sqlite3_bind_int64(st, 1, r->from);
+    sqlite3_bind_int64(st, 2, r->to);
+    sqlite3_bind_text(st, 3, o->campaign, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *reason = (const char *)sqlite3_column_text(st, 2);
+        long long k = sqlite3_column_int64(st, 3);
+        report_campaign *c = campaign_get(r, (const char *)sqlite3_column_text(st, 0), camps, n_camps);
+        report_step *s = step_get(c, (const char *)sqlite3_column_text(st, 1));
+        reason_add(&s->reasons, &s->n_reasons, reason, k);
+        reason_add(&c->reasons, &c->n_reasons, reason, k);
+        reason_add(&r->reasons, &r->n_reasons, reason, k);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? CC_OK : CC_ERR_DB;
+}
+
+/* One query per SLA campaign: occurrences grouped in SQL, classified by
+ * their first sent message against occurrence + sla.  An occurrence that
+ * is a repeat bucket (no instant) is timed from when it was planned. */
+static cc_code load_sla(sqlite3 *db, const report_opts *o, report *r, const cc_campaign *camps, size_t n_camps)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(db,
+                "WITH occ AS (SELECT coalesce(cc_report_instant(occurrence), min(created_at)) AS t,"
+                "   min(CASE WHEN status = 'sent' THEN sent_at END) AS first_sent, max(status = 'holdout') AS held"
+                "   FROM care_outbox WHERE campaign = ?1 GROUP BY row_id, occurrence)"
+                " SELECT count(*), coalesce(sum(first_sent IS NOT NULL AND first_sent <= t + ?2), 0),"
+                "  coalesce(sum(CASE WHEN first_sent IS NOT NULL THEN first_sent > t + ?2 ELSE ?5 >= t + ?2 END), 0),"
+                "  coalesce(sum(first_sent IS NULL AND ?5 < t + ?2), 0)"
+                " FROM occ WHERE NOT held AND t >= ?3 AND t < ?4",
+                &st))
+        return CC_ERR_DB;
+    for (size_t i = 0; i < n_camps; i++) {
+        const cc_campaign *def = &camps[i];
+        if (def->sla_s <= 0 || (o->campaign && strcmp(o->campaign, def->id))) continue;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, def->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, def->sla_s);
+        sqlite3_bind_int64(st, 3, r->from);
+        sqlite3_bind_int64(st, 4, r->to);
+        sqlite3_bind_int64(st, 5, r->now);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            sqlite3_finalize(st);
+            return CC_ERR_DB;
+        }
+        /* An SLA campaign is listed even when quiet: "0 breached" is news. */
+        report_campaign *c = campaign_get(r, def->id, camps, n_camps);
+        c->sla_occurrences = sqlite3_column_int64(st, 0);
+        c->sla_met = sqlite3_column_int64(st, 1);
+        c->sla_breached = sqlite3_column_int64(st, 2);
+        c->sla_pending = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    return CC_OK;
+}
+
+/* Where the labels of `segment` come from: computed segment values when the
+ * segment has been computed, else a customers column of that name. */
+static const char *label_source(sqlite3 *db, const cc_config *cfg, const char *segment)
+{
+    sqlite3_stmt *st = NULL;
+    int computed = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM care_segment_runs WHERE segment = ?1"
+                           " UNION ALL SELECT 1 FROM care_segment_values WHERE segment = ?1 LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, segment, -1, SQLITE_STATIC);
+        computed = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    if (computed) return "segment";
+    if (db_table_exists(db, cfg->customers.table) && db_has_column(db, cfg->customers.table, segment))
+        return "customers";
+    return NULL;
+}
+
+static cc_code load_coverage(sqlite3 *db, const cc_config *cfg, report *r, int64_t days)
+{
+    for (size_t i = 0; i < cfg->policy.n_coverage; i++) {
+        const cc_coverage_rule *rule = &cfg->policy.coverage[i];
+        r->coverage = xrealloc(r->coverage, (r->n_coverage + 1) * sizeof *r->coverage);
+        report_coverage *cv = &r->coverage[r->n_coverage++];
+        memset(cv, 0, sizeof *cv);
+        cv->segment = xstrdup(rule->segment);
+        cv->label = xstrdup(rule->label);
+        cv->rule = xstrdup(rule->rule);
+        /* The minimum scaled to the period, rounded half up: "2 per month"
+         * is 2 over the default 30 days, 6 over a quarter. */
+        int64_t wdays = rule->window_s / 86400;
+        cv->required = (2 * (int64_t)rule->n * days + wdays) / (2 * wdays);
+        cv->source = label_source(db, cfg, rule->segment);
+        if (!cv->source) {
+            fprintf(stderr, "carecast report: coverage: segment '%s' has not been computed and %s has no column '%s'\n",
+                    rule->segment, cfg->customers.table, rule->segment);
+            continue;
+        }
+        cc_buf q = CC_BUF_INIT;
+        if (!strcmp(cv->source, "segment")) {
+            cc_buf_puts(&q, "WITH lab AS (SELECT customer_id AS cid FROM care_segment_values WHERE segment = ?1 AND label = ?2),");
+        } else {
+            cc_buf_puts(&q, "WITH lab AS (SELECT CAST(");
+            db_quote_ident(cfg->customers.id, &q);
+            cc_buf_puts(&q, " AS TEXT) AS cid FROM ");
+            db_quote_ident(cfg->customers.table, &q);
+            cc_buf_puts(&q, " WHERE CAST(");
+            db_quote_ident(rule->segment, &q);
+            cc_buf_puts(&q, " AS TEXT) = ?2 AND ?1 IS NOT NULL),");
+        }
+        cc_buf_puts(&q, " con AS (SELECT customer_id AS cid, count(*) AS n FROM care_outbox"
+                        "  WHERE status = 'sent' AND coalesce(channel, '') <> 'task' AND sent_at >= ?3 AND sent_at < ?4"
+                        "  GROUP BY customer_id)"
+                        " SELECT count(*), coalesce(sum(con.n), 0), coalesce(sum(coalesce(con.n, 0) < ?5), 0)"
+                        " FROM lab LEFT JOIN con ON con.cid = lab.cid");
+        sqlite3_stmt *st = NULL;
+        int bad = prepare(db, cc_buf_str(&q), &st);
+        cc_buf_free(&q);
+        if (bad) return CC_ERR_DB;
+        sqlite3_bind_text(st, 1, rule->segment, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, rule->label, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, r->from);
+        sqlite3_bind_int64(st, 4, r->to);
+        sqlite3_bind_int64(st, 5, cv->required);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            fprintf(stderr, "carecast report: %s\n", sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            return CC_ERR_DB;
+        }
+        cv->customers = sqlite3_column_int64(st, 0);
+        cv->contacts = sqlite3_column_int64(st, 1);
+        cv->below = sqlite3_column_int64(st, 2);
+        sqlite3_finalize(st);
+    }
+    return CC_OK;
+}
+
+cc_code report_compute(sqlite3 *db, const cc_config *cfg, const cc_campaign *camps, size_t n_camps,
+                       const report_opts *o, report *r)
+{
+    memset(r, 0, sizeof *r);
+    r->zone = cfg->timezone;
+    r->now = o->now;
+    clock_format_date(o->since, r->since);
+    clock_format_date(o->until, r->until);
+    if (clock_local_to_utc(cfg->timezone, o->since, 0, 0, 0, &r->from) != CC_OK ||
+        clock_local_to_utc(cfg->timezone, clock_add_days(o->until, 1), 0, 0, 0, &r->to) != CC_OK)
+        return CC_ERR_CONFIG;
+    if (sqlite3_create_function(db, "cc_report_instant", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, cfg->timezone,
+                                sql_instant, NULL, NULL) != SQLITE_OK)
+        return CC_ERR_DB;
+    cc_code rc = load_counts(db, o, r, camps, n_camps);
+    if (rc == CC_OK) rc = load_sla(db, o, r, camps, n_camps);
+    int64_t days = clock_days_from_civil(o->until) - clock_days_from_civil(o->since) + 1;
+    if (rc == CC_OK) rc = load_coverage(db, cfg, r, days);
+    if (rc != CC_OK) return rc;
+
+    sort(r->campaigns, r->n_campaigns, sizeof *r->campaigns, campaign_cmp);
+    for (size_t i = 0; i < r->n_campaigns; i++) {
+        report_campaign *c = &r->campaigns[i];
+        sort_def = camps ? campaign_find(camps, n_camps, c->id) : NULL;
+        sort(c->steps, c->n_steps, sizeof *c->steps, step_cmp);
+        sort_def = NULL;
+        sort(c->reasons, c->n_reasons, sizeof *c->reasons, reason_cmp);
+        for (size_t j = 0; j < c->n_steps; j++) {
+            sort(c->steps[j].reasons, c->steps[j].n_reasons, sizeof *c->steps[j].reasons, reason_cmp);
+            sort(c->steps[j].channels, c->steps[j].n_channels, sizeof *c->steps[j].channels, channel_cmp);
+        }
+    }
+    sort(r->reasons, r->n_reasons, sizeof *r->reasons, reason_cmp);
+    sort(r->channels, r->n_channels, sizeof *r->channels, channel_cmp);
+    return CC_OK;
+}
+
+double report_sla_rate(const report_campaign *c)
+{
+    long long decided = c->sla_met + c->sla_breached;
+    return decided ? (double)c->sla_met / (double)decided : -1;
+}
+
+static void free_reasons(report_reason *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(l[i].reason);
+    free(l);
+}
+
+static void free_channels(report_channel *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(l[i].channel);
+    free(l);
+}
+
+void report_free(report *r)
+{
+    for (size_t i = 0; i < r->n_campaigns; i++) {
+        report_campaign *c = &r->campaigns[i];
+        for (size_t j = 0; j < c->n_steps; j++) {
+            free(c->steps[j].name);
+            free_channels(c->steps[j].channels, c->steps[j].n_channels);
+            free_reasons(c->steps[j].reasons, c->steps[j].n_reasons);
+        }
+        free(c->steps);
+        free_reasons(c->reasons, c->n_reasons);
+        free(c->id);
+        free(c->title);
+    }
+    free(r->campaigns);
+    free_channels(r->channels, r->n_channels);
+    free_reasons(r->reasons, r->n_reasons);
+    for (size_t i = 0; i < r->n_coverage; i++) {
+        free(r->coverage[i].segment);
+        free(r->coverage[i].label);
+        free(r->coverage[i].rule);
+    }
+    free(r->coverage);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,109 @@
+/* report.h - the figures of `carecast report`, computed from the outbox.
+ *
+ * report_compute() owns the definitions of the KPIs a marketing lead reads
+ * (care-practices.md "KPIs to report"); cmd_report.c only lays them out.
+ * Every figure comes from a handful of GROUP BY queries over care_outbox
+ * (and, for coverage, the customers or care_segment_values), never from a
+ * query per customer, so a report over millions of rows stays one pass.
+ *
+ * Definitions, over the outbox rows whose send_after falls in the period:
+ *   planned      every row (sent, waiting, failed, skipped and holdout alike)
+ *   sent         status sent;  delivered / undelivered: the delivery report
+ *   failed       status failed;  waiting: planned, sending or retry
+ *   skipped      status skipped, counted by reason;  holdout: status holdout
+ * SLA (campaigns with `sla:`): each occurrence (campaign, row, occurrence)
+ * whose occurrence time lies in the period is met when its first message
+ * was sent within sla of the occurrence, breached when sent later or still
+ * unsent at occurrence + sla, pending otherwise; holdout occurrences are
+ * left out (they are meant not to be sent).
+ * Coverage (config policy.coverage): per label, customers, their sent
+ * messages in the period (task-channel rows are for staff and do not count),
+ * and how many customers are below the minimum scaled to the period. */
+#ifndef CC_REPORT_H
+#define CC_REPORT_H
+
+#include <sqlite3.h>
+
+#include "campaign.h"
+#include "clock.h"
+#include "config.h"
+
+/* The status columns, in the order of report_counts.v. */
+enum { RC_PLANNED, RC_SENT, RC_DELIVERED, RC_UNDELIVERED, RC_FAILED, RC_WAITING, RC_SKIPPED, RC_HOLDOUT, RC_N };
+extern const char *const report_count_names[RC_N];
+
+typedef struct {
+    long long v[RC_N];
+} report_counts;
+
+typedef struct {
+    char *reason;
+    long long n;
+} report_reason;
+
+typedef struct {
+    char *channel;            /* NULL: no channel was eligible */
+    report_counts c;
+} report_channel;
+
+typedef struct {
+    char *name;
+    report_counts c;
+    report_channel *channels;
+    size_t n_channels;
+    report_reason *reasons;   /* skipped by reason, most first */
+    size_t n_reasons;
+} report_step;
+
+typedef struct {
+    char *id;
+    char *title;              /* from the rules folder; NULL when the file is gone */
+    int64_t sla_s;            /* 0 = none */
+    report_counts c;
+    report_step *steps;       /* in the campaign file's order, unknown steps last */
+    size_t n_steps;
+    report_reason *reasons;
+    size_t n_reasons;
+    /* SLA, when sla_s > 0 */
+    long long sla_occurrences, sla_met, sla_breached, sla_pending;
+} report_campaign;
+
+typedef struct {
+    char *segment, *label, *rule;
+    const char *source;       /* "segment" (care_segment_values) or "customers" (a column); NULL: none */
+    long long customers, contacts, below;
+    long long required;       /* the minimum over the period */
+} report_coverage;
+
+typedef struct {
+    const char *zone;
+    char since[11], until[11];    /* inclusive business-zone dates */
+    int64_t from, to;             /* [from, to) instants */
+    int64_t now;
+    report_counts total;
+    report_campaign *campaigns;
+    size_t n_campaigns;
+    report_channel *channels;     /* across campaigns */
+    size_t n_channels;
+    report_reason *reasons;       /* across campaigns */
+    size_t n_reasons;
+    report_coverage *coverage;
+    size_t n_coverage;
+} report;
+
+typedef struct {
+    const char *campaign;         /* NULL = all */
+    cc_date since, until;         /* inclusive */
+    int64_t now;
+} report_opts;
+
+/* Compute every figure.  `camps` (may be NULL) give titles, step order and
+ * SLAs.  Messages about coverage that cannot be computed go to stderr. */
+cc_code report_compute(sqlite3 *db, const cc_config *cfg, const cc_campaign *camps, size_t n_camps,
+                       const report_opts *o, report *r);
+void report_free(report *r);
+
+/* Met / (met + breached), or -1 when nothing is decided yet. */
+double report_sla_rate(const report_campaign *c);
+
+#endif
