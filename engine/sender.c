@@ -49,6 +49,24 @@ static void pace(const struct timespec *t0, size_t sent, double rate)
     while (nanosleep(&d, &d) != 0 && errno == EINTR) {}
 }
 
+/* Progress on long sends: a line rewritten in place on a terminal; in a
+ * log (cron, systemd) a plain line per 1,000 messages, so a stuck run can
+ * be told from a slow one. */
+static void progress(const send_totals *tot, size_t done, int verbose, int last)
+{
+    static size_t logged;
+    if (verbose < 1) return;
+    if (isatty(STDERR_FILENO)) {
+        if (done == 0) return;
+        fprintf(stderr, "\rcarecast: sending: %zu done (%zu sent, %zu retry, %zu failed)%s", done, tot->sent,
+                tot->retry, tot->failed, last ? "\n" : "");
+    } else if (!last && done / 1000 > logged / 1000) {
+        fprintf(stderr, "carecast: sending: %zu done (%zu sent, %zu retry, %zu failed)\n", done, tot->sent, tot->retry,
+                tot->failed);
+    }
+    logged = last ? 0 : done;
+}
+
 cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, int verbose, send_totals *tot)
 {
     memset(tot, 0, sizeof *tot);
@@ -100,10 +118,12 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
                         b.msgs[i].result == CC_OK ? "sent" : cc_strerror(b.msgs[i].result), b.msgs[i].reply);
             rc = outbox_finish(db, &b, now, t->tc, &tot->sent, &tot->retry, &tot->failed);
             done += b.n;
+            progress(tot, done, verbose, 0);
             outbox_batch_free(&b);
         }
         transport_close(t);
     }
+    progress(tot, done, verbose, 1);
     /* Care tasks last, under the same lock: one digest email per assignee
      * listing every task due now (tasks.c). */
     if (rc == CC_OK && (!limit || done < limit))

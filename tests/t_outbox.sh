@@ -113,3 +113,16 @@ start=$(date +%s%N)
 expect_status 0 "send 30 messages at rate 20/s" cc --config "$T/rate.yaml" --now 2026-05-02T10:00:00Z send
 took=$(( ($(date +%s%N) - start) / 1000000 ))
 grep -q "sent 30," "$T/out" && [ "$took" -ge 1000 ] && ok "the rate limit held: 30 messages took ${took} ms (>= 1000)" || not_ok "rate limit" "$(cat "$T/out") in $took ms"
+
+# Progress: plain lines per 1,000 messages in a log; a line rewritten in place on a terminal.
+sqlite3 "$DB" "CREATE TABLE bulk(id INTEGER PRIMARY KEY, customer_id TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2100) INSERT INTO bulk SELECT i, 'C3' FROM n;"
+mkdir -p "$T/bulk-rules"
+printf 'campaign: bulk\nkind: service\naudience: {from: bulk}\nrepeat: once\nchannels: [email]\ntemplate: t\n' > "$T/bulk-rules/bulk.yaml"
+sed "s|$T/rate-rules|$T/bulk-rules|; s/, rate: 20//" "$T/rate.yaml" > "$T/bulk.yaml"
+cc --config "$T/bulk.yaml" --now 2026-05-03T10:00:00Z plan > /dev/null
+expect_status 0 "send 2,100 messages to a log" cc --config "$T/bulk.yaml" --now 2026-05-03T10:00:00Z send
+[ "$(grep -c '^carecast: sending: [0-9]* done' "$T/err")" = 2 ] && grep -q "sending: 1000 done\|sending: 1050 done\|sending: 1[0-9]* done" "$T/err" \
+  && ok "two progress lines in the log for 2,100 messages" || not_ok "progress lines" "$(cat "$T/err")"
+sqlite3 "$DB" "UPDATE care_outbox SET status='planned', attempts=0 WHERE campaign='bulk' AND id IN (SELECT id FROM care_outbox WHERE campaign='bulk' LIMIT 120)"
+script -qec "$CARECAST --config $T/bulk.yaml --now 2026-05-03T11:00:00Z send" /dev/null > "$T/tty" 2>&1
+grep -q "$(printf '\r')carecast: sending: 120 done (120 sent" "$T/tty" && ok "on a terminal the progress line is rewritten in place" || not_ok "tty progress" "$(od -c "$T/tty" | head -5)"
