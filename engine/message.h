@@ -39,6 +39,9 @@ typedef struct {
      * outbox_finish() adds a marketing suppression for `to` with this
      * reason in the same transaction.  A static string, or NULL. */
     const char *suppress_reason;
+    /* With suppress_reason: the suppression blocks service mail too (scope
+     * `all`), for an address that does not exist (a hard bounce). */
+    int suppress_all;
 } cc_message;
 
 /* Store a server reply or error text in m->reply for the log: CR, LF and

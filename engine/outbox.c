@@ -110,8 +110,8 @@ cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transp
                                 -1, &upd, NULL) == SQLITE_OK &&
              /* idempotent, like serve's STOP: nothing when already suppressed */
              sqlite3_prepare_v2(db, "INSERT INTO care_suppressions(address, customer_id, scope, reason, created_at) "
-                                    "SELECT ?1, NULL, 'marketing', ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM "
-                                    "care_suppressions WHERE address = ?1 AND scope IN ('marketing','all'))",
+                                    "SELECT ?1, NULL, ?4, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM "
+                                    "care_suppressions WHERE address = ?1 AND scope IN (?4, 'all'))",
                                 -1, &sup, NULL) == SQLITE_OK;
     for (size_t i = 0; ok && i < b->n; i++) {
         cc_message *m = &b->msgs[i];
@@ -159,6 +159,7 @@ cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transp
             sqlite3_bind_text(sup, 1, m->to, -1, SQLITE_STATIC);
             sqlite3_bind_text(sup, 2, m->suppress_reason, -1, SQLITE_STATIC);
             sqlite3_bind_int64(sup, 3, now);
+            sqlite3_bind_text(sup, 4, m->suppress_all ? "all" : "marketing", -1, SQLITE_STATIC);
             ok = sqlite3_step(sup) == SQLITE_DONE;
         }
     }

@@ -271,6 +271,12 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
                 set_reply(m, "smtp %s: %s", st->hostport, etext);
             } else {
                 m->result = why->code / 100 == 2 ? CC_OK : result_for(why->code);
+                /* 5.1.x at RCPT: the mailbox or domain does not exist (a hard
+                 * bounce); that address is suppressed for all mail. */
+                if (why == rs && why->code / 100 == 5 && why->enh_class == 5 && why->enh_subject == 1) {
+                    m->suppress_reason = "hard-bounce";
+                    m->suppress_all = 1;
+                }
                 if (why->enh_class > 0)
                     set_reply(m, "%d %d.%d.%d %s", why->code, why->enh_class, why->enh_subject,
                               why->enh_detail, why->text ? why->text : "");

@@ -131,3 +131,13 @@ before=$(sink_count)
 expect_status 0 "send with tls: starttls to a server without STARTTLS" cc --config "$T/ok.yaml" --now 2026-05-02T10:00:00 send
 grep -q "sent 0, retry 1, failed 0" "$T/out" && [ "$(sink_count)" = "$before" ] && ok "STARTTLS required and not offered: nothing sent in clear, kept for retry" || not_ok "starttls required" "$(cat "$T/out")"
 sqlite3 "$DB" "SELECT last_error FROM care_outbox WHERE customer_id='C0000'" | grep -qi "extension not available\|starttls" && ok "the reason names STARTTLS" || not_ok "the reason names STARTTLS" "$(sqlite3 "$DB" "SELECT last_error FROM care_outbox WHERE customer_id='C0000'")"
+
+# A hard bounce (5.1.1: no such mailbox) suppresses the address for all mail;
+# other permanent rejections (5.3.0 above) do not.
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM care_suppressions")" = 0 ] && ok "a 5.3.0 rejection suppresses nothing" || not_ok "5.3.0 suppresses nothing"
+SMTP_PORT_REUSE=$SMTP_PORT start_smtp_sink -f RCPT -B "550 5.1.1 Recipient address rejected: User unknown"
+config ok
+sqlite3 "$DB" "UPDATE care_outbox SET status='failed' WHERE status='retry'; UPDATE care_outbox SET status='planned', attempts=0 WHERE campaign='ok' AND customer_id='C0001'"
+expect_status 1 "send to a mailbox that does not exist" cc --config "$T/ok.yaml" --now 2026-05-02T11:00:00 send
+[ "$(sqlite3 "$DB" "SELECT address || ' ' || scope || ' ' || reason FROM care_suppressions")" = "c0001@example.com all hard-bounce" ] \
+  && ok "5.1.1 at RCPT: the address is suppressed for all mail (hard-bounce)" || not_ok "hard bounce suppression" "$(sqlite3 "$DB" "SELECT * FROM care_suppressions"); $(sqlite3 "$DB" "SELECT last_error FROM care_outbox WHERE customer_id='C0001'")"
