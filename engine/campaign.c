@@ -22,28 +22,6 @@ typedef struct {
     const ynode *repeat_at; /* where the last `repeat:` value was written */
 } loader;
 
-/* Letters to change to turn a into b (Levenshtein), capped for long keys. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 32 || lb > 32) return 99;
-    size_t row[33];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t best = prev + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 /* "; did you mean 'x'?" for the closest of `keys` (NULL-terminated, up to
  * two lists) when it is a typo away from `k`. */
 static void suggest_key(const char *k, const char *const *keys, const char *const *more, cc_buf *out)
@@ -52,7 +30,7 @@ static void suggest_key(const char *k, const char *const *keys, const char *cons
     size_t bestd = strlen(k) <= 4 ? 2 : 3; /* short keys: one or two letters off */
     for (int list = 0; list < 2; list++)
         for (const char *const *t = list ? more : keys; t && *t; t++) {
-            size_t d = edit_distance(k, *t);
+            size_t d = cc_edit_distance(k, *t, 0);
             if (d < bestd) bestd = d, best = *t;
         }
     if (best) cc_buf_printf(out, "; did you mean '%s'?", best);

@@ -379,3 +379,29 @@ void cc_csv_field(cc_buf *b, const char *s)
     }
     if (quote) cc_buf_putc(b, '"');
 }
+
+size_t cc_edit_distance(const char *a, const char *b, int fold_case)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return 99;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            unsigned char x = (unsigned char)a[i - 1], y = (unsigned char)b[j - 1];
+            if (fold_case) {
+                x = (unsigned char)tolower(x);
+                y = (unsigned char)tolower(y);
+            }
+            size_t best = prev + (x != y);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}

@@ -95,6 +95,10 @@ char *cc_read_file(const char *path, size_t *len);
 /* Decode one UTF-8 character from s[0..n): its length (1-4) and code point,
  * or 0 for an invalid sequence (overlong, surrogate, > U+10FFFF, cut off). */
 size_t cc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Letters to change to turn a into b (Levenshtein), for "did you mean"
+ * suggestions; `fold_case` ignores ASCII case.  Strings over 64 bytes
+ * count as far apart (99). */
+size_t cc_edit_distance(const char *a, const char *b, int fold_case);
 /* Append `s` as one CSV field (RFC 4180: quoted when it holds a comma,
  * quote or line break; NULL is empty). */
 void cc_csv_field(cc_buf *b, const char *s);

@@ -85,35 +85,13 @@ static void error_at(parser *ps, const char *where, const char *fmt, ...)
     cc_buf_free(&b);
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return 99;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
-            size_t best = prev + cost;
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 /* ", did you mean 'x'?" for the closest candidate within a small distance. */
 static void suggest(const char *name, const char *const *cands, size_t n, cc_buf *out)
 {
     const char *best = NULL;
     size_t bestd = 3;
     for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(name, cands[i]);
+        size_t d = cc_edit_distance(name, cands[i], 1);
         /* On a tie, a candidate of the same length is the likelier typo
          * (a swap of two letters: 'dyas' is 'days', not 'day'). */
         int same_len_tie = d == bestd && best && strlen(cands[i]) == strlen(name) && strlen(best) != strlen(name);
