@@ -51,6 +51,13 @@ static int has_sla(const report *r)
     return 0;
 }
 
+static const char *segment_label_name(const char *label) { return label ? label : "(none)"; }
+
+static double per_customer(long long contacts, long long customers)
+{
+    return customers ? (double)contacts / (double)customers : 0.0;
+}
+
 /* ---- text --------------------------------------------------------------- *
  * The first column is as wide as its longest label, so titles of any
  * length keep the figures aligned; CJK characters count as two columns. */
@@ -173,6 +180,33 @@ static void render_text(const report *r, cc_buf *b)
                           cv->rule, cv->required, cv->below);
         }
     }
+    if (r->n_segments) {
+        cc_buf_puts(b, "\nSegments (labels now; entered and left at the last computation; messages sent in the period)\n");
+        for (size_t i = 0; i < r->n_segments; i++) {
+            const report_segment *sg = &r->segments[i];
+            char at[32];
+            clock_format_instant(r->zone, sg->computed_at, at);
+            cc_buf_printf(b, "  %s, computed %s\n", sg->name, at);
+            cc_buf_printf(b, "    %-12s %10s %8s %8s %9s %13s %8s %6s\n", "label", "customers", "entered", "left",
+                          "contacts", "per customer", "minimum", "below");
+            for (size_t k = 0; k < sg->n_labels; k++) {
+                const report_segment_label *l = &sg->labels[k];
+                cc_buf_printf(b, "    %-12s %10lld %8lld %8lld %9lld %13.2f", segment_label_name(l->label), l->customers,
+                              l->entered, l->left, l->contacts, per_customer(l->contacts, l->customers));
+                if (l->coverage) cc_buf_printf(b, " %8lld %6lld\n", l->coverage->required, l->coverage->below);
+                else cc_buf_printf(b, " %8s %6s\n", "-", "-");
+            }
+            if (sg->n_moves) {
+                cc_buf_puts(b, "    moves:");
+                for (size_t k = 0; k < sg->n_moves; k++)
+                    cc_buf_printf(b, "%s %s -> %s %lld", k ? "," : "", segment_label_name(sg->moves[k].from),
+                                  segment_label_name(sg->moves[k].to), sg->moves[k].customers);
+                cc_buf_putc(b, '\n');
+            } else {
+                cc_buf_puts(b, "    moves: none\n");
+            }
+        }
+    }
 }
 
 /* ---- JSON --------------------------------------------------------------- */
@@ -272,7 +306,43 @@ static void render_json(const report *r, cc_buf *b)
                       cv->customers, cv->contacts, cv->customers ? (double)cv->contacts / (double)cv->customers : 0.0,
                       cv->required, cv->below);
     }
-    cc_buf_puts(b, "]}\n");
+    cc_buf_puts(b, "]");
+    if (r->n_segments || r->segments) {
+        cc_buf_puts(b, ",\n \"segments\": [");
+        for (size_t i = 0; i < r->n_segments; i++) {
+            const report_segment *sg = &r->segments[i];
+            char at[32];
+            clock_format_instant(r->zone, sg->computed_at, at);
+            cc_buf_printf(b, "%s\n  {\"segment\": ", i ? "," : "");
+            cc_json_str(b, sg->name);
+            cc_buf_puts(b, ", \"computed_at\": ");
+            cc_json_str(b, at);
+            cc_buf_puts(b, ",\n   \"labels\": [");
+            for (size_t k = 0; k < sg->n_labels; k++) {
+                const report_segment_label *l = &sg->labels[k];
+                cc_buf_printf(b, "%s\n    {\"label\": ", k ? "," : "");
+                cc_json_str(b, l->label);
+                cc_buf_printf(b, ", \"customers\": %lld, \"entered\": %lld, \"left\": %lld, \"contacts\": %lld, "
+                                 "\"contacts_per_customer\": %.2f, ",
+                              l->customers, l->entered, l->left, l->contacts, per_customer(l->contacts, l->customers));
+                if (l->coverage)
+                    cc_buf_printf(b, "\"minimum\": %lld, \"below_minimum\": %lld}", l->coverage->required, l->coverage->below);
+                else
+                    cc_buf_puts(b, "\"minimum\": null, \"below_minimum\": null}");
+            }
+            cc_buf_puts(b, "],\n   \"moves\": [");
+            for (size_t k = 0; k < sg->n_moves; k++) {
+                cc_buf_puts(b, k ? ", {\"from\": " : "{\"from\": ");
+                cc_json_str(b, sg->moves[k].from);
+                cc_buf_puts(b, ", \"to\": ");
+                cc_json_str(b, sg->moves[k].to);
+                cc_buf_printf(b, ", \"customers\": %lld}", sg->moves[k].customers);
+            }
+            cc_buf_puts(b, "]}");
+        }
+        cc_buf_puts(b, "]");
+    }
+    cc_buf_puts(b, "}\n");
 }
 
 /* ---- CSV ---------------------------------------------------------------- *
@@ -281,7 +351,9 @@ static void render_json(const report *r, cc_buf *b)
  * (channel "none": no channel was eligible); per campaign+step, metric
  * "skipped:REASON"; per SLA campaign (step and channel empty) sla_met,
  * sla_breached, sla_pending; coverage rows have campaign, step and channel
- * empty and metric "coverage:SEGMENT=LABEL:customers|contacts|minimum|below". */
+ * empty and metric "coverage:SEGMENT=LABEL:customers|contacts|minimum|below";
+ * with --segments, "segment:SEGMENT=LABEL:customers|entered|left|contacts"
+ * per label (no label: LABEL empty) and "move:SEGMENT=FROM>TO" per move. */
 
 static void csv_row(cc_buf *b, const char *campaign, const char *step, const char *channel, const char *metric,
                     long long value)
@@ -326,6 +398,25 @@ static void render_csv(const report *r, cc_buf *b)
         for (int k = 0; k < 4; k++) {
             char *metric = xasprintf("coverage:%s=%s:%s", cv->segment, cv->label, what[k]);
             csv_row(b, "", "", "", metric, v[k]);
+            free(metric);
+        }
+    }
+    for (size_t i = 0; i < r->n_segments; i++) {
+        const report_segment *sg = &r->segments[i];
+        for (size_t k = 0; k < sg->n_labels; k++) {
+            const report_segment_label *l = &sg->labels[k];
+            static const char *const what[] = {"customers", "entered", "left", "contacts"};
+            long long v[] = {l->customers, l->entered, l->left, l->contacts};
+            for (int m = 0; m < 4; m++) {
+                char *metric = xasprintf("segment:%s=%s:%s", sg->name, l->label ? l->label : "", what[m]);
+                csv_row(b, "", "", "", metric, v[m]);
+                free(metric);
+            }
+        }
+        for (size_t k = 0; k < sg->n_moves; k++) {
+            char *metric = xasprintf("move:%s=%s>%s", sg->name, sg->moves[k].from ? sg->moves[k].from : "",
+                                     sg->moves[k].to ? sg->moves[k].to : "");
+            csv_row(b, "", "", "", metric, sg->moves[k].customers);
             free(metric);
         }
     }
@@ -602,6 +693,44 @@ static void render_html(const report *r, cc_buf *b)
         }
         cc_buf_puts(b, "</table></div>\n");
     }
+    if (r->n_segments) {
+        cc_buf_puts(b, "<h2>Segments</h2>\n");
+        for (size_t i = 0; i < r->n_segments; i++) {
+            const report_segment *sg = &r->segments[i];
+            char at[32];
+            clock_format_instant(r->zone, sg->computed_at, at);
+            cc_buf_puts(b, "<div class=\"card\" style=\"margin-bottom:14px\"><table class=\"segment\" data-segment=\"");
+            h(b, sg->name);
+            cc_buf_puts(b, "\">\n<caption style=\"text-align:left;font-weight:600;padding-bottom:6px\">");
+            h(b, sg->name);
+            cc_buf_puts(b, " <span class=\"reasons\">computed ");
+            h(b, at);
+            cc_buf_puts(b, "</span></caption>\n<tr><th>label</th><th>customers</th><th>entered</th><th>left</th><th>contacts</th>"
+                           "<th>per customer</th><th>minimum in period</th><th>below minimum</th></tr>\n");
+            for (size_t k = 0; k < sg->n_labels; k++) {
+                const report_segment_label *l = &sg->labels[k];
+                cc_buf_puts(b, "<tr><td>");
+                h(b, segment_label_name(l->label));
+                cc_buf_printf(b, "</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%.2f</td>", l->customers,
+                              l->entered, l->left, l->contacts, per_customer(l->contacts, l->customers));
+                if (l->coverage)
+                    cc_buf_printf(b, "<td>%lld</td><td%s>%lld</td></tr>\n", l->coverage->required,
+                                  l->coverage->below ? " class=\"bad\"" : "", l->coverage->below);
+                else
+                    cc_buf_puts(b, "<td>-</td><td>-</td></tr>\n");
+            }
+            cc_buf_puts(b, "</table>\n<p class=\"reasons\">moves at that computation: ");
+            for (size_t k = 0; k < sg->n_moves; k++) {
+                cc_buf_puts(b, k ? ", " : "");
+                h(b, segment_label_name(sg->moves[k].from));
+                cc_buf_puts(b, " &rarr; ");
+                h(b, segment_label_name(sg->moves[k].to));
+                cc_buf_printf(b, " %lld", sg->moves[k].customers);
+            }
+            if (!sg->n_moves) cc_buf_puts(b, "none");
+            cc_buf_puts(b, "</p></div>\n");
+        }
+    }
     cc_buf_puts(b, "<p class=\"sub\" style=\"margin-top:28px\">Generated by carecast. Planned counts every outbox "
                    "record of the period; waiting = planned, sending or retrying.</p>\n</body></html>\n");
 }
@@ -614,6 +743,7 @@ cc_code cmd_report(cli *c)
     const char *since_arg = cli_option(c, "--since");
     const char *until_arg = cli_option(c, "--until");
     const char *output = cli_option(c, "--output");
+    int segments = cli_flag(c, "--segments");
     if (cli_no_unknown_options(c, "report") != 0) return CC_ERR_USAGE;
     if (c->argc) {
         fprintf(stderr, "carecast report: unexpected argument '%s'\n", c->argv[0]);
@@ -628,7 +758,7 @@ cc_code cmd_report(cli *c)
         fprintf(stderr, "carecast report: --output needs a file name\n");
         return CC_ERR_USAGE;
     }
-    report_opts o = {.campaign = campaign, .now = c->clock.now};
+    report_opts o = {.campaign = campaign, .now = c->clock.now, .segments = segments};
     /* Default period: the 30 days up to and including today. */
     o.until = c->clock.today;
     if (until_arg && clock_parse_date(until_arg, &o.until) != 0) {

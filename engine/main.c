@@ -62,11 +62,14 @@ static const command commands[] = {
      "  --assignee E   only the tasks of this member of staff\n"
      "  --done ID      mark task ID done (done_by is $USER)\n"
      "  --note TEXT    with --done: what was done\n"},
-    {"report", cmd_report, "report [--campaign C] [--since D] [--until D] [--format text|json|csv|html] [--output FILE]",
+    {"report", cmd_report,
+     "report [--campaign C] [--since D] [--until D] [--segments] [--format text|json|csv|html] [--output FILE]",
      "what was planned, sent, delivered, failed and skipped; SLAs and coverage",
      "  --campaign C   only this campaign\n"
      "  --since D      first day (YYYY-MM-DD, business zone; default: 29 days before --until)\n"
      "  --until D      last day, inclusive (default: today, or the day of --now/--date)\n"
+     "  --segments     also: customers per segment label, movement at the last computation,\n"
+     "                 messages sent per customer of each label against policy.coverage\n"
      "  --format F     text, json, csv, or html (one self-contained page with charts)\n"
      "  --output FILE  write there (atomically) instead of standard output\n"
      "Messages count in the period of their send time.  An SLA occurrence is met\n"

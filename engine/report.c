@@ -306,6 +306,75 @@ static cc_code load_coverage(sqlite3 *db, const cc_config *cfg, report *r, int64
     return CC_OK;
 }
 
+/* Per label now: customers, entered and left at the last computation
+ * (segment_counts), and the period's sent messages to its customers. */
+static cc_code load_segment(sqlite3 *db, report *r, report_segment *sg)
+{
+    segment_label_count *cnt = NULL;
+    size_t nc = 0;
+    if (segment_counts(db, sg->name, &cnt, &nc, &sg->computed_at) != CC_OK) return CC_ERR_DB;
+    sg->labels = xcalloc(nc ? nc : 1, sizeof *sg->labels);
+    for (size_t i = 0; i < nc; i++) {
+        report_segment_label *l = &sg->labels[sg->n_labels++];
+        l->label = cnt[i].label;
+        cnt[i].label = NULL;
+        l->customers = cnt[i].customers;
+        l->entered = cnt[i].entered;
+        l->left = cnt[i].left;
+        for (size_t k = 0; k < r->n_coverage; k++) {
+            const report_coverage *cv = &r->coverage[k];
+            if (cv->source && !strcmp(cv->source, "segment") && !strcmp(cv->segment, sg->name) && l->label &&
+                !strcmp(cv->label, l->label))
+                l->coverage = cv;
+        }
+    }
+    segment_counts_free(cnt, nc);
+
+    sqlite3_stmt *st = NULL;
+    if (prepare(db,
+                "WITH con AS (SELECT customer_id AS cid, count(*) AS n FROM care_outbox"
+                "  WHERE status = 'sent' AND coalesce(channel, '') <> 'task' AND sent_at >= ?2 AND sent_at < ?3"
+                "  GROUP BY customer_id)"
+                " SELECT v.label, coalesce(sum(con.n), 0) FROM care_segment_values AS v JOIN con ON con.cid = v.customer_id"
+                " WHERE v.segment = ?1 GROUP BY v.label",
+                &st))
+        return CC_ERR_DB;
+    sqlite3_bind_text(st, 1, sg->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->from);
+    sqlite3_bind_int64(st, 3, r->to);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *label = (const char *)sqlite3_column_text(st, 0);
+        for (size_t i = 0; i < sg->n_labels; i++)
+            if (cc_streq(sg->labels[i].label, label)) sg->labels[i].contacts = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return CC_ERR_DB;
+    return segment_moves(db, sg->name, &sg->moves, &sg->n_moves);
+}
+
+/* Every segment that has been computed, by name. */
+static cc_code load_segments(sqlite3 *db, report *r)
+{
+    if (!db_table_exists(db, "care_segment_runs")) return CC_OK;
+    sqlite3_stmt *st = NULL;
+    if (prepare(db, "SELECT segment FROM care_segment_runs ORDER BY segment", &st)) return CC_ERR_DB;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r->segments = xrealloc(r->segments, (r->n_segments + 1) * sizeof *r->segments);
+        report_segment *sg = &r->segments[r->n_segments++];
+        memset(sg, 0, sizeof *sg);
+        sg->name = xstrdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return CC_ERR_DB;
+    for (size_t i = 0; i < r->n_segments; i++) {
+        cc_code c = load_segment(db, r, &r->segments[i]);
+        if (c != CC_OK) return c;
+    }
+    return CC_OK;
+}
+
 cc_code report_compute(sqlite3 *db, const cc_config *cfg, const cc_campaign *camps, size_t n_camps,
                        const report_opts *o, report *r)
 {
@@ -324,6 +393,7 @@ cc_code report_compute(sqlite3 *db, const cc_config *cfg, const cc_campaign *cam
     if (rc == CC_OK) rc = load_sla(db, o, r, camps, n_camps);
     int64_t days = clock_days_from_civil(o->until) - clock_days_from_civil(o->since) + 1;
     if (rc == CC_OK) rc = load_coverage(db, cfg, r, days);
+    if (rc == CC_OK && o->segments) rc = load_segments(db, r);
     if (rc != CC_OK) return rc;
 
     sort(r->campaigns, r->n_campaigns, sizeof *r->campaigns, campaign_cmp);
@@ -384,5 +454,13 @@ void report_free(report *r)
         free(r->coverage[i].rule);
     }
     free(r->coverage);
+    for (size_t i = 0; i < r->n_segments; i++) {
+        report_segment *sg = &r->segments[i];
+        for (size_t k = 0; k < sg->n_labels; k++) free(sg->labels[k].label);
+        free(sg->labels);
+        segment_moves_free(sg->moves, sg->n_moves);
+        free(sg->name);
+    }
+    free(r->segments);
     memset(r, 0, sizeof *r);
 }

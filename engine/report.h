@@ -18,7 +18,13 @@
  * left out (they are meant not to be sent).
  * Coverage (config policy.coverage): per label, customers, their sent
  * messages in the period (task-channel rows are for staff and do not count),
- * and how many customers are below the minimum scaled to the period. */
+ * and how many customers are below the minimum scaled to the period.
+ * Segments (report --segments): for every computed segment, per label now:
+ * customers, the movement of the last computation (entered, left, and the
+ * moves from label to label), the sent messages of the period to the
+ * customers who have the label now (task rows excluded, as for coverage),
+ * and, where policy.coverage names the label, its minimum and how many
+ * are below it (the coverage figures above). */
 #ifndef CC_REPORT_H
 #define CC_REPORT_H
 
@@ -27,6 +33,7 @@
 #include "campaign.h"
 #include "clock.h"
 #include "config.h"
+#include "segment.h"
 
 /* The status columns, in the order of report_counts.v. */
 enum { RC_PLANNED, RC_SENT, RC_DELIVERED, RC_UNDELIVERED, RC_FAILED, RC_WAITING, RC_SKIPPED, RC_HOLDOUT, RC_N };
@@ -76,6 +83,21 @@ typedef struct {
 } report_coverage;
 
 typedef struct {
+    char *label;                  /* NULL: no label (rules matched nothing, or before the first computation) */
+    long long customers, entered, left, contacts;
+    const report_coverage *coverage;   /* the policy.coverage row of this label, or NULL */
+} report_segment_label;
+
+typedef struct {
+    char *name;
+    int64_t computed_at;
+    report_segment_label *labels;      /* labels in text order, no label last */
+    size_t n_labels;
+    segment_move *moves;               /* the last computation's moves, most first */
+    size_t n_moves;
+} report_segment;
+
+typedef struct {
     const char *zone;
     char since[11], until[11];    /* inclusive business-zone dates */
     int64_t from, to;             /* [from, to) instants */
@@ -89,12 +111,15 @@ typedef struct {
     size_t n_reasons;
     report_coverage *coverage;
     size_t n_coverage;
+    report_segment *segments;     /* only with report_opts.segments */
+    size_t n_segments;
 } report;
 
 typedef struct {
     const char *campaign;         /* NULL = all */
     cc_date since, until;         /* inclusive */
     int64_t now;
+    int segments;                 /* compute the segments section */
 } report_opts;
 
 /* Compute every figure.  `camps` (may be NULL) give titles, step order and

@@ -589,3 +589,37 @@ void segment_counts_free(segment_label_count *c, size_t n)
     for (size_t i = 0; i < n; i++) free(c[i].label);
     free(c);
 }
+
+cc_code segment_moves(sqlite3 *db, const char *segment, segment_move **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    static const char q[] =
+        "SELECT previous_label, label, count(*) FROM care_segment_history WHERE segment = ?1 AND changed_at = "
+        "(SELECT computed_at FROM care_segment_runs WHERE segment = ?1) "
+        "GROUP BY previous_label, label ORDER BY count(*) DESC, previous_label IS NULL, previous_label, label";
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) return CC_ERR_DB;
+    sqlite3_bind_text(st, 1, segment, -1, SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xrealloc(*out, (*n + 1) * sizeof **out);
+        segment_move *m = &(*out)[(*n)++];
+        const char *from = (const char *)sqlite3_column_text(st, 0);
+        m->from = from ? xstrdup(from) : NULL;
+        const char *to = (const char *)sqlite3_column_text(st, 1);
+        m->to = to ? xstrdup(to) : NULL;
+        m->customers = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? CC_OK : CC_ERR_DB;
+}
+
+void segment_moves_free(segment_move *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].from);
+        free(m[i].to);
+    }
+    free(m);
+}

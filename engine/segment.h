@@ -100,4 +100,14 @@ typedef struct {
 cc_code segment_counts(sqlite3 *db, const char *segment, segment_label_count **out, size_t *n, int64_t *computed_at);
 void segment_counts_free(segment_label_count *c, size_t n);
 
+/* The moves of the last computation: how many customers went from label
+ * `from` to label `to` (either NULL: no label; `from` is NULL too on a
+ * customer's first computation), most first. */
+typedef struct {
+    char *from, *to;
+    long long customers;
+} segment_move;
+cc_code segment_moves(sqlite3 *db, const char *segment, segment_move **out, size_t *n);
+void segment_moves_free(segment_move *m, size_t n);
+
 #endif

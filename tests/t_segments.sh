@@ -184,6 +184,26 @@ if {h[0] for h in hist} != changed or any(h[1] != now[h[0]] or h[2] != before[h[
     sys.exit("history: %d rows for %d changes" % (len(hist), len(changed)))
 print("%d rose to A (%d active, selected), %d changes in the history" % (len(rose), len(want), len(hist)))
 PY
+ex --date $D2 --format jsonl preview tier-downgrade --limit 100000 > "$T/down1" 2> "$T/down1.err"
+python3 - "$DEMO" "$T/down1" <<'PY' > "$T/dn.out" 2>&1 && ok "tier-downgrade: a care task for exactly the active customers who fell out of A, to their account manager or the care lead: $(cat "$T/dn.out")" || not_ok "tier-downgrade" "$(head -c 800 "$T/dn.out") $(head -c 300 "$T/down1.err")"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+before = dict(db.execute("SELECT customer_id, label FROM snap"))
+now = dict(db.execute("SELECT customer_id, label FROM care_segment_values WHERE segment = 'value_tier'"))
+cust = {c: (s, r) for c, s, r in db.execute("SELECT id, status, rep_email FROM customers")}
+fell = {c for c in now if before[c] == "A" and now[c] != "A"}
+want = {c for c in fell if cust[c][0] == "active"}
+msgs = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+got = {m["customer"] for m in msgs}
+if len(fell) != 15 or not want:
+    sys.exit("expected 15 to fall out of A, %d did (%d active)" % (len(fell), len(want)))
+if got != want:
+    sys.exit("selected %s, expected %s" % (sorted(got ^ want)[:5], len(want)))
+for m in msgs:
+    if m["channel"] != "task" or m["to"] != (cust[m["customer"]][1] or "care-lead@bank.example.cn"):
+        sys.exit("task %s" % m)
+print("%d fell, %d tasks" % (len(fell), len(msgs)))
+PY
 
 # run: recomputes segments when a day old, not when fresh.
 mkdir -p "$T/run" && cd "$T/run" || exit 1
@@ -196,3 +216,71 @@ expect_status 0 "run two days later" ex --date 2026-11-27 run
 a2=$(at)
 want=$(python3 -c 'import datetime as d; print(int(d.datetime(2026,11,26,16,tzinfo=d.timezone.utc).timestamp()))')
 [ "$a2" = "$want" ] && grep -q 'segment value_tier' "$T/err" && ok "run: day-old segments are recomputed first" || not_ok "stale run" "$a1 -> $a2 (want $want): $(head -c 300 "$T/err")"
+
+# report --segments: labels now, the last computation's movement, and the
+# period's sent messages per label against policy.coverage, each figure
+# computed again here from the tables.
+{ cat "$ROOT/etc/carecast.yaml"; printf 'policy:\n  coverage:\n    value_tier: {A: "2 per month", B: "1 per month"}\n'; } > "$T/cov.yaml"
+rep() { cc --config "$T/cov.yaml" --db "$DEMO" --rules "$ROOT/rules" --templates "$ROOT/templates" --date 2026-11-27 "$@"; }
+expect_status 0 "report --segments (json)" rep --format json report --segments
+python3 - "$DEMO" "$T/out" <<'PY' > "$T/rs.out" 2>&1 && ok "report --segments: customers, entered, left, moves, contacts and coverage per label match the tables: $(cat "$T/rs.out")" || not_ok "report --segments figures" "$(head -c 800 "$T/rs.out")"
+import collections, datetime, json, sqlite3, sys
+from zoneinfo import ZoneInfo
+db = sqlite3.connect(sys.argv[1])
+rep = json.load(open(sys.argv[2]))
+z = ZoneInfo("Asia/Shanghai")
+t0 = int(datetime.datetime(2026, 10, 29, tzinfo=z).timestamp())
+t1 = int(datetime.datetime(2026, 11, 28, tzinfo=z).timestamp())
+sent = collections.Counter(c for (c,) in db.execute(
+    "SELECT customer_id FROM care_outbox WHERE status = 'sent' AND channel <> 'task' AND sent_at >= ? AND sent_at < ?", (t0, t1)))
+if not sent:
+    sys.exit("the fixture sent nothing in the period")
+segs = {s["segment"]: s for s in rep["segments"]}
+names = [n for (n,) in db.execute("SELECT segment FROM care_segment_runs ORDER BY segment")]
+if list(segs) != names:
+    sys.exit("segments %s, expected %s" % (list(segs), names))
+for name in names:
+    at = db.execute("SELECT computed_at FROM care_segment_runs WHERE segment = ?", (name,)).fetchone()[0]
+    now = dict(db.execute("SELECT customer_id, label FROM care_segment_values WHERE segment = ?", (name,)))
+    hist = db.execute("SELECT previous_label, label FROM care_segment_history WHERE segment = ? AND changed_at = ?", (name, at)).fetchall()
+    want = collections.defaultdict(lambda: [0, 0, 0, 0])
+    for c, l in now.items():
+        want[l][0] += 1
+        want[l][3] += sent[c]
+    for p, l in hist:
+        want[l][1] += 1
+        want[p][2] += 1
+    got = {l["label"]: [l["customers"], l["entered"], l["left"], l["contacts"]] for l in segs[name]["labels"]}
+    if got != dict(want):
+        sys.exit("%s: labels %s, expected %s" % (name, got, dict(want)))
+    moves = collections.Counter(hist)
+    gotm = {(m["from"], m["to"]): m["customers"] for m in segs[name]["moves"]}
+    if gotm != dict(moves):
+        sys.exit("%s: moves %s, expected %s" % (name, gotm, dict(moves)))
+vt = {l["label"]: l for l in segs["value_tier"]["labels"]}
+for label, minimum in (("A", 2), ("B", 1)):
+    below = sum(1 for c, l in db.execute("SELECT customer_id, label FROM care_segment_values WHERE segment = 'value_tier'") if l == label and sent[c] < minimum)
+    if vt[label]["minimum"] != minimum or vt[label]["below_minimum"] != below:
+        sys.exit("coverage %s: %s, expected minimum %d below %d" % (label, vt[label], minimum, below))
+if vt["C"]["minimum"] is not None:
+    sys.exit("C has no coverage rule")
+print("%d segments, %d messages sent in the period" % (len(names), sum(sent.values())))
+PY
+expect_status 0 "report --segments (csv)" rep --format csv report --segments
+python3 - "$T/out" "$DEMO" <<'PY' && ok "csv: segment:NAME=LABEL:customers|entered|left|contacts and move:NAME=FROM>TO rows" || not_ok "report --segments csv" "$(grep -m3 segment "$T/out")"
+import csv, sqlite3, sys
+rows = {r["metric"]: int(r["value"]) for r in csv.DictReader(open(sys.argv[1]))}
+db = sqlite3.connect(sys.argv[2])
+for seg, label, n in db.execute("SELECT segment, coalesce(label, ''), count(*) FROM care_segment_values GROUP BY 1, 2"):
+    assert rows["segment:%s=%s:customers" % (seg, label)] == n, (seg, label)
+for seg, p, l, n in db.execute("SELECT h.segment, coalesce(previous_label, ''), coalesce(label, ''), count(*) FROM care_segment_history h "
+                               "JOIN care_segment_runs r ON r.segment = h.segment AND h.changed_at = r.computed_at GROUP BY 1, 2, 3"):
+    assert rows["move:%s=%s>%s" % (seg, p, l)] == n, (seg, p, l)
+PY
+expect_status 0 "report --segments (text)" rep report --segments
+grep -q '^  value_tier, computed 2026-11-27T00:00:00+08:00' "$T/out" && grep -q '^    moves: ' "$T/out" &&
+  grep -E -q '^    A +100 ' "$T/out" && ok "text: one table per segment with its computation time and moves" || not_ok "report --segments text" "$(grep -A6 value_tier "$T/out")"
+expect_status 0 "report --segments (html)" rep --format html report --segments --output "$T/seg.html"
+grep -q '<table class="segment" data-segment="value_tier">' "$T/seg.html" && ok "html: a table per segment" || not_ok "report --segments html"
+expect_status 0 "report without --segments" rep --format json report
+python3 -c 'import json,sys; sys.exit("segments" in json.load(open(sys.argv[1])))' "$T/out" && ok "without --segments the report has no segments section" || not_ok "segments only on request"
