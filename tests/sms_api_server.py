@@ -1,8 +1,9 @@
 # sms_api_server.py - a local HTTP server for the SMS API tests
 # (t_twilio.sh, t_http_json.sh), started by the test on 127.0.0.1:
 #   python3 tests/sms_api_server.py twilio|json PORT FOLDER
-# mode "twilio": it stands in for Twilio's REST API (api.twilio.com cannot be reached from the test machine) and answers in
-# Twilio's documented format: POST /2010-04-01/Accounts/SID/Messages.json
+# mode "twilio": it stands in for Twilio's REST API (api.twilio.com
+# cannot be reached from the test machine) and answers in Twilio's
+# documented format: POST /2010-04-01/Accounts/SID/Messages.json
 # with form fields To, Body, From|MessagingServiceSid, StatusCallback and
 # basic auth -> 201 {"sid": "SM...", "status": "queued", ...}; errors as
 # {"code": N, "message": "...", "more_info": ..., "status": N}.  mode
