@@ -281,7 +281,7 @@ unmet = [s for s in summary if not s[3]]
 d("Targets met in this run: %s." % ("; ".join(s[0] for s in met) if met else "none"))
 d("Not met: %s." % ("; ".join(s[0] for s in unmet) if unmet else "none"))
 d("")
-d("| benchmark | measured | target | |")
+d("| benchmark | measured | target | verdict |")
 d("|---|---|---|---|")
 for s in summary:
     d("| %s | %s | %s | %s |" % (s[0], s[1], s[2], yes(s[3])))
