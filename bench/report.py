@@ -10,6 +10,7 @@ import sys
 
 tmp = sys.argv[1]
 note = sys.argv[2] if len(sys.argv) > 2 else ""
+appendix = sys.argv[3] if len(sys.argv) > 3 else ""
 
 
 def path(name):
@@ -43,6 +44,11 @@ def secs(xs):
 
 def mib(kib):
     return "%.0f MiB" % (max(kib) / 1024) if kib else "-"
+
+
+def paired(base, cc):
+    """Each run's ratio base / carecast (the two ran one after the other)."""
+    return ", ".join("%.2fx" % (b / c) for b, c in zip(base, cc))
 
 
 def yes(ok):
@@ -150,7 +156,7 @@ w("Same messages sent: %s (carecast %s, peer %s). A second run the same day sent
   % ("yes" if same else "NO", ",".join(map(str, cs)), ",".join(map(str, ps)),
      ",".join(map(str, ca)), ",".join(map(str, pa))))
 w("")
-w("Ratio peer time / carecast time: %.2fx (target >= 5x)." % r)
+w("Ratio peer time / carecast time: %.2fx (target >= 5x); run by run: %s." % (r, paired(p, c)))
 summary.append(("end to end, %s customers" % e2e_customers, "%.2fx the peer" % r, ">= 5x", r >= 5 and same))
 w("")
 w("The campaigns are bench/rules-e2e: rules/birthday.yaml and rules/renewal.yaml with email as the")
@@ -180,7 +186,8 @@ w("|---|---:|---:|---:|")
 w("| carecast send | %s | %.0f | %s |" % (secs(c), smtp_n / (med(c) / 1000), mib(crss)))
 w("| smtp-source (one message per connection) | %s | %.0f | %s |" % (secs(s), smtp_n / (med(s) / 1000), mib(srss)))
 w("")
-w("carecast sent %s per run. Ratio carecast / smtp-source: %.2fx (target >= 0.8x)." % (",".join(map(str, ints("smtp-cc.sent"))), r))
+w("carecast sent %s per run. Ratio carecast / smtp-source: %.2fx (target >= 0.8x); run by run: %s."
+  % (",".join(map(str, ints("smtp-cc.sent"))), r, paired(s, c)))
 summary.append(("SMTP, %d messages" % smtp_n, "%.2fx smtp-source" % r, ">= 0.8x", r >= 0.8))
 w("")
 w("```sh")
@@ -207,7 +214,7 @@ w("")
 w("carecast sent %s per run; ab completed %s with %d failed or non-2xx. The fake SMSC received %s of %s."
   % (",".join(map(str, ints("sms-cc.sent"))), ",".join(map(str, ints("sms-ab.sent"))), failed,
      fk[0][0] if fk else "?", fk[0][1] if fk else "?"))
-w("Ratio carecast / ab: %.2fx (target >= 0.8x)." % r)
+w("Ratio carecast / ab: %.2fx (target >= 0.8x); run by run: %s." % (r, paired(a, c)))
 summary.append(("SMS through Kannel, %d messages" % sms_n, "%.2fx ab" % r, ">= 0.8x", r >= 0.8))
 w("")
 w("Before each measurement the benchmark waits until the fake SMSC has received every earlier message,")
@@ -286,4 +293,6 @@ d("|---|---|---|---|")
 for s in summary:
     d("| %s | %s | %s | %s |" % (s[0], s[1], s[2], yes(s[3])))
 d("")
+if appendix:
+    out.append(open(appendix).read().rstrip())
 print("\n".join(doc + out).rstrip())

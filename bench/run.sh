@@ -9,11 +9,12 @@
 #   PLAN_RUNS       (3)  PLAN_CUSTOMERS  demo database sizes ("100000 1000000"),
 #                        generated once and shared by plan, segments, end to end
 #   SEGMENT_RUNS    (3)  segments over the same databases
-#   E2E_RUNS        (3)  E2E_CUSTOMERS   customers for end to end (100000)
+#   E2E_RUNS        (5)  E2E_CUSTOMERS   customers for end to end (100000)
 #   SMTP_RUNS       (3)  SMTP_MESSAGES   (50000)  SMTP_SESSIONS (4)
 #   SMS_RUNS        (3)  SMS_MESSAGES    (50000)  SMS_CONNECTIONS (8)
 #   BENCH_OUT       where the tables go (default docs/BENCHMARKS.md)
 #   BENCH_NOTE      a sentence added under the title (e.g. the machine's load)
+#   BENCH_APPENDIX  a markdown file appended to the document (observations by hand)
 #
 # Every server listens on 127.0.0.1 only, on free ports, and is stopped at exit.
 set -eu
@@ -23,7 +24,7 @@ MESSAGES=${MESSAGES:-100000}
 RENDER_RUNS=${RUNS:-${RENDER_RUNS:-5}}
 PLAN_RUNS=${RUNS:-${PLAN_RUNS:-3}}
 SEGMENT_RUNS=${RUNS:-${SEGMENT_RUNS:-3}}
-E2E_RUNS=${RUNS:-${E2E_RUNS:-3}}
+E2E_RUNS=${RUNS:-${E2E_RUNS:-5}}
 SMTP_RUNS=${RUNS:-${SMTP_RUNS:-3}}
 SMS_RUNS=${RUNS:-${SMS_RUNS:-3}}
 PLAN_CUSTOMERS=${PLAN_CUSTOMERS:-100000 1000000}
@@ -134,13 +135,13 @@ while [ $i -lt "$E2E_RUNS" ]; do
   sync
   # 23:59 UTC: after 09:30 in every customer's zone, so carecast sends all
   # it plans, as the peer (which has no send times) does.
-  timed e2e-cc $CC --config "$tmp/e2e.yaml" --now "${DAY}T23:59:00" run
+  timed e2e-cc $CC -q --config "$tmp/e2e.yaml" --now "${DAY}T23:59:00" run
   sed -n 's/^sent \([0-9]*\),.*/\1/p' "$tmp/out" >> "$tmp/e2e-cc.sent"
   timed e2e-peer "$PY" bench/peer/cron_send.py "$tmp/peer.db" $DAY 127.0.0.1 "$sport"
   sed -n 's/^sent \([0-9]*\)$/\1/p' "$tmp/out" >> "$tmp/e2e-peer.sent"
   # A second run of each the same day sends nothing (the never-twice ledger
   # and the dedupe table); recorded, not timed.
-  $CC --config "$tmp/e2e.yaml" --now "${DAY}T23:59:30" run | sed -n 's/^sent \([0-9]*\),.*/\1/p' >> "$tmp/e2e-cc.again"
+  $CC -q --config "$tmp/e2e.yaml" --now "${DAY}T23:59:30" run | sed -n 's/^sent \([0-9]*\),.*/\1/p' >> "$tmp/e2e-cc.again"
   "$PY" bench/peer/cron_send.py "$tmp/peer.db" $DAY 127.0.0.1 "$sport" | sed -n 's/^sent \([0-9]*\)$/\1/p' >> "$tmp/e2e-peer.again"
   i=$((i + 1))
 done
@@ -171,7 +172,7 @@ i=0
 while [ $i -lt "$SMTP_RUNS" ]; do
   day=$(printf '2026-05-%02d' $((i + 1)))
   $CC --config "$tmp/smtp.yaml" --date "$day" plan > /dev/null
-  timed smtp-cc $CC --config "$tmp/smtp.yaml" --date "$day" send
+  timed smtp-cc $CC -q --config "$tmp/smtp.yaml" --date "$day" send
   sed -n 's/^sent \([0-9]*\),.*/\1/p' "$tmp/out" >> "$tmp/smtp-cc.sent"
   # smtp-source sends messages of the size carecast's are (body and headers).
   size=$(sqlite3 "$tmp/smtp.db" "SELECT CAST(avg(length(CAST(body_text AS BLOB)) + length(CAST(subject AS BLOB))) AS INTEGER) + 600 FROM care_outbox")
@@ -215,7 +216,7 @@ while [ $i -lt "$SMS_RUNS" ]; do
 to, text = sys.stdin.read().rstrip("\n").split("|", 1)
 print("%s?username=%s&password=%s&from=10690000&to=%s&text=%s&charset=UTF-8&coding=2" % (sys.argv[1], sys.argv[2], sys.argv[3], u.quote(to, safe=""), u.quote(text, safe="")))' \
       "$SENDSMS_URL" "$KANNEL_USER" "$KANNEL_PASS")
-  timed sms-cc $CC --config "$tmp/sms.yaml" --date "$day" send
+  timed sms-cc $CC -q --config "$tmp/sms.yaml" --date "$day" send
   sed -n 's/^sent \([0-9]*\),.*/\1/p' "$tmp/out" >> "$tmp/sms-cc.sent"
   delivered=$((delivered + SMS_MESSAGES))
   wait_fakesmsc "$delivered" 120 || true   # the gateway's queue is drained before the next measurement
@@ -254,6 +255,6 @@ elapsed=$(( $(date +%s) - started ))
   echo "$($PY -c 'import jinja2; print(jinja2.__version__)')"
   echo "$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$tmp/meta"
-"$PY" bench/report.py "$tmp" "${BENCH_NOTE:-}" > "$OUT.tmp"
+"$PY" bench/report.py "$tmp" "${BENCH_NOTE:-}" "${BENCH_APPENDIX:-}" > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
