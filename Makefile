@@ -91,5 +91,8 @@ build/bench/render_bench: bench/render_bench.c $(filter-out build/opt/main.o,$(O
 	$(CC) $(CSTD) $(WARN) $(OPT_FLAGS) $(PKG_CFLAGS) -Iengine -o $@ bench/render_bench.c \
 	  $(filter-out build/opt/main.o,$(OBJS)) $(PKG_LIBS) -lm -pthread
 
-bench: bench-deps carecast build/bench/render_bench
+# The build is a sub-make so that pkg-config runs after bench-deps installed
+# the libraries (a fresh machine).
+bench: bench-deps
+	@$(MAKE) --no-print-directory carecast build/bench/render_bench
 	@sh bench/run.sh

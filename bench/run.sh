@@ -1,65 +1,154 @@
 #!/bin/sh
 # bench/run.sh - what `make bench` runs: each benchmark several times, side
-# by side with its baseline in the same invocation, and the table written to
+# by side with its baseline in the same invocation, and the tables written to
 # docs/BENCHMARKS.md with the machine and the exact commands.
 #
-#   RUNS      repetitions of each measurement (default 5; median, min, max)
-#   MESSAGES        messages per render measurement (default 100000)
-#   PLAN_CUSTOMERS  demo database sizes for the plan benchmark ("100000 1000000")
-#   SMTP_MESSAGES   messages for the SMTP benchmark (default 50000)
-#   BENCH_OUT       where the table goes (default docs/BENCHMARKS.md)
+#   RUNS            if set, repetitions of every measurement (median, min, max);
+#                   otherwise each benchmark has its own default below
+#   RENDER_RUNS     (5)  MESSAGES        messages per render case (100000)
+#   PLAN_RUNS       (3)  PLAN_CUSTOMERS  demo database sizes ("100000 1000000"),
+#                        generated once and shared by plan, segments, end to end
+#   SEGMENT_RUNS    (3)  segments over the same databases
+#   E2E_RUNS        (5)  E2E_CUSTOMERS   customers for end to end (100000)
+#   SMTP_RUNS       (3)  SMTP_MESSAGES   (50000)  SMTP_SESSIONS (4)
+#   SMS_RUNS        (3)  SMS_MESSAGES    (50000)  SMS_CONNECTIONS (8)
+#   BENCH_OUT       where the tables go (default docs/BENCHMARKS.md)
+#   BENCH_NOTE      a sentence added under the title (e.g. the machine's load)
+#   BENCH_APPENDIX  a markdown file appended to the document (observations by hand)
+#
+# Every server listens on 127.0.0.1 only, on free ports, and is stopped at exit.
 set -eu
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-5}
+ROOT=$(pwd)
 MESSAGES=${MESSAGES:-100000}
+RENDER_RUNS=${RUNS:-${RENDER_RUNS:-5}}
+PLAN_RUNS=${RUNS:-${PLAN_RUNS:-3}}
+SEGMENT_RUNS=${RUNS:-${SEGMENT_RUNS:-3}}
+E2E_RUNS=${RUNS:-${E2E_RUNS:-5}}
+SMTP_RUNS=${RUNS:-${SMTP_RUNS:-3}}
+SMS_RUNS=${RUNS:-${SMS_RUNS:-3}}
+PLAN_CUSTOMERS=${PLAN_CUSTOMERS:-100000 1000000}
+E2E_CUSTOMERS=${E2E_CUSTOMERS:-100000}
+SMTP_MESSAGES=${SMTP_MESSAGES:-50000}
+SMTP_SESSIONS=${SMTP_SESSIONS:-4}
+SMS_MESSAGES=${SMS_MESSAGES:-50000}
+SMS_CONNECTIONS=${SMS_CONNECTIONS:-8}
 PY=/usr/bin/python3
 OUT=${BENCH_OUT:-docs/BENCHMARKS.md}
 BIN=build/bench/render_bench
+CC=./carecast
+DAY=2026-11-24
+started=$(date +%s)
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# measure NAME CMD...: run CMD $RUNS times; each run prints lines
-# "case count seconds per_second bytes"; keep per-case rates.
-measure() {
-  name=$1; shift
-  i=0
-  while [ $i -lt "$RUNS" ]; do
-    "$@" >> "$tmp/$name.raw"
-    i=$((i + 1))
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/carecast-bench.XXXXXX")
+sink=""
+# tests/servers.sh starts Kannel; it wants $T, free_port, wait_port, at_exit.
+T=$tmp
+at_exit() { :; }
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() {
+  _p=$1; _n=$(( ${2:-10} * 10 ))
+  while [ "$_n" -gt 0 ]; do
+    "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$_p)))" && return 0
+    sleep 0.1; _n=$((_n - 1))
   done
+  return 1
 }
-measure carecast "$BIN" templates "$MESSAGES"
-measure jinja2 "$PY" bench/baseline/render_jinja2.py "$MESSAGES"
+. "$ROOT/tests/servers.sh"
+cleanup() {
+  stop_kannel 2>/dev/null || true
+  [ -n "$sink" ] && { kill "$sink" 2>/dev/null; wait "$sink" 2>/dev/null; } || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-
-# ---- plan: the spec's campaigns against hand-written SQL ------------------
-PLAN_DATE=2026-11-24
+say() { echo "bench: $* ($(( $(date +%s) - started )) s)" >&2; }
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-for n in ${PLAN_CUSTOMERS:-100000 1000000}; do
-  db="$tmp/plan$n.db"
-  ./carecast --db "$db" --date $PLAN_DATE -q demo-data --customers "$n" --seed 1 > /dev/null
-  sed "s/:today/$PLAN_DATE/g" bench/baseline/plan.sql > "$tmp/plan.sql"
-  i=0
-  while [ $i -lt "$RUNS" ]; do
-    t=$(date +%s%N); sqlite3 "$db" < "$tmp/plan.sql" > "$tmp/sql.out"; echo "sql $n $(ms $t)" >> "$tmp/plan.raw"
-    t=$(date +%s%N)
-    /usr/bin/time -f "%M" -o "$tmp/rss" ./carecast --db "$db" --rules bench/rules-plan --templates templates \
-      --date $PLAN_DATE --format jsonl plan --dry-run > "$tmp/cc.out"
-    echo "carecast $n $(ms $t) $(cat "$tmp/rss")" >> "$tmp/plan.raw"
-    i=$((i + 1))
-  done
-  echo "rows $n $(wc -l < "$tmp/sql.out") $(wc -l < "$tmp/cc.out")" >> "$tmp/plan.raw"
-  rm -f "$db" "$db-wal" "$db-shm"
+# timed NAME CMD...: runs CMD (stdout to $tmp/out), appends to $tmp/NAME.t
+# "ms peak-rss-KiB" and leaves the wall time in $last.
+timed() {
+  _f=$1; shift
+  _t=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$tmp/rss" "$@" > "$tmp/out"
+  last=$(ms "$_t")
+  echo "$last $(tail -1 "$tmp/rss")" >> "$tmp/$_f.t"
+}
+
+# ---- render: the example templates against Jinja2 -------------------------
+say "render: $RENDER_RUNS runs of $MESSAGES messages per template"
+i=0
+while [ $i -lt "$RENDER_RUNS" ]; do
+  /usr/bin/time -f "%M" -o "$tmp/rss" "$BIN" templates "$MESSAGES" >> "$tmp/carecast.raw"; tail -1 "$tmp/rss" >> "$tmp/render-cc.rss"
+  /usr/bin/time -f "%M" -o "$tmp/rss" "$PY" bench/baseline/render_jinja2.py "$MESSAGES" >> "$tmp/jinja2.raw"; tail -1 "$tmp/rss" >> "$tmp/render-j2.rss"
+  i=$((i + 1))
 done
 
-# ---- SMTP: carecast send against smtp-source, both into smtp-sink ---------
-SMTP_MESSAGES=${SMTP_MESSAGES:-50000}
-SMTP_SESSIONS=${SMTP_SESSIONS:-4}
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-/usr/sbin/smtp-sink -u nobody "127.0.0.1:$port" 256 > "$tmp/sink.log" 2>&1 &
+# ---- demo databases: generated once, shared by plan, segments, end to end --
+sizes=$(printf '%s\n' $PLAN_CUSTOMERS $E2E_CUSTOMERS | sort -n -u)
+for n in $sizes; do
+  say "demo-data: $n customers"
+  t=$(date +%s%N)
+  $CC --db "$tmp/demo$n.db" --date $DAY -q demo-data --customers "$n" --seed 1 > /dev/null
+  echo "demo-data $n $(ms "$t")" >> "$tmp/gen.raw"
+done
+
+# ---- plan: the spec's campaigns against hand-written SQL ------------------
+sed "s/:today/$DAY/g" bench/baseline/plan.sql > "$tmp/plan.sql"
+for n in $PLAN_CUSTOMERS; do
+  say "plan: $PLAN_RUNS runs over $n customers"
+  db="$tmp/demo$n.db"
+  i=0
+  while [ $i -lt "$PLAN_RUNS" ]; do
+    timed "plan-sql-$n" sqlite3 "$db" < "$tmp/plan.sql"; mv "$tmp/out" "$tmp/sql.out"
+    timed "plan-cc-$n" $CC --db "$db" --rules bench/rules-plan --templates templates --date $DAY --format jsonl plan --dry-run
+    mv "$tmp/out" "$tmp/cc.out"
+    i=$((i + 1))
+  done
+  echo "$n $(wc -l < "$tmp/sql.out") $(wc -l < "$tmp/cc.out")" >> "$tmp/plan.rows"
+done
+
+# ---- smtp-sink on loopback, for SMTP and end to end -----------------------
+sport=$(free_port)
+if [ "$(id -u)" = 0 ]; then
+  /usr/sbin/smtp-sink -u nobody "127.0.0.1:$sport" 256 > "$tmp/sink.log" 2>&1 &
+else
+  /usr/sbin/smtp-sink "127.0.0.1:$sport" 256 > "$tmp/sink.log" 2>&1 &
+fi
 sink=$!
-sleep 0.5
+wait_port "$sport" 10 || { echo "bench: smtp-sink did not start: $(cat "$tmp/sink.log")" >&2; exit 1; }
+
+# ---- end to end: database to smtp-sink, carecast run against cron_send.py -
+say "end to end: $E2E_RUNS runs over $E2E_CUSTOMERS customers"
+cat > "$tmp/e2e.yaml" <<YAML
+database: $tmp/e2e.db
+rules: $ROOT/bench/rules-e2e
+templates: $ROOT/templates
+sender: {name: 关怀银行, email: care@bank.example.cn}
+transports:
+  email: {type: smtp, host: 127.0.0.1, port: $sport, tls: none}
+YAML
+i=0
+while [ $i -lt "$E2E_RUNS" ]; do
+  cp "$tmp/demo$E2E_CUSTOMERS.db" "$tmp/e2e.db"
+  cp "$tmp/demo$E2E_CUSTOMERS.db" "$tmp/peer.db"
+  sync
+  # 23:59 UTC: after 09:30 in every customer's zone, so carecast sends all
+  # it plans, as the peer (which has no send times) does.
+  timed e2e-cc $CC -q --config "$tmp/e2e.yaml" --now "${DAY}T23:59:00" run
+  sed -n 's/^sent \([0-9]*\),.*/\1/p' "$tmp/out" >> "$tmp/e2e-cc.sent"
+  timed e2e-peer "$PY" bench/peer/cron_send.py "$tmp/peer.db" $DAY 127.0.0.1 "$sport"
+  sed -n 's/^sent \([0-9]*\)$/\1/p' "$tmp/out" >> "$tmp/e2e-peer.sent"
+  # A second run of each the same day sends nothing (the never-twice ledger
+  # and the dedupe table); recorded, not timed.
+  $CC -q --config "$tmp/e2e.yaml" --now "${DAY}T23:59:30" run | sed -n 's/^sent \([0-9]*\),.*/\1/p' >> "$tmp/e2e-cc.again"
+  "$PY" bench/peer/cron_send.py "$tmp/peer.db" $DAY 127.0.0.1 "$sport" | sed -n 's/^sent \([0-9]*\)$/\1/p' >> "$tmp/e2e-peer.again"
+  i=$((i + 1))
+done
+rm -f "$tmp"/e2e.db* "$tmp"/peer.db*
+
+# ---- SMTP: carecast send against smtp-source, both into smtp-sink ---------
+say "SMTP: $SMTP_RUNS runs of $SMTP_MESSAGES messages"
 "$PY" - "$tmp/smtp.db" "$SMTP_MESSAGES" <<'PYDB'
 import sqlite3, sys
 con = sqlite3.connect(sys.argv[1])
@@ -77,114 +166,95 @@ rules: $tmp/srules
 templates: $tmp/stpl
 sender: {name: 关怀银行, email: care@bank.example.cn}
 transports:
-  email: {type: smtp, host: 127.0.0.1, port: $port, tls: none, connections: $SMTP_SESSIONS}
+  email: {type: smtp, host: 127.0.0.1, port: $sport, tls: none, connections: $SMTP_SESSIONS}
 YAML
 i=0
-while [ $i -lt "$RUNS" ]; do
+while [ $i -lt "$SMTP_RUNS" ]; do
   day=$(printf '2026-05-%02d' $((i + 1)))
-  ./carecast --config "$tmp/smtp.yaml" --date "$day" plan > /dev/null
-  t=$(date +%s%N); ./carecast --config "$tmp/smtp.yaml" --date "$day" send > /dev/null; echo "carecast $(ms $t)" >> "$tmp/smtp.raw"
+  $CC --config "$tmp/smtp.yaml" --date "$day" plan > /dev/null
+  timed smtp-cc $CC -q --config "$tmp/smtp.yaml" --date "$day" send
+  sed -n 's/^sent \([0-9]*\),.*/\1/p' "$tmp/out" >> "$tmp/smtp-cc.sent"
   # smtp-source sends messages of the size carecast's are (body and headers).
   size=$(sqlite3 "$tmp/smtp.db" "SELECT CAST(avg(length(CAST(body_text AS BLOB)) + length(CAST(subject AS BLOB))) AS INTEGER) + 600 FROM care_outbox")
-  t=$(date +%s%N)
-  /usr/sbin/smtp-source -s "$SMTP_SESSIONS" -m "$SMTP_MESSAGES" -l "$size" -f care@bank.example.cn -t c@example.com "127.0.0.1:$port"
-  echo "smtp-source $(ms $t)" >> "$tmp/smtp.raw"
+  timed smtp-source /usr/sbin/smtp-source -s "$SMTP_SESSIONS" -m "$SMTP_MESSAGES" -l "$size" -f care@bank.example.cn -t c@example.com "127.0.0.1:$sport"
   i=$((i + 1))
 done
-kill "$sink" 2>/dev/null; wait "$sink" 2>/dev/null || true
+kill "$sink" 2>/dev/null; wait "$sink" 2>/dev/null || true; sink=""
 
-"$PY" - "$tmp" "$RUNS" "$MESSAGES" > "$tmp/table" <<'PY'
-import statistics, sys, collections
-tmp, runs, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def load(name):
-    d = collections.defaultdict(list)
-    for line in open("%s/%s.raw" % (tmp, name)):
-        case, count, secs, rate, size = line.split()
-        d[case].append(float(rate))
-    return d
-cc, j2 = load("carecast"), load("jinja2")
-print("| template | carecast msg/s (median) | min | max | Jinja2 msg/s (median) | ratio |")
-print("|---|---:|---:|---:|---:|---:|")
-for case in cc:
-    a, b = statistics.median(cc[case]), statistics.median(j2[case])
-    print("| %s | %.0f | %.0f | %.0f | %.0f | %.1fx |" % (case, a, min(cc[case]), max(cc[case]), b, a / b))
-PY
+# ---- SMS: carecast send through Kannel against ab on the same sendsms URL --
+say "SMS: $SMS_RUNS runs of $SMS_MESSAGES messages through Kannel"
+"$PY" - "$tmp/sms.db" "$SMS_MESSAGES" <<'PYDB'
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+con.execute("CREATE TABLE customers(id TEXT PRIMARY KEY, name TEXT, phone TEXT)")
+con.executemany("INSERT INTO customers VALUES (?, ?, ?)",
+                (("C%07d" % i, "客户%d" % i, "+86138%08d" % i) for i in range(int(sys.argv[2]))))
+con.commit()
+PYDB
+mkdir -p "$tmp/mrules" "$tmp/mtpl"
+printf 'campaign: bill\nkind: service\nrepeat: daily\nchannels: [sms]\ntemplate: t\n' > "$tmp/mrules/b.yaml"
+printf '{{ customer.name }}，您本月的账单已出，请登录手机银行查看。\n' > "$tmp/mtpl/t.sms.liquid"
+start_kannel || { echo "bench: Kannel did not start" >&2; exit 1; }
+cat > "$tmp/sms.yaml" <<YAML
+database: $tmp/sms.db
+rules: $tmp/mrules
+templates: $tmp/mtpl
+sms: {signature: 【关怀银行】}
+transports:
+  sms: {type: kannel, url: "$SENDSMS_URL", username: $KANNEL_USER, password_env: BENCH_KANNEL_PASS,
+        from: "10690000", connections: $SMS_CONNECTIONS}
+YAML
+export BENCH_KANNEL_PASS="$KANNEL_PASS"
+delivered=0
+i=0
+while [ $i -lt "$SMS_RUNS" ]; do
+  day=$(printf '2026-05-%02d' $((i + 1)))
+  $CC --config "$tmp/sms.yaml" --date "$day" plan > /dev/null
+  # The same request carecast sends, for ab: one of today's messages.
+  url=$(sqlite3 "$tmp/sms.db" "SELECT recipient, sms_text FROM care_outbox ORDER BY id DESC LIMIT 1" \
+    | "$PY" -c 'import sys, urllib.parse as u
+to, text = sys.stdin.read().rstrip("\n").split("|", 1)
+print("%s?username=%s&password=%s&from=10690000&to=%s&text=%s&charset=UTF-8&coding=2" % (sys.argv[1], sys.argv[2], sys.argv[3], u.quote(to, safe=""), u.quote(text, safe="")))' \
+      "$SENDSMS_URL" "$KANNEL_USER" "$KANNEL_PASS")
+  timed sms-cc $CC -q --config "$tmp/sms.yaml" --date "$day" send
+  sed -n 's/^sent \([0-9]*\),.*/\1/p' "$tmp/out" >> "$tmp/sms-cc.sent"
+  delivered=$((delivered + SMS_MESSAGES))
+  wait_fakesmsc "$delivered" 120 || true   # the gateway's queue is drained before the next measurement
+  timed sms-ab ab -q -k -n "$SMS_MESSAGES" -c "$SMS_CONNECTIONS" "$url"
+  sed -n 's/^Complete requests: *\([0-9]*\)/\1/p' "$tmp/out" >> "$tmp/sms-ab.sent"
+  sed -n 's/^\(Failed requests\|Non-2xx responses\): *\([0-9]*\)/\2/p' "$tmp/out" >> "$tmp/sms-ab.failed"
+  delivered=$((delivered + SMS_MESSAGES))
+  wait_fakesmsc "$delivered" 120 || true
+  i=$((i + 1))
+done
+echo "$(fakesmsc_count) $delivered" > "$tmp/sms.fakesmsc"
+echo "$url" | sed 's/password=[^&]*/password=.../' > "$tmp/sms.url"
+stop_kannel || true   # (its wait returns the boxes' status)
 
-"$PY" - "$tmp" "$SMTP_MESSAGES" "$SMTP_SESSIONS" > "$tmp/table2" <<'PY'
-import collections, statistics, sys
-tmp, n, sessions = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-plan = collections.defaultdict(list); rss = collections.defaultdict(list); rows = {}
-for line in open(tmp + "/plan.raw"):
-    f = line.split()
-    if f[0] == "rows": rows[int(f[1])] = (f[2], f[3]); continue
-    plan[(f[0], int(f[1]))].append(int(f[2]))
-    if f[0] == "carecast": rss[int(f[1])].append(int(f[3]))
-sizes = sorted({k[1] for k in plan})
-print("## Plan: the spec's campaigns (birthday, contract renewal, post-repair) on demo data")
-print()
-print("| customers | due | carecast ms (median, min-max) | hand-written SQL ms | ratio | carecast peak RSS |")
-print("|---:|---:|---:|---:|---:|---:|")
-for n_ in sizes:
-    c, q = plan[("carecast", n_)], plan[("sql", n_)]
-    print("| %d | %s | %d (%d-%d) | %d (%d-%d) | %.2fx | %.0f MiB |" % (n_, rows[n_][1], statistics.median(c), min(c), max(c),
-          statistics.median(q), min(q), max(q), statistics.median(c) / statistics.median(q), max(rss[n_]) / 1024))
-if len(sizes) == 2:
-    a, b = sizes
-    g = statistics.median(plan[("carecast", b)]) / statistics.median(plan[("carecast", a)])
-    m = max(rss[b]) / max(rss[a])
-    print()
-    print("Growth from %d to %d customers: time %.1fx (target <= 12), peak RSS %.2fx (target < 1.5)." % (a, b, g, m))
-print()
-print("carecast also checks channels, consent and the never-twice ledger, and renders every message;")
-print("the SQL only selects who is due (same rows: %s)." % ", ".join("%s/%s at %d" % (rows[k][0], rows[k][1], k) for k in sizes))
-print()
-smtp = collections.defaultdict(list)
-for line in open(tmp + "/smtp.raw"):
-    f = line.split(); smtp[f[0]].append(int(f[1]))
-c, s = statistics.median(smtp["carecast"]), statistics.median(smtp["smtp-source"])
-print("## SMTP: %d messages into Postfix smtp-sink on loopback, %s sessions" % (n, sessions))
-print()
-print("| sender | median s | min-max s | messages/s |")
-print("|---|---:|---:|---:|")
-print("| carecast send | %.1f | %.1f-%.1f | %.0f |" % (c / 1000, min(smtp["carecast"]) / 1000, max(smtp["carecast"]) / 1000, n / (c / 1000)))
-print("| smtp-source (one message per connection) | %.1f | %.1f-%.1f | %.0f |" % (s / 1000, min(smtp["smtp-source"]) / 1000, max(smtp["smtp-source"]) / 1000, n / (s / 1000)))
-print()
-print("Ratio carecast / smtp-source: %.2fx (target >= 0.8x)." % (s / c))
-PY
+# ---- segments: carecast segment over the demo databases -------------------
+for n in $PLAN_CUSTOMERS; do
+  say "segments: $SEGMENT_RUNS runs over $n customers"
+  db="$tmp/demo$n.db"
+  i=0
+  while [ $i -lt "$SEGMENT_RUNS" ]; do
+    # Each run is a first computation (the costliest: every label changes).
+    sqlite3 "$db" "DELETE FROM care_segment_values; DELETE FROM care_segment_history; DELETE FROM care_segment_runs;"
+    timed "seg-$n" $CC --db "$db" --rules rules/segments --date $DAY segment
+    i=$((i + 1))
+  done
+  cp "$tmp/out" "$tmp/seg-$n.out"
+  rm -f "$db" "$db-wal" "$db-shm"
+done
 
+say "writing $OUT"
+elapsed=$(( $(date +%s) - started ))
 {
-  echo "# Benchmarks"
-  echo
-  echo "Measured by \`make bench\` on $(date -u +%Y-%m-%d) ($RUNS runs each, side by side in one invocation)."
-  echo
-  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(. /etc/os-release && echo "$PRETTY_NAME")."
-  echo
-  cat "$tmp/table2"
-  echo
-  echo "## Render: messages per second for the example templates"
-  echo
-  echo "Each message builds its variables afresh and renders through carecast's real path"
-  echo "(template cache, Liquid, email subject from front matter, HTML body for birthday email)."
-  echo "The baseline renders the same templates written in Jinja2 ($($PY -c 'import jinja2; print(jinja2.__version__)'), Debian's python3-jinja2), compiled once."
-  echo
-  cat "$tmp/table"
-  echo
-  echo "Commands:"
-  echo
-  echo '```sh'
-  echo "$BIN templates $MESSAGES"
-  echo "$PY bench/baseline/render_jinja2.py $MESSAGES"
-  echo '```'
-  echo
-  echo "Target (issue: benchmarks): at least 20x Jinja2. Not reached yet. A first look: with the"
-  echo "variables built once and reused, the SMS template renders about 1.5x faster, so building"
-  echo "each message's variables is about a third of the cost and rendering itself is the rest;"
-  echo "both are the next things to profile (callgrind)."
-  echo
-  echo "Plan, SMTP commands: see bench/run.sh (demo-data, then \`carecast --format jsonl plan --dry-run\`"
-  echo "with bench/rules-plan against \`sqlite3 DB < bench/baseline/plan.sql\`; \`carecast send\` against"
-  echo "\`smtp-source -s SESSIONS -m N -l SIZE\`, both into \`smtp-sink\`)."
-  echo
-  echo "Not measured yet: SMS against ab/wrk on Kannel, end to end against a Python peer."
-} > "$OUT"
+  echo "$RENDER_RUNS $PLAN_RUNS $SEGMENT_RUNS $E2E_RUNS $SMTP_RUNS $SMS_RUNS"
+  echo "$MESSAGES|$PLAN_CUSTOMERS|$E2E_CUSTOMERS|$SMTP_MESSAGES|$SMTP_SESSIONS|$SMS_MESSAGES|$SMS_CONNECTIONS|$elapsed"
+  echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "$($PY -c 'import jinja2; print(jinja2.__version__)')"
+  echo "$(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$tmp/meta"
+"$PY" bench/report.py "$tmp" "${BENCH_NOTE:-}" "${BENCH_APPENDIX:-}" > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
 cat "$OUT"

@@ -7,6 +7,7 @@
 #                               and headless Chromium, which renders the HTML
 #                               report (a 120 MB download; under a minute)
 #   etc/install-deps.sh bench   test + the baselines the benchmarks compare with
+#                               (apache2-utils: ab against Kannel's sendsms)
 #
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and exits 1.  Packages already installed
@@ -15,13 +16,14 @@ set -u
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libyaml-dev libsqlite3-dev libcurl4-openssl-dev libesmtp-dev libicu-dev libssl-dev libmicrohttpd-dev"
-test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps time python3-jinja2 chromium"
-bench_pkgs=""   # the test packages cover the baselines today
+test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps time python3-jinja2 chromium apache2-utils"
+# apache2-utils (ab) is in both: tests/t_bench.sh runs every benchmark, baselines included, at a tiny size.
+bench_pkgs="apache2-utils"   # ab, the SMS baseline (Jinja2, smtp-source, Kannel come with test)
 
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   test)  pkgs="$build_pkgs $test_pkgs" ;;
-  bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
+  bench) pkgs="$build_pkgs $(printf '%s\n' $test_pkgs $bench_pkgs | sort -u | tr '\n' ' ')" ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
