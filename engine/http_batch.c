@@ -169,7 +169,9 @@ static void collect(slot *s, CURLcode rc)
 #endif
 }
 
-cc_code http_batch_run(http_batch *b, http_req *reqs, size_t n)
+cc_code http_batch_run(http_batch *b, http_req *reqs, size_t n) { return http_batch_run_each(b, reqs, n, NULL, NULL); }
+
+cc_code http_batch_run_each(http_batch *b, http_req *reqs, size_t n, void (*done)(void *arg, size_t i), void *arg)
 {
     size_t next = 0;
     int active = 0;
@@ -184,6 +186,7 @@ cc_code http_batch_run(http_batch *b, http_req *reqs, size_t n)
                     r->done = 1;
                     r->curl_rc = CURLE_FAILED_INIT;
                     snprintf(r->errbuf, sizeof r->errbuf, "cannot start the request");
+                    if (done) done(arg, (size_t)(r - reqs));
                     continue;
                 }
                 s->req = r;
@@ -213,14 +216,57 @@ cc_code http_batch_run(http_batch *b, http_req *reqs, size_t n)
             slot *s = NULL;
             curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             if (!s || !s->req) continue;
+            http_req *r = s->req;
             collect(s, cm->data.result);
             curl_multi_remove_handle(b->multi, s->h);
             s->req = NULL;
             active--;
+            if (done) done(arg, (size_t)(r - reqs));
         }
         if (active > 0 && running > 0) curl_multi_poll(b->multi, NULL, 0, 1000, NULL);
     }
     return CC_OK;
+}
+
+typedef struct {
+    cc_transport *t;
+    http_req *reqs;
+    cc_message *msgs;
+    http_finish_fn finish;
+} send_state;
+
+static void finish_one(void *arg, size_t i)
+{
+    send_state *ss = arg;
+    ss->finish(ss->t, &ss->reqs[i], &ss->msgs[i]);
+    http_req_clear(&ss->reqs[i]);   /* url NULL: finished */
+    transport_result(ss->t, &ss->msgs[i]);
+}
+
+cc_code http_transport_send(cc_transport *t, http_batch *b, cc_message *msgs, size_t n, http_make_fn make,
+                            http_finish_fn finish)
+{
+    http_req *reqs = xcalloc(n ? n : 1, sizeof *reqs);
+    for (size_t i = 0; i < n; i++) {
+        cc_message *m = &msgs[i];
+        m->result = CC_ERR_TRANSIENT;
+        m->reply[0] = '\0';
+        m->retry_after = 0;
+        m->suppress_reason = NULL;
+        cc_code c = make(t, m, &reqs[i]);
+        if (c != CC_OK) {
+            m->result = c;
+            http_req_clear(&reqs[i]);
+            transport_result(t, m);
+        }
+    }
+    send_state ss = {t, reqs, msgs, finish};
+    cc_code rc = http_batch_run_each(b, reqs, n, finish_one, &ss);
+    /* After a failure of the multi handle: the requests it never finished. */
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i].url) finish_one(&ss, i);
+    free(reqs);
+    return rc;
 }
 
 const char *http_req_error(const http_req *r)

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "message.h"
+#include "transport.h"
 
 typedef struct {
     /* in: set by the caller; url NULL = nothing to send (skipped) */
@@ -41,6 +42,18 @@ void http_batch_secret(http_batch *b, const char *secret);
  * with a curl error), CC_ERR_TRANSIENT when the multi handle failed (then
  * unfinished requests have done = 0 and errbuf says why). */
 cc_code http_batch_run(http_batch *b, http_req *reqs, size_t n);
+/* The same, calling done(arg, i) as soon as request i is done (a request
+ * that could not start is done with CURLE_FAILED_INIT). */
+cc_code http_batch_run_each(http_batch *b, http_req *reqs, size_t n, void (*done)(void *arg, size_t i), void *arg);
+
+/* A gateway transport's send: make(t, m, r) prepares message m's request
+ * (an error result, with m->reply set, skips it), finish(t, r, m) reads the
+ * answer into m's result; each result goes to transport_result() as soon
+ * as it is known, and every request is wiped. */
+typedef cc_code (*http_make_fn)(cc_transport *t, cc_message *m, http_req *r);
+typedef void (*http_finish_fn)(cc_transport *t, const http_req *r, cc_message *m);
+cc_code http_transport_send(cc_transport *t, http_batch *b, cc_message *msgs, size_t n, http_make_fn make,
+                            http_finish_fn finish);
 void http_batch_free(http_batch *b);
 
 /* Wipe and free a request's strings and answer. */

@@ -101,6 +101,12 @@ int64_t outbox_backoff(int attempt)
 cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transport_config *tc,
                       size_t *sent, size_t *retry, size_t *failed)
 {
+    return outbox_finish_some(db, b, NULL, 0, now, tc, sent, retry, failed);
+}
+
+cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, size_t k, int64_t now,
+                           const cc_transport_config *tc, size_t *sent, size_t *retry, size_t *failed)
+{
     if (db_begin(db) != CC_OK) return CC_ERR_DB;
     sqlite3_stmt *att = NULL, *upd = NULL, *sup = NULL;
     int ok = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO care_attempts(outbox_id, attempt, at, result, reply) "
@@ -113,7 +119,9 @@ cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transp
                                     "SELECT ?1, NULL, ?4, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM "
                                     "care_suppressions WHERE address = ?1 AND scope IN (?4, 'all'))",
                                 -1, &sup, NULL) == SQLITE_OK;
-    for (size_t i = 0; ok && i < b->n; i++) {
+    size_t count = which ? k : b->n;
+    for (size_t j = 0; ok && j < count; j++) {
+        size_t i = which ? which[j] : j;
         cc_message *m = &b->msgs[i];
         const char *status, *result;
         int64_t next = 0;

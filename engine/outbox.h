@@ -32,6 +32,11 @@ cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t leas
  * exponential backoff and jitter until max_attempts / max_age. */
 cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transport_config *tc,
                       size_t *sent, size_t *retry, size_t *failed);
+/* The same for the messages b->msgs[which[0..k-1]] only, in one
+ * transaction: a sender records results while the rest of the batch is
+ * still in flight. */
+cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, size_t k, int64_t now,
+                           const cc_transport_config *tc, size_t *sent, size_t *retry, size_t *failed);
 void outbox_batch_free(outbox_batch *b);
 
 /* Backoff before attempt `attempt` + 1: 60 s doubled per attempt, capped

@@ -21,6 +21,15 @@
 #include "transport.h"
 
 #define BATCH 50   /* messages per claim for each connection */
+/* For transports that report each result as it comes (the HTTP gateways):
+ * a claim this large per connection keeps every connection busy instead of
+ * draining the pipeline every BATCH messages, and results are recorded
+ * every RECORD_EVERY results or RECORD_SECONDS, whichever comes first, so
+ * at a crash no more than that (plus the requests in flight) were sent but
+ * not recorded, and so are sent again. */
+#define STREAM_BATCH 250
+#define RECORD_EVERY 256
+#define RECORD_SECONDS 1.0
 /* Longer than any transport timeout: a live sender never loses its lease. */
 #define LEASE_SECONDS 900
 
@@ -37,13 +46,17 @@ static int take_lock(const char *database)
     return fd;
 }
 
-/* Sleep until `sent` messages at `rate` per second are due since t0. */
-static void pace(const struct timespec *t0, size_t sent, double rate)
+static double seconds_since(const struct timespec *t)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double elapsed = (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-    double wait = (double)sent / rate - elapsed;
+    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* Sleep until `sent` messages at `rate` per second are due since t0. */
+static void pace(const struct timespec *t0, size_t sent, double rate)
+{
+    double wait = (double)sent / rate - seconds_since(t0);
     if (wait <= 0) return;
     struct timespec d = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
     while (nanosleep(&d, &d) != 0 && errno == EINTR) {}
@@ -65,6 +78,46 @@ static void progress(const send_totals *tot, size_t done, int verbose, int last)
                 tot->failed);
     }
     logged = last ? 0 : done;
+}
+
+/* Records a claimed batch's results in the outbox: as they come (the
+ * transport's on_result), RECORD_EVERY per transaction, and whatever is
+ * left when the transport returns. */
+typedef struct {
+    sqlite3 *db;
+    outbox_batch *b;
+    int64_t now;
+    const cc_transport_config *tc;
+    send_totals *tot;
+    size_t *pending;
+    size_t n_pending;
+    unsigned char *recorded;
+    struct timespec last;  /* of the last recording (or the batch's start) */
+    cc_code rc;            /* the first recording failure */
+} recorder;
+
+static void record_pending(recorder *r)
+{
+    if (!r->n_pending) return;
+    cc_code c = outbox_finish_some(r->db, r->b, r->pending, r->n_pending, r->now, r->tc, &r->tot->sent,
+                                   &r->tot->retry, &r->tot->failed);
+    if (c != CC_OK && r->rc == CC_OK) r->rc = c;
+    r->n_pending = 0;
+    clock_gettime(CLOCK_MONOTONIC, &r->last);
+}
+
+static void record_one(recorder *r, size_t i)
+{
+    if (i >= r->b->n || r->recorded[i]) return;
+    r->recorded[i] = 1;
+    r->pending[r->n_pending++] = i;
+}
+
+static void on_result(void *arg, cc_message *m)
+{
+    recorder *r = arg;
+    record_one(r, (size_t)(m - r->b->msgs));
+    if (r->n_pending >= RECORD_EVERY || seconds_since(&r->last) >= RECORD_SECONDS) record_pending(r);
 }
 
 cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, int verbose, send_totals *tot)
@@ -93,7 +146,8 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
          * from the first send; a batch is at most one second's worth, so
          * bursts stay within that. */
         const cc_transport_config *tc = t->tc;
-        size_t batch = BATCH * (size_t)(tc->connections > 1 ? tc->connections : 1);
+        size_t per_connection = t->ops->results_as_they_come ? STREAM_BATCH : BATCH;
+        size_t batch = per_connection * (size_t)(tc->connections > 1 ? tc->connections : 1);
         if (tc->rate > 0 && (double)batch > tc->rate) batch = tc->rate >= 1 ? (size_t)tc->rate : 1;
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -110,13 +164,22 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
                 break;
             }
             if (tc->rate > 0) pace(&t0, sent_here, tc->rate);
+            recorder rec = {db, &b, now, tc, tot, xcalloc(b.n, sizeof(size_t)), 0, xcalloc(b.n, 1), {0, 0}, CC_OK};
+            clock_gettime(CLOCK_MONOTONIC, &rec.last);
+            t->on_result = on_result;
+            t->on_result_arg = &rec;
             t->ops->send(t, b.msgs, b.n);
+            t->on_result = NULL;
+            for (size_t i = 0; i < b.n; i++) record_one(&rec, i);
+            record_pending(&rec);
+            free(rec.pending);
+            free(rec.recorded);
             sent_here += b.n;
             for (size_t i = 0; i < b.n && verbose > 1; i++)
                 fprintf(stderr, "carecast: %s #%lld to %s: %s (%s)\n", channels[c], (long long)b.msgs[i].id,
                         b.msgs[i].to ? b.msgs[i].to : "?",
                         b.msgs[i].result == CC_OK ? "sent" : cc_strerror(b.msgs[i].result), b.msgs[i].reply);
-            rc = outbox_finish(db, &b, now, t->tc, &tot->sent, &tot->retry, &tot->failed);
+            rc = rec.rc;
             done += b.n;
             progress(tot, done, verbose, 0);
             outbox_batch_free(&b);

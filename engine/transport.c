@@ -40,6 +40,11 @@ cc_code transport_open(const cc_config *cfg, const char *channel, cc_transport *
     return CC_OK;
 }
 
+void transport_result(cc_transport *t, cc_message *m)
+{
+    if (t->on_result) t->on_result(t->on_result_arg, m);
+}
+
 void transport_close(cc_transport *t)
 {
     if (!t) return;

@@ -9,7 +9,14 @@
  *   t->ops->send()    delivers; returns CC_OK when every message has a result
  *                     (even a failed one), or an error when the transport
  *                     itself could not run (then results are TRANSIENT)
- *   transport_close() frees everything */
+ *   transport_close() frees everything
+ *
+ * A transport that learns results one at a time (the HTTP gateways, with
+ * many requests in flight) says so with `results_as_they_come` and calls
+ * t->on_result(t->on_result_arg, m) as soon as m's result is set, so the
+ * sender records results while the batch is still going: that keeps the
+ * messages sent-but-unrecorded at a crash few even when batches are large
+ * enough to keep every connection busy. */
 #ifndef CC_TRANSPORT_H
 #define CC_TRANSPORT_H
 
@@ -23,6 +30,7 @@ typedef struct {
     cc_code (*open)(cc_transport *t);
     cc_code (*send)(cc_transport *t, cc_message *msgs, size_t n);
     void (*close)(cc_transport *t);
+    int results_as_they_come;   /* calls on_result for each message of a batch */
 } cc_transport_ops;
 
 struct cc_transport {
@@ -31,7 +39,13 @@ struct cc_transport {
     const cc_transport_config *tc;      /* borrowed: config->email or ->sms_transport */
     const char *channel;                /* email | sms */
     void *state;                        /* the implementation's own */
+    /* Set by the sender (may be NULL): called once per message whose result is known. */
+    void (*on_result)(void *arg, cc_message *m);
+    void *on_result_arg;
 };
+
+/* Tell the sender that m's result is set (no-op without a listener). */
+void transport_result(cc_transport *t, cc_message *m);
 
 extern const cc_transport_ops transport_file_ops;
 extern const cc_transport_ops transport_smtp_ops;

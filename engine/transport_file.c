@@ -95,4 +95,4 @@ static void file_close(cc_transport *t)
     free(fs);
 }
 
-const cc_transport_ops transport_file_ops = {"file", file_open, file_send, file_close};
+const cc_transport_ops transport_file_ops = {.name = "file", .open = file_open, .send = file_send, .close = file_close};

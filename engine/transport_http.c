@@ -425,43 +425,34 @@ static void json_finish(http_state *st, const http_req *r, cc_message *m)
 
 /* ---- both --------------------------------------------------------------- */
 
-static cc_code http_send(cc_transport *t, cc_message *msgs, size_t n, int twilio)
+static void twilio_finish_msg(cc_transport *t, const http_req *r, cc_message *m)
 {
-    http_state *st = t->state;
-    http_req *reqs = xcalloc(n ? n : 1, sizeof *reqs);
-    for (size_t i = 0; i < n; i++) {
-        cc_message *m = &msgs[i];
-        m->result = CC_ERR_TRANSIENT;
-        m->reply[0] = '\0';
-        m->retry_after = 0;
-        m->suppress_reason = NULL;
-        cc_code c = twilio ? twilio_request(t, m, &reqs[i]) : json_request(t, m, &reqs[i]);
-        if (c != CC_OK) {
-            m->result = c;
-            http_req_clear(&reqs[i]);
-        }
-    }
-    cc_code rc = http_batch_run(st->batch, reqs, n);
-    for (size_t i = 0; i < n; i++) {
-        if (reqs[i].url) {
-            if (twilio) twilio_finish(st, &reqs[i], &msgs[i]);
-            else json_finish(st, &reqs[i], &msgs[i]);
-        }
-        reqs[i].headers = NULL; /* borrowed from the state */
-        http_req_clear(&reqs[i]);
-    }
-    free(reqs);
-    return rc;
+    twilio_finish(t->state, r, m);
 }
 
-static cc_code twilio_send(cc_transport *t, cc_message *msgs, size_t n) { return http_send(t, msgs, n, 1); }
-static cc_code json_send(cc_transport *t, cc_message *msgs, size_t n) { return http_send(t, msgs, n, 0); }
+static void json_finish_msg(cc_transport *t, const http_req *r, cc_message *m)
+{
+    json_finish(t->state, r, m);
+}
+
+static cc_code twilio_send(cc_transport *t, cc_message *msgs, size_t n)
+{
+    http_state *st = t->state;
+    return http_transport_send(t, st->batch, msgs, n, twilio_request, twilio_finish_msg);
+}
+
+static cc_code json_send(cc_transport *t, cc_message *msgs, size_t n)
+{
+    http_state *st = t->state;
+    return http_transport_send(t, st->batch, msgs, n, json_request, json_finish_msg);
+}
 
 const cc_transport_ops transport_twilio_ops = {
     .name = "twilio",
     .open = twilio_open,
     .send = twilio_send,
     .close = http_close,
+    .results_as_they_come = 1,
 };
 
 const cc_transport_ops transport_http_json_ops = {
@@ -469,4 +460,5 @@ const cc_transport_ops transport_http_json_ops = {
     .open = json_open,
     .send = json_send,
     .close = http_close,
+    .results_as_they_come = 1,
 };

@@ -54,7 +54,7 @@ static void add_param(cc_buf *u, const char *name, const char *value)
 
 /* Build the request URL for m; CC_ERR_PERMANENT (reply set) when the text
  * cannot be sent at all. */
-static cc_code make_url(cc_transport *t, cc_message *m, char **out)
+static cc_code make_request(cc_transport *t, cc_message *m, http_req *r)
 {
     const cc_transport_config *tc = t->tc;
     http_batch *st = t->state;
@@ -85,12 +85,13 @@ static cc_code make_url(cc_transport *t, cc_message *m, char **out)
         add_param(&u, "dlr-url", dlr);
         http_wipe_free(dlr);
     }
-    *out = cc_buf_take(&u);
+    r->url = cc_buf_take(&u);
     return CC_OK;
 }
 
-static void finish(http_batch *st, const http_req *r, cc_message *m)
+static void finish(cc_transport *t, const http_req *r, cc_message *m)
 {
+    http_batch *st = t->state;
     if (!r->done || r->curl_rc != CURLE_OK) {
         m->result = CC_ERR_TRANSIENT;
         http_batch_reply(st, m, "kannel: %s", http_req_error(r));
@@ -113,22 +114,7 @@ static void finish(http_batch *st, const http_req *r, cc_message *m)
 
 static cc_code kannel_send(cc_transport *t, cc_message *msgs, size_t n)
 {
-    http_batch *st = t->state;
-    http_req *reqs = xcalloc(n ? n : 1, sizeof *reqs);
-    for (size_t i = 0; i < n; i++) {
-        msgs[i].result = CC_ERR_TRANSIENT;
-        msgs[i].reply[0] = '\0';
-        msgs[i].retry_after = 0;
-        cc_code c = make_url(t, &msgs[i], &reqs[i].url);
-        if (c != CC_OK) msgs[i].result = c;
-    }
-    cc_code rc = http_batch_run(st, reqs, n);
-    for (size_t i = 0; i < n; i++) {
-        if (reqs[i].url) finish(st, &reqs[i], &msgs[i]);
-        http_req_clear(&reqs[i]);
-    }
-    free(reqs);
-    return rc;
+    return http_transport_send(t, t->state, msgs, n, make_request, finish);
 }
 
 static void kannel_close(cc_transport *t)
@@ -142,4 +128,5 @@ const cc_transport_ops transport_kannel_ops = {
     .open = kannel_open,
     .send = kannel_send,
     .close = kannel_close,
+    .results_as_they_come = 1,
 };
