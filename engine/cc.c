@@ -116,6 +116,8 @@ void cc_buf_append(cc_buf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
+void cc_buf_reserve(cc_buf *b, size_t extra) { buf_reserve(b, extra); }
+
 void cc_buf_puts(cc_buf *b, const char *s) { cc_buf_append(b, s, strlen(s)); }
 void cc_buf_putc(cc_buf *b, char c) { cc_buf_append(b, &c, 1); }
 

@@ -15,6 +15,13 @@ typedef struct tpl tpl;
 
 typedef enum { TPL_NULL, TPL_TEXT, TPL_INT, TPL_REAL } tpl_type;
 
+typedef struct tpl_pool tpl_pool;
+
+/* Zero-initialise ({0} or memset), set, render any number of times, free.
+ * Strings are copied into pools the variables own (no malloc per
+ * variable), and the nested Liquid values are built at the first render
+ * and kept until a variable changes, so rendering several templates for
+ * one message (subject, text, HTML) builds them once. */
 typedef struct {
     char **names;
     char **values;        /* text form; NULL = null */
@@ -22,6 +29,13 @@ typedef struct {
     size_t n, cap;
     int64_t now;          /* the clock for `date` ('now', 'today') */
     const char *zone;     /* borrowed; NULL = UTC */
+    /* private to template.c */
+    uint32_t *hashes;     /* of the names */
+    size_t components;    /* name components ("a.b" has 2) of all names */
+    size_t *lens;         /* of the values */
+    tpl_pool *strings;    /* names and values */
+    tpl_pool *envp;       /* the Liquid values; reset when a variable changes */
+    const void *env;      /* the built environment, or NULL */
 } tpl_vars;
 
 /* Text (NULL value = null). */
