@@ -513,6 +513,39 @@ static cc_code compile_trigger(planner *p, const cc_campaign *c, int is_customer
     return rc;
 }
 
+/* Is `sql` one call of `fn` as a whole ("date(r.x, ?1)")?  Then fn(sql)
+ * is sql itself: date() and datetime() read their own output back
+ * unchanged, so wrapping it again only doubles the work per row. */
+static int whole_call(const char *sql, const char *fn)
+{
+    size_t n = strlen(fn);
+    if (strncmp(sql, fn, n) != 0 || sql[n] != '(') return 0;
+    int depth = 0;
+    char quote = 0;
+    for (const char *p = sql + n; *p; p++) {
+        if (quote) {
+            if (*p == quote) quote = 0;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')' && --depth == 0) {
+            return p[1] == '\0';
+        }
+    }
+    return 0;
+}
+
+/* fn(sql), unless sql is already such a call. */
+static void put_wrapped(cc_buf *s, const char *fn, const char *sql)
+{
+    if (whole_call(sql, fn)) {
+        cc_buf_puts(s, sql);
+    } else {
+        cc_buf_printf(s, "%s(%s)", fn, sql);
+    }
+}
+
 static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st, step_query *q, const char *lo)
 {
     const cc_config *cfg = p->cfg;
@@ -567,7 +600,7 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
         }
         if (rc == CC_OK && st->when_kind == WHEN_RECURRING && q->when_type == ET_DATETIME) q->when_type = ET_DATE;
         if (rc == CC_OK)
-            cc_buf_printf(s, "%s(%s)", q->when_type == ET_DATETIME ? "datetime" : "date", cc_buf_str(&when));
+            put_wrapped(s, q->when_type == ET_DATETIME ? "datetime" : "date", cc_buf_str(&when));
     } else {
         cc_buf_puts(s, "NULL");
     }
@@ -626,14 +659,16 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
             clock_format_date(ld, lo_day);
             char *lo_p = xasprintf("%s %02u:%02u:%02u", lo_day, (unsigned)h % 100u, (unsigned)mi % 100u,
                                    (unsigned)se % 100u);
-            cc_buf_printf(s, " AND datetime(%s) BETWEEN datetime(?%zu) AND datetime(?%zu)", cc_buf_str(&when),
-                          x->n_params + 1, x->n_params + 2);
+            cc_buf_puts(s, " AND ");
+            put_wrapped(s, "datetime", cc_buf_str(&when));
+            cc_buf_printf(s, " BETWEEN datetime(?%zu) AND datetime(?%zu)", x->n_params + 1, x->n_params + 2);
             x->params = xrealloc(x->params, (x->n_params + 2) * sizeof *x->params);
             x->params[x->n_params++] = (expr_param){1, lo_p, 0};
             x->params[x->n_params++] = (expr_param){1, xstrdup(p->now_local), 0};
         } else {
-            cc_buf_printf(s, " AND date(%s) BETWEEN ?%zu AND ?%zu", cc_buf_str(&when), x->n_params + 1,
-                          x->n_params + 2);
+            cc_buf_puts(s, " AND ");
+            put_wrapped(s, "date", cc_buf_str(&when));
+            cc_buf_printf(s, " BETWEEN ?%zu AND ?%zu", x->n_params + 1, x->n_params + 2);
             x->params = xrealloc(x->params, (x->n_params + 2) * sizeof *x->params);
             x->params[x->n_params++] = (expr_param){1, xstrdup(lo), 0};
             x->params[x->n_params++] = (expr_param){1, xstrdup(p->today), 0};
