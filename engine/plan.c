@@ -75,20 +75,42 @@ static void set_column_var(tpl_vars *vars, const char *name, sqlite3_stmt *st, i
     tpl_vars_set_typed(vars, name, t, (const char *)sqlite3_column_text(st, i));
 }
 
-/* A row's values, fetched by primary key, as template variables. */
-static void load_row(sqlite3_stmt *st, const char *id, const char *prefix, tpl_vars *vars)
+/* The variable names of a statement's columns under a prefix
+ * ("customer.email"), made once per statement rather than per row. */
+typedef struct {
+    char **names;
+    int n;
+} col_names;
+
+static void col_names_make(col_names *cn, sqlite3_stmt *st, const char *prefix)
+{
+    if (cn->names) return;
+    cn->n = sqlite3_column_count(st);
+    cn->names = xcalloc((size_t)cn->n + 1, sizeof *cn->names);
+    for (int i = 0; i < cn->n; i++) cn->names[i] = xasprintf("%s.%s", prefix, sqlite3_column_name(st, i));
+}
+
+static void col_names_free(col_names *cn)
+{
+    for (int i = 0; i < cn->n; i++) free(cn->names[i]);
+    free(cn->names);
+    memset(cn, 0, sizeof *cn);
+}
+
+/* A row's values, fetched by primary key, as template variables: under
+ * `prefix`, then (when `prefix2` is set) all again under `prefix2` (the
+ * customer as the row of a customers campaign), from one look-up. */
+static void load_row(sqlite3_stmt *st, const char *id, col_names *cn, const char *prefix, col_names *cn2,
+                     const char *prefix2, tpl_vars *vars)
 {
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) return;
-    int n = sqlite3_column_count(st);
-    cc_buf name = CC_BUF_INIT;
-    for (int i = 0; i < n; i++) {
-        cc_buf_reset(&name);
-        cc_buf_printf(&name, "%s.%s", prefix, sqlite3_column_name(st, i));
-        set_column_var(vars, cc_buf_str(&name), st, i);
-    }
-    cc_buf_free(&name);
+    col_names_make(cn, st, prefix);
+    for (int i = 0; i < cn->n; i++) set_column_var(vars, cn->names[i], st, i);
+    if (!prefix2) return;
+    col_names_make(cn2, st, prefix2);
+    for (int i = 0; i < cn2->n; i++) set_column_var(vars, cn2->names[i], st, i);
 }
 
 /* ---- the plan list ------------------------------------------------------ */
@@ -138,6 +160,9 @@ typedef struct {
     sqlite3_stmt *seen;            /* ledger lookup */
     sqlite3_stmt *last_occurrence; /* for repeat: after N days */
     sqlite3_stmt *suppressed;
+    col_names customer_cols, customer_row_cols, row_cols;   /* row_cols: the current step's table */
+    /* customer.EMAIL, customer.PHONE, ... with the configured column names */
+    char *key_email, *key_phone, *key_opt_email, *key_opt_sms, *key_preferred, *key_locale, *key_tz;
     char today[11];
     char now_local[20];            /* business-zone wall time, "YYYY-MM-DD HH:MM:SS" */
     plan_stats stats;
@@ -181,6 +206,14 @@ static int planner_open(planner *p)
         rc = -1;
     }
     if (!rc) rc = prepare(p, cc_buf_str(&sql), &p->get_customer);
+    const cc_config *cfg = p->cfg;
+    p->key_email = xasprintf("customer.%s", cfg->customers.email);
+    p->key_phone = xasprintf("customer.%s", cfg->customers.phone);
+    p->key_opt_email = xasprintf("customer.%s", cfg->customers.email_opt_in);
+    p->key_opt_sms = xasprintf("customer.%s", cfg->customers.sms_opt_in);
+    p->key_preferred = xasprintf("customer.%s", cfg->customers.preferred_channel);
+    p->key_locale = xasprintf("customer.%s", cfg->customers.locale);
+    p->key_tz = xasprintf("customer.%s", cfg->customers.timezone);
     cc_buf_free(&sql);
     if (!rc) rc = prepare(p, "SELECT 1 FROM care_occurrences WHERE campaign=? AND step=? AND row_id=? AND occurrence=?", &p->seen);
     if (!rc) rc = prepare(p, "SELECT max(occurrence) FROM care_occurrences WHERE campaign=? AND step=? AND row_id=?", &p->last_occurrence);
@@ -194,6 +227,16 @@ static void planner_close(planner *p)
     sqlite3_finalize(p->seen);
     sqlite3_finalize(p->last_occurrence);
     sqlite3_finalize(p->suppressed);
+    col_names_free(&p->customer_cols);
+    col_names_free(&p->customer_row_cols);
+    col_names_free(&p->row_cols);
+    free(p->key_email);
+    free(p->key_phone);
+    free(p->key_opt_email);
+    free(p->key_opt_sms);
+    free(p->key_preferred);
+    free(p->key_locale);
+    free(p->key_tz);
     render_close(p->templates);
 }
 
@@ -369,18 +412,16 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
                         const char *occ, tpl_vars *vars, sqlite3_stmt *row_stmt, plan_list *out)
 {
     const cc_step *st = &c->steps[si];
-    if (row_stmt) load_row(row_stmt, row_id, "row", vars);
-    load_row(p->get_customer, customer_id ? customer_id : "", "customer", vars);
-    if (!row_stmt) load_row(p->get_customer, customer_id ? customer_id : "", "row", vars);
-    const cc_config *cfg = p->cfg;
-    cc_buf key = CC_BUF_INIT;
-#define CUST(field) (cc_buf_reset(&key), cc_buf_printf(&key, "customer.%s", cfg->customers.field), \
-                     xstrdup(tpl_vars_get(vars, cc_buf_str(&key), NULL)))
-    char *email = CUST(email), *phone = CUST(phone), *opt_e = CUST(email_opt_in), *opt_s = CUST(sms_opt_in);
-    char *pref = CUST(preferred_channel), *locale = CUST(locale), *tz = CUST(timezone);
-#undef CUST
-    char *name = xstrdup(tpl_vars_get(vars, "customer.name", NULL));
-    cc_buf_free(&key);
+    if (row_stmt) load_row(row_stmt, row_id, &p->row_cols, "row", NULL, NULL, vars);
+    load_row(p->get_customer, customer_id ? customer_id : "", &p->customer_cols, "customer",
+             row_stmt ? NULL : &p->customer_row_cols, row_stmt ? NULL : "row", vars);
+    /* Borrowed from the variables: the customer.* values are not set
+     * again below, and the variables' strings never move. */
+    const char *email = tpl_vars_get(vars, p->key_email, NULL), *phone = tpl_vars_get(vars, p->key_phone, NULL),
+               *opt_e = tpl_vars_get(vars, p->key_opt_email, NULL), *opt_s = tpl_vars_get(vars, p->key_opt_sms, NULL);
+    const char *pref = tpl_vars_get(vars, p->key_preferred, NULL), *locale = tpl_vars_get(vars, p->key_locale, NULL),
+               *tz = tpl_vars_get(vars, p->key_tz, NULL);
+    const char *name = tpl_vars_get(vars, "customer.name", NULL);
     contact ct = {email, phone, opt_e, opt_s, pref, name, NULL, locale, tz};
     tpl_vars_set(vars, "occurrence", occ);
 
@@ -455,14 +496,6 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
         it->locale = xstrdup(locale);
         compute_send_after(p, st, occ, &ct, it);
     }
-    free(email);
-    free(phone);
-    free(opt_e);
-    free(opt_s);
-    free(pref);
-    free(locale);
-    free(tz);
-    free(name);
     return rc;
 }
 
@@ -769,6 +802,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
     cc_code rc = compile_step(p, c, st, &q, lo_s);
     sqlite3_stmt *stmt = NULL, *row_stmt = NULL;
     tpl_vars vars = {0};
+    char **var_keys = NULL;
     size_t first_item = out->n;
     if (rc != CC_OK) goto done;
     if (sqlite3_prepare_v2(p->db, cc_buf_str(&q.sql), -1, &stmt, NULL) != SQLITE_OK) {
@@ -788,6 +822,12 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         prepare(p, cc_buf_str(&rs), &row_stmt);
         cc_buf_free(&rs);
     }
+    col_names_free(&p->row_cols);
+    /* vars.NAME for the campaign's vars and a trigger's --var, made once */
+    size_t n_fv = f ? f->n_vars : 0;
+    var_keys = xcalloc((size_t)q.n_vars + n_fv + 1, sizeof *var_keys);
+    for (int v = 0; v < q.n_vars; v++) var_keys[v] = xasprintf("vars.%s", c->var_names[v]);
+    for (size_t v = 0; v < n_fv; v++) var_keys[(size_t)q.n_vars + v] = xasprintf("vars.%s", f->var_names[v]);
     char bucket[24];
     if (st->when_kind == WHEN_NONE) {
         if (!strcmp(st->repeat, "once")) snprintf(bucket, sizeof bucket, "once");
@@ -836,7 +876,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         }
         for (int k = 0; k < n_occ && rc == CC_OK; k++) {
             if (already_planned(p, c->id, st->name, row_id, occ_list[k])) continue;
-            tpl_vars_free(&vars);
+            tpl_vars_clear(&vars);
             tpl_vars_set_clock(&vars, p->clk->now, p->clk->zone);
             tpl_vars_set(&vars, "campaign.id", c->id);
             tpl_vars_set(&vars, "campaign.title", c->title);
@@ -845,16 +885,10 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
             tpl_vars_set(&vars, "now", p->now_local);
             tpl_vars_set(&vars, "sender.name", p->cfg->sender.name);
             tpl_vars_set(&vars, "sender.email", p->cfg->sender.email);
-            for (int v = 0; v < q.n_vars; v++) {
-                char *vn = xasprintf("vars.%s", c->var_names[v]);
-                set_column_var(&vars, vn, stmt, 3 + v);
-                free(vn);
-            }
-            for (size_t v = 0; f && v < f->n_vars; v++) {
-                char *vn = xasprintf("vars.%s", f->var_names[v]);
-                tpl_vars_set_typed(&vars, vn, literal_type(f->var_values[v]), f->var_values[v]);
-                free(vn);
-            }
+            for (int v = 0; v < q.n_vars; v++) set_column_var(&vars, var_keys[v], stmt, 3 + v);
+            for (size_t v = 0; v < n_fv; v++)
+                tpl_vars_set_typed(&vars, var_keys[(size_t)q.n_vars + v], literal_type(f->var_values[v]),
+                                   f->var_values[v]);
             p->assignee = q.has_assignee ? (const char *)sqlite3_column_text(stmt, 3 + q.n_vars) : NULL;
             rc = plan_due(p, c, si, row_id, cust, occ_list[k], &vars, row_stmt, out);
         }
@@ -887,6 +921,9 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         free(h);
     }
 done:
+    for (size_t v = 0; var_keys && var_keys[v]; v++) free(var_keys[v]);
+    free(var_keys);
+    col_names_free(&p->row_cols);
     tpl_vars_free(&vars);
     sqlite3_finalize(stmt);
     sqlite3_finalize(row_stmt);

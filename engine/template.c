@@ -57,18 +57,18 @@ static char *pool_strndup(tpl_pool **pp, const char *s, size_t n)
     return r;
 }
 
-/* Back to one empty chunk (the oldest, the smallest). */
+/* Back to one empty chunk (the newest, the largest). */
 static void pool_reset(tpl_pool *p)
 {
     if (!p || !p->head) return;
-    pool_chunk *c = p->head;
-    while (c->next) {
+    pool_chunk *c = p->head->next;
+    while (c) {
         pool_chunk *n = c->next;
         free(c);
         c = n;
     }
-    c->used = 0;
-    p->head = c;
+    p->head->next = NULL;
+    p->head->used = 0;
 }
 
 static void pool_free(tpl_pool *p)
@@ -185,6 +185,17 @@ void tpl_vars_free(tpl_vars *v)
     pool_free(v->strings);
     pool_free(v->envp);
     memset(v, 0, sizeof *v);
+}
+
+void tpl_vars_clear(tpl_vars *v)
+{
+    v->n = 0;
+    v->components = 0;
+    v->now = 0;
+    v->zone = NULL;
+    v->env = NULL;
+    pool_reset(v->strings);
+    pool_reset(v->envp);
 }
 
 /* The dotted names as nested Liquid hashes: at each level the keys in the

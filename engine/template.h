@@ -47,6 +47,8 @@ void tpl_vars_set_clock(tpl_vars *v, int64_t now, const char *zone);
 /* The text form of a variable (NULL when null or unset). */
 const char *tpl_vars_get(const tpl_vars *v, const char *name, int *found);
 void tpl_vars_free(tpl_vars *v);
+/* Empty again (as after free), keeping the memory for the next message. */
+void tpl_vars_clear(tpl_vars *v);
 
 /* Compile `src` (named `file` in messages; `line` is the line of the first
  * character, for front matter).  NULL with a diagnostic on error. */
