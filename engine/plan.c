@@ -167,6 +167,10 @@ typedef struct {
     char now_local[20];            /* business-zone wall time, "YYYY-MM-DD HH:MM:SS" */
     plan_stats stats;
     const plan_filter *trig;       /* `carecast trigger`: its filter; NULL when planning normally */
+    /* plan_compute_stream: final items are handed to emit() and freed */
+    void (*emit)(void *arg, const plan_item *it);
+    void *emit_arg;
+    policy_state *policy;
     const char *assignee;          /* the current row's `assignee` value (task channel), borrowed */
 } planner;
 
@@ -792,6 +796,23 @@ static int drawn_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static int item_cmp(const void *a, const void *b);
+
+/* Streaming: the items from `from` on are complete (all of a campaign
+ * step's rows before the current one), so they are sorted as plan_compute
+ * sorts the whole plan (a stable sort: ties keep their order), go through
+ * the contact policy, are handed on and freed. */
+static void flush_items(planner *p, plan_list *out, size_t from)
+{
+    if (out->n - from > 1) qsort(out->items + from, out->n - from, sizeof *out->items, item_cmp);
+    for (size_t i = from; i < out->n; i++) {
+        policy_item(p->policy, &out->items[i]);
+        p->emit(p->emit_arg, &out->items[i]);
+        item_free(&out->items[i]);
+    }
+    out->n = from;
+}
+
 static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan_filter *f, plan_list *out)
 {
     const cc_step *st = &c->steps[si];
@@ -843,6 +864,10 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         const char *cust = (const char *)sqlite3_column_text(stmt, 1);
         const char *when = (const char *)sqlite3_column_text(stmt, 2);
         if (!row_id) continue;
+        /* Rows come in row id order (ORDER BY 1): once the id changes, the
+         * items so far are final, unless a sample is drawn at the end. */
+        if (p->emit && c->sample <= 0 && out->n > first_item && strcmp(out->items[out->n - 1].row_id, row_id) != 0)
+            flush_items(p, out, first_item);
         if (f && f->only_customer && !cc_streq(cust, f->only_customer)) continue;
         char occs[64][11];
         char occ_dt[24];
@@ -920,6 +945,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         }
         free(h);
     }
+    if (p->emit && rc == CC_OK) flush_items(p, out, first_item);
 done:
     for (size_t v = 0; var_keys && var_keys[v]; v++) free(var_keys[v]);
     free(var_keys);
@@ -992,6 +1018,93 @@ cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, con
     cc_code prc = policy_apply(db, cfg, out);
     if (prc != CC_OK) plan_list_free(out);
     return prc;
+}
+
+typedef struct {
+    const cc_campaign *c;
+    size_t index;
+} camp_ref;
+
+/* The order item_cmp puts campaigns in (priority first, then id). */
+static int camp_ref_cmp(const void *a, const void *b)
+{
+    const camp_ref *x = a, *y = b;
+    if (x->c->priority != y->c->priority) return y->c->priority - x->c->priority;
+    int c = strcmp(x->c->id, y->c->id);
+    if (c) return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+cc_code plan_compute_stream(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *camps,
+                            size_t n_camps, const plan_filter *filter,
+                            void (*emit)(void *arg, const plan_item *it), void *arg, cc_diags *diags,
+                            plan_stats *stats)
+{
+    camp_ref *order = xcalloc(n_camps + 1, sizeof *order);
+    for (size_t i = 0; i < n_camps; i++) order[i] = (camp_ref){&camps[i], i};
+    qsort(order, n_camps, sizeof *order, camp_ref_cmp);
+    /* Two campaigns with one id would interleave their items in the
+     * sorted plan: then the plan is computed whole and handed on after. */
+    for (size_t i = 1; i < n_camps; i++) {
+        if (strcmp(order[i - 1].c->id, order[i].c->id) != 0) continue;
+        free(order);
+        plan_list pl;
+        memset(&pl, 0, sizeof pl);
+        cc_code rc = plan_compute(db, cfg, clk, camps, n_camps, filter, &pl, diags, stats);
+        for (size_t k = 0; rc == CC_OK && k < pl.n; k++) emit(arg, &pl.items[k]);
+        plan_list_free(&pl);
+        return rc;
+    }
+    planner p;
+    planner_init(&p, db, cfg, clk, diags);
+    p.trig = filter && filter->occurrence ? filter : NULL;
+    p.emit = emit;
+    p.emit_arg = arg;
+    plan_list out;
+    memset(&out, 0, sizeof out);
+    cc_code rc = planner_open(&p) == 0 ? CC_OK : CC_ERR_INPUT;
+    if (rc == CC_OK) rc = policy_begin(db, cfg, &p.policy);
+    int rerun = rc != CC_OK && p.policy;   /* the caps query failed: plan_compute reports it in its place */
+    /* Each campaign's warnings are kept apart and given in the campaigns'
+     * own order at the end, as plan_compute gives them. */
+    cc_diags *camp_diags = xcalloc(n_camps + 1, sizeof *camp_diags);
+    for (size_t i = 0; i < n_camps && rc == CC_OK; i++) {
+        const cc_campaign *c = order[i].c;
+        if (filter && filter->only_campaign && strcmp(filter->only_campaign, c->id) != 0) continue;
+        if (!c->enabled) continue;
+        if (!p.trig && !schedule_allows(&p, c, filter && filter->include_manual)) continue;
+        camp_diags[order[i].index].limit = diags->limit;
+        p.diags = &camp_diags[order[i].index];
+        for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) {
+            if (filter && filter->only_step && strcmp(filter->only_step, c->steps[s].name) != 0) continue;
+            p.stats.steps++;
+            rc = plan_step(&p, c, s, filter, &out);
+        }
+        p.diags = diags;
+        if (rc != CC_OK) rerun = 1;
+    }
+    if (stats) *stats = p.stats;
+    policy_end(p.policy);
+    planner_close(&p);
+    plan_list_free(&out);
+    for (size_t i = 0; i < n_camps; i++) {
+        for (size_t k = 0; rc == CC_OK && k < camp_diags[i].n; k++) cc_diag(diags, NULL, 0, 0, "%s", camp_diags[i].msgs[k]);
+        if (rc == CC_OK) diags->count += camp_diags[i].count - camp_diags[i].n;
+        cc_diags_free(&camp_diags[i]);
+    }
+    free(camp_diags);
+    free(order);
+    if (rerun) {
+        /* An error stops planning at the first campaign that has one in
+         * the campaigns' own order: compute again as plan_compute does, for
+         * the very same diagnostics (the caller discards what was handed on). */
+        plan_list pl;
+        memset(&pl, 0, sizeof pl);
+        cc_code again = plan_compute(db, cfg, clk, camps, n_camps, filter, &pl, diags, stats);
+        plan_list_free(&pl);
+        if (again != CC_OK) rc = again;
+    }
+    return rc;
 }
 
 /* Lint: every variable a template reads must exist in its campaign's
