@@ -150,10 +150,20 @@ void plan_list_free(plan_list *pl)
 
 /* ---- the planner's state for one run ------------------------------------ */
 
+/* A remembered compute_send_after() answer. */
+typedef struct {
+    int used, has_tz, send_at;
+    char tz[64], day[11];
+    int64_t t;
+    char iso[32], zone[64];
+} send_memo;
+
 typedef struct {
     sqlite3 *db;
     const cc_config *cfg;
     const cc_clock *clk;
+    send_memo memo[16];
+    unsigned memo_next;
     cc_diags *diags;
     render_set *templates;
     sqlite3_stmt *get_customer;
@@ -387,8 +397,50 @@ static cc_code render_into(planner *p, const cc_campaign *c, const cc_step *st, 
 }
 
 /* When may the message for occurrence `occ` go?  send_at is customer-local
- * on the day the occurrence became due; without it, now. */
+ * on the day the occurrence became due; without it, now.  The answer
+ * depends only on the customer's zone, the occurrence's day and the step's
+ * send_at, which most due rows share: the last few answers are kept
+ * (time zone conversions cost microseconds each). */
+static void compute_send_after_uncached(planner *p, const cc_step *st, const char *occ, const contact *ct,
+                                        plan_item *it);
+
 static void compute_send_after(planner *p, const cc_step *st, const char *occ, const contact *ct, plan_item *it)
+{
+    const char *tz = ct->tz ? ct->tz : "";
+    size_t tzl = strlen(tz);
+    char day[11] = "";
+    if (strlen(occ) >= 10) {
+        memcpy(day, occ, 10);
+        day[10] = '\0';
+    }
+    if (tzl >= sizeof p->memo[0].tz) {
+        compute_send_after_uncached(p, st, occ, ct, it);
+        return;
+    }
+    for (size_t i = 0; i < sizeof p->memo / sizeof p->memo[0]; i++) {
+        const send_memo *m = &p->memo[i];
+        if (m->used && m->send_at == st->send_at_minutes && m->has_tz == (ct->tz != NULL) && !strcmp(m->day, day) &&
+            !strcmp(m->tz, tz)) {
+            it->send_after = m->t;
+            memcpy(it->send_after_iso, m->iso, sizeof it->send_after_iso);
+            memcpy(it->zone, m->zone, sizeof it->zone);
+            return;
+        }
+    }
+    compute_send_after_uncached(p, st, occ, ct, it);
+    send_memo *m = &p->memo[p->memo_next++ % (sizeof p->memo / sizeof p->memo[0])];
+    m->used = 1;
+    m->send_at = st->send_at_minutes;
+    m->has_tz = ct->tz != NULL;
+    memcpy(m->tz, tz, tzl + 1);
+    memcpy(m->day, day, sizeof m->day);
+    m->t = it->send_after;
+    memcpy(m->iso, it->send_after_iso, sizeof m->iso);
+    memcpy(m->zone, it->zone, sizeof m->zone);
+}
+
+static void compute_send_after_uncached(planner *p, const cc_step *st, const char *occ, const contact *ct,
+                                        plan_item *it)
 {
     const char *zone = ct->tz && clock_zone_valid(ct->tz) ? ct->tz : p->clk->zone;
     int64_t t = p->clk->now;
