@@ -464,13 +464,38 @@ static void compute_send_after_uncached(planner *p, const cc_step *st, const cha
 }
 
 /* Everything for one due (row, occurrence): channel(s), content, status. */
+/* The row and customer columns the audience query itself selected (see
+ * fold in compile_step), from column `k` on: for each table a flag "found"
+ * then its columns, as load_row would have set them. */
+static void load_folded(planner *p, sqlite3_stmt *aud, int k, sqlite3_stmt *row_stmt, tpl_vars *vars)
+{
+    if (row_stmt) {
+        col_names_make(&p->row_cols, row_stmt, "row");
+        if (sqlite3_column_int(aud, k))
+            for (int i = 0; i < p->row_cols.n; i++) set_column_var(vars, p->row_cols.names[i], aud, k + 1 + i);
+        k += 1 + p->row_cols.n;
+    }
+    if (!sqlite3_column_int(aud, k)) return;
+    col_names_make(&p->customer_cols, p->get_customer, "customer");
+    for (int i = 0; i < p->customer_cols.n; i++) set_column_var(vars, p->customer_cols.names[i], aud, k + 1 + i);
+    if (row_stmt) return;
+    col_names_make(&p->customer_row_cols, p->get_customer, "row");
+    for (int i = 0; i < p->customer_row_cols.n; i++)
+        set_column_var(vars, p->customer_row_cols.names[i], aud, k + 1 + i);
+}
+
 static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char *row_id, const char *customer_id,
-                        const char *occ, tpl_vars *vars, sqlite3_stmt *row_stmt, plan_list *out)
+                        const char *occ, tpl_vars *vars, sqlite3_stmt *row_stmt, sqlite3_stmt *aud, int fold_col,
+                        plan_list *out)
 {
     const cc_step *st = &c->steps[si];
-    if (row_stmt) load_row(row_stmt, row_id, &p->row_cols, "row", NULL, NULL, vars);
-    load_row(p->get_customer, customer_id ? customer_id : "", &p->customer_cols, "customer",
-             row_stmt ? NULL : &p->customer_row_cols, row_stmt ? NULL : "row", vars);
+    if (fold_col >= 0) {
+        load_folded(p, aud, fold_col, row_stmt, vars);
+    } else {
+        if (row_stmt) load_row(row_stmt, row_id, &p->row_cols, "row", NULL, NULL, vars);
+        load_row(p->get_customer, customer_id ? customer_id : "", &p->customer_cols, "customer",
+                 row_stmt ? NULL : &p->customer_row_cols, row_stmt ? NULL : "row", vars);
+    }
     /* Borrowed from the variables: the customer.* values are not set
      * again below, and the variables' strings never move. */
     const char *email = tpl_vars_get(vars, p->key_email, NULL), *phone = tpl_vars_get(vars, p->key_phone, NULL),
@@ -563,7 +588,26 @@ typedef struct {
     expr_type when_type;
     int n_vars;
     int has_assignee;              /* the column after the vars is the step's `assignee` */
+    int fold_col;                  /* where the folded row and customer columns start; -1 = none */
 } step_query;
+
+/* Is `col` the whole primary key of `table`?  Then a look-up by it finds
+ * at most one row. */
+static int sole_primary_key(sqlite3 *db, const char *table, const char *col)
+{
+    sqlite3_stmt *st = NULL;
+    int pk = 0, match = 0;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?) WHERE pk > 0", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(st, 0);
+        pk++;
+        match |= n && !strcasecmp(n, col);
+    }
+    sqlite3_finalize(st);
+    return pk == 1 && match;
+}
 
 /* A trigger's own conditions: the customers named, and its --where, which
  * compiles like audience.where (its literals become bound parameters). */
@@ -639,6 +683,7 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
 {
     const cc_config *cfg = p->cfg;
     memset(q, 0, sizeof *q);
+    q->fold_col = -1;
     int is_customers = !strcmp(c->from_table, cfg->customers.table);
     if (!db_table_exists(p->db, c->from_table)) {
         cc_buf hint = CC_BUF_INIT;
@@ -707,6 +752,21 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
         rc = expr_compile(x, st->assignee.text, s, NULL);
         q->has_assignee = 1;
     }
+    /* Fold: the row's and the customer's columns come with the audience
+     * rather than from a look-up statement per due row.  The joins are the
+     * very look-ups (SELECT * FROM T WHERE id = ?, the key as the bound
+     * text: coalesce() has no affinity, like a parameter), so they are
+     * only made where the key is the table's whole primary key: at most
+     * one row, so the audience rows are not multiplied. */
+    int fold = rc == CC_OK && lo && sole_primary_key(p->db, cfg->customers.table, cfg->customers.id) &&
+               (is_customers || sole_primary_key(p->db, c->from_table, "id"));
+    if (fold) {
+        q->fold_col = 3 + q->n_vars + q->has_assignee;
+        if (!is_customers) cc_buf_puts(s, ", cc_row.\"id\" IS NOT NULL, cc_row.*");
+        cc_buf_puts(s, ", cc_cust.");
+        db_quote_ident(cfg->customers.id, s);
+        cc_buf_puts(s, " IS NOT NULL, cc_cust.*");
+    }
     cc_buf_puts(s, " FROM ");
     db_quote_ident(c->from_table, s);
     cc_buf_puts(s, " AS r");
@@ -716,6 +776,20 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
         cc_buf_puts(s, " AS c ON c.");
         db_quote_ident(cfg->customers.id, s);
         cc_buf_puts(s, " = r.customer_id");
+    }
+    if (fold) {
+        if (!is_customers) {
+            cc_buf_puts(s, " LEFT JOIN ");
+            db_quote_ident(c->from_table, s);
+            cc_buf_puts(s, " AS cc_row ON cc_row.\"id\" = coalesce(CAST(r.\"id\" AS TEXT), '')");
+        }
+        cc_buf_puts(s, " LEFT JOIN ");
+        db_quote_ident(cfg->customers.table, s);
+        cc_buf_puts(s, " AS cc_cust ON cc_cust.");
+        db_quote_ident(cfg->customers.id, s);
+        cc_buf_puts(s, " = coalesce(CAST(r.");
+        db_quote_ident(is_customers ? cfg->customers.id : "customer_id", s);
+        cc_buf_puts(s, " AS TEXT), '')");
     }
     cc_buf_puts(s, " WHERE 1");
     const cc_expr_src *conds[2] = {&c->where, &st->cond};
@@ -967,7 +1041,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
                 tpl_vars_set_typed(&vars, var_keys[(size_t)q.n_vars + v], literal_type(f->var_values[v]),
                                    f->var_values[v]);
             p->assignee = q.has_assignee ? (const char *)sqlite3_column_text(stmt, 3 + q.n_vars) : NULL;
-            rc = plan_due(p, c, si, row_id, cust, occ_list[k], &vars, row_stmt, out);
+            rc = plan_due(p, c, si, row_id, cust, occ_list[k], &vars, row_stmt, stmt, q.fold_col, out);
         }
     }
     if (r != SQLITE_DONE && r != SQLITE_ROW) {
