@@ -1178,9 +1178,41 @@ static void fn_months_between(sqlite3_context *cx, int argc, sqlite3_value **arg
     sqlite3_result_int64(cx, months);
 }
 
+/* cc_iso_date(x): x itself when it is text of the form YYYY-MM-DD naming
+ * a real day, else NULL.  date() returns such a value unchanged, so
+ * coalesce(cc_iso_date(x), date(x)) is date(x), without SQLite's general
+ * date parser for the common case: the planner's anniversary pre-filter
+ * evaluates it for every candidate row. */
+static void fn_iso_date(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT || sqlite3_value_bytes(argv[0]) != 10) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    const unsigned char *s = sqlite3_value_text(argv[0]);
+    for (int i = 0; i < 10; i++) {
+        int dash = i == 4 || i == 7;
+        if (dash ? s[i] != '-' : (s[i] < '0' || s[i] > '9')) {
+            sqlite3_result_null(cx);
+            return;
+        }
+    }
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (m < 1 || m > 12 || d < 1 || d > dim[m - 1] + (m == 2 && leap)) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    sqlite3_result_value(cx, argv[0]);
+}
+
 void expr_register_functions(sqlite3 *db)
 {
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    sqlite3_create_function(db, "cc_iso_date", 1, flags, NULL, fn_iso_date, NULL, NULL);
     sqlite3_create_function(db, "cc_add_months", 2, flags, NULL, fn_add_months, NULL, NULL);
     sqlite3_create_function(db, "cc_months_between", 2, flags, NULL, fn_months_between, NULL, NULL);
 }
