@@ -315,18 +315,22 @@ void cc_json_str(cc_buf *b, const char *s)
         return;
     }
     cc_buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    /* Runs of characters that need no escape are appended whole. */
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    for (; *p; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\') continue;
+        cc_buf_append(b, (const char *)run, (size_t)(p - run));
+        run = p + 1;
         switch (*p) {
         case '"': cc_buf_puts(b, "\\\""); break;
         case '\\': cc_buf_puts(b, "\\\\"); break;
         case '\n': cc_buf_puts(b, "\\n"); break;
         case '\r': cc_buf_puts(b, "\\r"); break;
         case '\t': cc_buf_puts(b, "\\t"); break;
-        default:
-            if (*p < 0x20) cc_buf_printf(b, "\\u%04x", *p);
-            else cc_buf_putc(b, (char)*p);
+        default: cc_buf_printf(b, "\\u%04x", *p);
         }
     }
+    cc_buf_append(b, (const char *)run, (size_t)(p - run));
     cc_buf_putc(b, '"');
 }
 
