@@ -136,7 +136,10 @@ void tpl_vars_set_typed(tpl_vars *v, const char *name, tpl_type type, const char
     size_t nlen = strlen(name);
     uint32_t h = name_hash(name, nlen);
     size_t len = type == TPL_NULL ? 0 : strlen(text);
-    size_t i = find_var(v, name, h);
+    unsigned bit = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & 255u;
+    int maybe_set = (v->seen[bit >> 6] >> (bit & 63)) & 1;
+    v->seen[bit >> 6] |= (uint64_t)1 << (bit & 63);
+    size_t i = maybe_set ? find_var(v, name, h) : (size_t)-1;
     if (i != (size_t)-1) {
         if (type == TPL_NULL) {
             v->values[i] = NULL;
@@ -191,6 +194,7 @@ void tpl_vars_clear(tpl_vars *v)
 {
     v->n = 0;
     v->components = 0;
+    memset(v->seen, 0, sizeof v->seen);
     v->now = 0;
     v->zone = NULL;
     v->env = NULL;

@@ -32,6 +32,7 @@ typedef struct {
     /* private to template.c */
     uint32_t *hashes;     /* of the names */
     size_t components;    /* name components ("a.b" has 2) of all names */
+    uint64_t seen[4];     /* a bit per name hash: clear = surely a new name */
     size_t *lens;         /* of the values */
     tpl_pool *strings;    /* names and values */
     tpl_pool *envp;       /* the Liquid values; reset when a variable changes */
