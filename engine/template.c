@@ -236,15 +236,19 @@ static lv to_value(tpl_vars *v, const vnode *nodes, int n)
     const vnode *nd = &nodes[n];
     if (nd->value >= 0 && nd->nkids == 0) return leaf_value(v, (size_t)nd->value);
     size_t nk = (size_t)nd->nkids;
-    const char **keys = nk ? pool_alloc(&v->envp, nk * sizeof *keys) : NULL;
-    lv *vals = nk ? pool_alloc(&v->envp, nk * sizeof *vals) : NULL;
+    /* The hash, its values and its keys in one allocation. */
+    size_t hs = (sizeof(lv_hash) + sizeof(lv) - 1) / sizeof(lv) * sizeof(lv);
+    char *block = pool_alloc(&v->envp, hs + nk * (sizeof(lv) + sizeof(const char *)));
+    lv_hash *h = (lv_hash *)block;
+    lv *vals = nk ? (lv *)(block + hs) : NULL;
+    const char **keys = nk ? (const char **)(block + hs + nk * sizeof(lv)) : NULL;
     size_t k = 0;
     for (int c = nd->first; c >= 0; c = nodes[c].next, k++) {
+        const vnode *cn = &nodes[c];
         /* The last component of a name is its tail: already a C string. */
-        keys[k] = nodes[c].key[nodes[c].len] == '\0' ? nodes[c].key : pool_strndup(&v->envp, nodes[c].key, nodes[c].len);
-        vals[k] = to_value(v, nodes, c);
+        keys[k] = cn->key[cn->len] == '\0' ? cn->key : pool_strndup(&v->envp, cn->key, cn->len);
+        vals[k] = cn->value >= 0 && cn->nkids == 0 ? leaf_value(v, (size_t)cn->value) : to_value(v, nodes, c);
     }
-    lv_hash *h = pool_alloc(&v->envp, sizeof *h);
     h->n = nk;
     h->keys = keys;
     h->vals = vals;
@@ -275,7 +279,8 @@ static lv build_env(const tpl_vars *cv)
             const char *dot = strchr(s, '.');
             size_t len = dot ? (size_t)(dot - s) : strlen(s);
             int c = nodes[cur].first;
-            while (c >= 0 && (nodes[c].len != len || memcmp(nodes[c].key, s, len) != 0)) c = nodes[c].next;
+            while (c >= 0 && (nodes[c].len != len || nodes[c].key[0] != s[0] || memcmp(nodes[c].key, s, len) != 0))
+                c = nodes[c].next;
             if (c < 0) {
                 c = nn++;
                 nodes[c] = (vnode){s, len, -1, -1, -1, 0, -1};
