@@ -17,14 +17,12 @@ struct tpl {
 
 /* A bump allocator in chunks that never move (pointers into it stay
  * valid); reset keeps the first chunk for the next message. */
-typedef struct pool_chunk {
-    struct pool_chunk *next;
+/* A pool is its newest chunk: tpl_vars holds a pointer to it (NULL =
+ * empty), so a pool costs no allocation of its own. */
+struct tpl_pool {
+    struct tpl_pool *next;
     size_t used, cap;
     max_align_t data[];
-} pool_chunk;
-
-struct tpl_pool {
-    pool_chunk *head;
 };
 
 static void *pool_alloc(tpl_pool **pp, size_t n)
@@ -32,17 +30,15 @@ static void *pool_alloc(tpl_pool **pp, size_t n)
     size_t al = sizeof(max_align_t);
     n = (n + al - 1) / al * al;
     if (!n) n = al;
-    if (!*pp) *pp = xcalloc(1, sizeof **pp);
-    tpl_pool *p = *pp;
-    pool_chunk *c = p->head;
+    tpl_pool *c = *pp;
     if (!c || c->cap - c->used < n) {
         size_t next = c ? (c->cap >= 32768 ? 32768 : c->cap * 2) : 1000 - sizeof *c;
         size_t cap = n > next ? n : next;
         c = xmalloc(sizeof *c + cap);
         c->used = 0;
         c->cap = cap;
-        c->next = p->head;
-        p->head = c;
+        c->next = *pp;
+        *pp = c;
     }
     void *r = (char *)c->data + c->used;
     c->used += n;
@@ -60,28 +56,25 @@ static char *pool_strndup(tpl_pool **pp, const char *s, size_t n)
 /* Back to one empty chunk (the newest, the largest). */
 static void pool_reset(tpl_pool *p)
 {
-    if (!p || !p->head) return;
-    pool_chunk *c = p->head->next;
+    if (!p) return;
+    tpl_pool *c = p->next;
     while (c) {
-        pool_chunk *n = c->next;
+        tpl_pool *n = c->next;
         free(c);
         c = n;
     }
-    p->head->next = NULL;
-    p->head->used = 0;
+    p->next = NULL;
+    p->used = 0;
 }
 
 static void pool_free(tpl_pool *p)
 {
-    if (!p) return;
-    for (pool_chunk *c = p->head, *n; c; c = n) {
-        n = c->next;
-        free(c);
+    for (tpl_pool *n; p; p = n) {
+        n = p->next;
+        free(p);
     }
-    free(p);
 }
 
-/* A cheap filter before strcmp: length, first, middle and last bytes. */
 static uint32_t name_hash(const char *s, size_t len)
 {
     if (!len) return 0;
