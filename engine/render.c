@@ -16,6 +16,7 @@ typedef struct {
     int broken;          /* it does not compile */
     tpl *subject, *body;
     size_t out_len;      /* the longest output so far: the next buffer starts that big */
+    tpl_needs *needs;    /* what subject and body read, made at the first render */
 } cached;
 
 /* A (name, suffix, locale) already looked up: which file answered (an
@@ -51,6 +52,7 @@ void render_close(render_set *rs)
         free(rs->files[i].path);
         tpl_free(rs->files[i].subject);
         tpl_free(rs->files[i].body);
+        tpl_needs_free(rs->files[i].needs);
     }
     free(rs->files);
     for (size_t i = 0; i < rs->nres; i++) {
@@ -267,6 +269,18 @@ static const char *channel_suffix(const char *channel)
     return !strcmp(channel, "email") ? SUFFIX_EMAIL : !strcmp(channel, "task") ? SUFFIX_TASK : SUFFIX_SMS;
 }
 
+/* What the subject and body of a file read of the variables: only those
+ * are built into Liquid values for each message. */
+static const tpl_needs *needs_of(cached *c)
+{
+    if (!c->needs) {
+        c->needs = tpl_needs_new();
+        tpl_needs_add(c->needs, c->subject);
+        tpl_needs_add(c->needs, c->body);
+    }
+    return c->needs;
+}
+
 /* Render one template of a message into a new string, the buffer sized
  * from the longest earlier output of the same file. */
 static cc_code render_part(render_set *rs, cached *c, const tpl *t, const tpl_vars *vars, int html, char **out,
@@ -274,7 +288,7 @@ static cc_code render_part(render_set *rs, cached *c, const tpl *t, const tpl_va
 {
     cc_buf b = CC_BUF_INIT;
     if (c->out_len) cc_buf_reserve(&b, c->out_len);
-    if (tpl_render(t, vars, html, load_partial, rs, &b, diags) != CC_OK) {
+    if (tpl_render_needs(t, vars, needs_of(c), html, load_partial, rs, &b, diags) != CC_OK) {
         cc_buf_free(&b);
         return CC_ERR_INPUT;
     }
@@ -295,7 +309,7 @@ cc_code render_message(render_set *rs, const char *name, const char *channel, co
     if (email || task) {
         /* The subject is short: no size hint from the body. */
         cc_buf s = CC_BUF_INIT;
-        if (tpl_render(c->subject, vars, 0, load_partial, rs, &s, diags) != CC_OK) {
+        if (tpl_render_needs(c->subject, vars, needs_of(c), 0, load_partial, rs, &s, diags) != CC_OK) {
             cc_buf_free(&s);
             rendered_free(out);
             return CC_ERR_INPUT;

@@ -149,8 +149,12 @@ void tpl_vars_set_typed(tpl_vars *v, const char *name, tpl_type type, const char
     i = v->n++;
     v->names[i] = pool_strndup(&v->strings, name, nlen);
     v->components++;
-    for (const char *d = memchr(name, '.', nlen); d; d = memchr(d + 1, '.', nlen - (size_t)(d + 1 - name)))
+    int dots = 0;
+    for (const char *d = memchr(name, '.', nlen); d; d = memchr(d + 1, '.', nlen - (size_t)(d + 1 - name))) {
         v->components++;
+        dots++;
+    }
+    if (dots >= 2) v->deep = 1;
     v->values[i] = type == TPL_NULL ? NULL : pool_strndup(&v->strings, text, len);
     v->lens[i] = len;
     v->hashes[i] = h;
@@ -187,6 +191,7 @@ void tpl_vars_clear(tpl_vars *v)
 {
     v->n = 0;
     v->components = 0;
+    v->deep = 0;
     memset(v->seen, 0, sizeof v->seen);
     v->now = 0;
     v->zone = NULL;
@@ -250,7 +255,106 @@ static lv to_value(tpl_vars *v, const vnode *nodes, int n)
     return r;
 }
 
-static lv build_env(const tpl_vars *cv)
+/* ---- what templates read ------------------------------------------------ */
+
+struct tpl_needs {
+    int all;
+    char **exact;        /* variable names: "root.field", and "root" (a root that is itself a value) */
+    size_t nexact, capexact;
+    char **whole;        /* roots read whole */
+    size_t nwhole, capwhole;
+};
+
+tpl_needs *tpl_needs_new(void) { return xcalloc(1, sizeof(tpl_needs)); }
+
+void tpl_needs_free(tpl_needs *n)
+{
+    if (!n) return;
+    for (size_t i = 0; i < n->nexact; i++) free(n->exact[i]);
+    for (size_t i = 0; i < n->nwhole; i++) free(n->whole[i]);
+    free(n->exact);
+    free(n->whole);
+    free(n);
+}
+
+static void names_add(char ***list, size_t *n, size_t *cap, char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*list)[i], name)) {
+            free(name);
+            return;
+        }
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *list = xrealloc(*list, *cap * sizeof **list);
+    }
+    (*list)[(*n)++] = name;
+}
+
+static void need_read(void *arg, const char *root, const char *field)
+{
+    tpl_needs *n = arg;
+    if (!root) {
+        n->all = 1;
+    } else if (!field || strchr(root, '.') || strchr(field, '.')) {
+        /* (a dotted key would not match a variable name one to one) */
+        names_add(&n->whole, &n->nwhole, &n->capwhole, xstrdup(root));
+    } else {
+        names_add(&n->exact, &n->nexact, &n->capexact, xasprintf("%s.%s", root, field));
+        names_add(&n->exact, &n->nexact, &n->capexact, xstrdup(root));
+    }
+}
+
+void tpl_needs_add(tpl_needs *n, const tpl *t)
+{
+    if (t) liq_each_read(t->lt, need_read, n);
+}
+
+/* Is variable i read, as far as `nd` knows? */
+static int var_needed(const tpl_vars *v, size_t i, const tpl_needs *nd)
+{
+    const char *name = v->names[i];
+    const char *dot = strchr(name, '.');
+    size_t rl = dot ? (size_t)(dot - name) : strlen(name);
+    for (size_t k = 0; k < nd->nwhole; k++)
+        if (!strncmp(nd->whole[k], name, rl) && nd->whole[k][rl] == '\0') return 1;
+    /* "root.field" itself or below it; a plain "root" */
+    const char *dot2 = dot ? strchr(dot + 1, '.') : NULL;
+    size_t fl = dot2 ? (size_t)(dot2 - name) : strlen(name);
+    for (size_t k = 0; k < nd->nexact; k++)
+        if (!strncmp(nd->exact[k], name, fl) && nd->exact[k][fl] == '\0') return 1;
+    return 0;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The variables to build for `nd`, in their order; NULL = all. */
+static size_t *select_vars(tpl_vars *v, const tpl_needs *nd, size_t *count)
+{
+    if (!nd || nd->all) return NULL;
+    size_t *sel = pool_alloc(&v->envp, (v->n ? v->n : 1) * sizeof *sel);
+    size_t m = 0;
+    if (v->deep || nd->nwhole) {
+        for (size_t i = 0; i < v->n; i++)
+            if (var_needed(v, i, nd)) sel[m++] = i;
+    } else {
+        /* Every name is "root" or "root.field": look the few read ones up. */
+        for (size_t k = 0; k < nd->nexact; k++) {
+            const char *e = nd->exact[k];
+            size_t i = find_var(v, e, name_hash(e, strlen(e)));
+            if (i != (size_t)-1) sel[m++] = i;
+        }
+        qsort(sel, m, sizeof *sel, cmp_size);
+    }
+    *count = m;
+    return sel;
+}
+
+static lv build_env(const tpl_vars *cv, const tpl_needs *nd)
 {
     if (!cv) {
         static const lv_hash empty = {0, NULL, NULL};
@@ -260,12 +364,17 @@ static lv build_env(const tpl_vars *cv)
     }
     /* A cache in the variables: logically const. */
     tpl_vars *v = (tpl_vars *)cv;
-    if (v->env) return *(const lv *)v->env;
+    if (nd && nd->all) nd = NULL;
+    if (v->env && v->env_needs == nd) return *(const lv *)v->env;
+    if (v->env) invalidate_env(v);
+    size_t nsel = v->n;
+    size_t *sel = select_vars(v, nd, &nsel);
     size_t cap = 1 + v->components;
     vnode *nodes = pool_alloc(&v->envp, cap * sizeof *nodes);
     int nn = 1;
     nodes[0] = (vnode){"", 0, -1, -1, -1, 0, -1};
-    for (size_t i = 0; i < v->n; i++) {
+    for (size_t si = 0; si < nsel; si++) {
+        size_t i = sel ? sel[si] : si;
         int cur = 0;
         const char *s = v->names[i];
         for (;;) {
@@ -291,6 +400,7 @@ static lv build_env(const tpl_vars *cv)
     lv *env = pool_alloc(&v->envp, sizeof *env);
     *env = to_value(v, nodes, 0);
     v->env = env;
+    v->env_needs = nd;
     return *env;
 }
 
@@ -330,10 +440,16 @@ static const liq_template *load_partial(void *arg, const char *name, liq_error *
 cc_code tpl_render(const tpl *t, const tpl_vars *vars, int html, tpl_partial_fn partials, void *partials_arg,
                    cc_buf *out, cc_diags *diags)
 {
+    return tpl_render_needs(t, vars, NULL, html, partials, partials_arg, out, diags);
+}
+
+cc_code tpl_render_needs(const tpl *t, const tpl_vars *vars, const tpl_needs *needs, int html,
+                         tpl_partial_fn partials, void *partials_arg, cc_buf *out, cc_diags *diags)
+{
     bridge b = {partials, partials_arg, diags};
     liq_render_opts o;
     memset(&o, 0, sizeof o);
-    o.env = build_env(vars);
+    o.env = build_env(vars, needs);
     o.html_escape = html;
     o.now = vars ? vars->now : 0;
     o.zone = vars ? vars->zone : NULL;

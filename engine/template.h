@@ -33,6 +33,8 @@ typedef struct {
     uint32_t *hashes;     /* of the names */
     size_t components;    /* name components ("a.b" has 2) of all names */
     uint64_t seen[4];     /* a bit per name hash: clear = surely a new name */
+    int deep;             /* some name has two dots or more */
+    const void *env_needs; /* the tpl_needs env was built for (NULL = all) */
     size_t *lens;         /* of the values */
     tpl_pool *strings;    /* names and values */
     tpl_pool *envp;       /* the Liquid values; reset when a variable changes */
@@ -51,6 +53,14 @@ void tpl_vars_free(tpl_vars *v);
 /* Empty again (as after free), keeping the memory for the next message. */
 void tpl_vars_clear(tpl_vars *v);
 
+/* What templates may read of their variables (an over-approximation:
+ * roots, root.field, or everything), so that rendering builds Liquid
+ * values only for those.  Empty until tpl_needs_add. */
+typedef struct tpl_needs tpl_needs;
+tpl_needs *tpl_needs_new(void);
+void tpl_needs_add(tpl_needs *n, const tpl *t);
+void tpl_needs_free(tpl_needs *n);
+
 /* Compile `src` (named `file` in messages; `line` is the line of the first
  * character, for front matter).  NULL with a diagnostic on error. */
 tpl *tpl_compile(const char *file, int line, const char *src, cc_diags *diags);
@@ -65,6 +75,10 @@ typedef const tpl *(*tpl_partial_fn)(void *arg, const char *name, int *missing, 
  * division by zero, a resource limit, a missing partial). */
 cc_code tpl_render(const tpl *t, const tpl_vars *vars, int html, tpl_partial_fn partials, void *partials_arg,
                    cc_buf *out, cc_diags *diags);
+/* The same, building only the variables `needs` says `t` may read (needs
+ * must cover t: tpl_needs_add(needs, t)); NULL = all. */
+cc_code tpl_render_needs(const tpl *t, const tpl_vars *vars, const tpl_needs *needs, int html,
+                         tpl_partial_fn partials, void *partials_arg, cc_buf *out, cc_diags *diags);
 
 /* Call `fn` for each variable path the template reads from its context
  * (template-local variables excluded), and `partial` for each partial it
