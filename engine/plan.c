@@ -865,14 +865,14 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
                 }
             }
         }
-        /* coalesce(cc_iso_date(x), date(x)) is date(x) (expr.c), cheaper
-         * for every candidate row when x is already a plain date. */
+        /* cc_md_in/cc_day_in (expr.c) answer the test for plain ISO dates
+         * without SQLite's general date parser, NULL otherwise. */
         if (st->every == 'y')
-            cc_buf_printf(s, " AND substr(coalesce(cc_iso_date(%s), date(%s)), 6, 5) IN (%s)", cc_buf_str(&when),
-                          cc_buf_str(&when), cc_buf_str(&list));
+            cc_buf_printf(s, " AND coalesce(cc_md_in(%s, %s), substr(date(%s), 6, 5) IN (%s))", cc_buf_str(&when),
+                          cc_buf_str(&list), cc_buf_str(&when), cc_buf_str(&list));
         else
-            cc_buf_printf(s, " AND CAST(substr(coalesce(cc_iso_date(%s), date(%s)), 9, 2) AS INTEGER) IN (%s)",
-                          cc_buf_str(&when), cc_buf_str(&when), cc_buf_str(&list));
+            cc_buf_printf(s, " AND coalesce(cc_day_in(%s, %s), CAST(substr(date(%s), 9, 2) AS INTEGER) IN (%s))",
+                          cc_buf_str(&when), cc_buf_str(&list), cc_buf_str(&when), cc_buf_str(&list));
         cc_buf_free(&list);
     }
     cc_buf_puts(s, " ORDER BY 1");
