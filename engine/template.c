@@ -326,12 +326,6 @@ static int var_needed(const tpl_vars *v, size_t i, const tpl_needs *nd)
     return 0;
 }
 
-static int cmp_size(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* The variables to build for `nd`, in their order; NULL = all. */
 static size_t *select_vars(tpl_vars *v, const tpl_needs *nd, size_t *count)
 {
@@ -348,7 +342,12 @@ static size_t *select_vars(tpl_vars *v, const tpl_needs *nd, size_t *count)
             size_t i = find_var(v, e, name_hash(e, strlen(e)));
             if (i != (size_t)-1) sel[m++] = i;
         }
-        qsort(sel, m, sizeof *sel, cmp_size);
+        for (size_t a = 1; a < m; a++)   /* a handful: insertion sort */
+            for (size_t b = a; b > 0 && sel[b - 1] > sel[b]; b--) {
+                size_t t = sel[b];
+                sel[b] = sel[b - 1];
+                sel[b - 1] = t;
+            }
     }
     *count = m;
     return sel;
