@@ -122,7 +122,7 @@ const char *liq_zone(liq_ctx *c) { return c->sh->o->zone; }
 
 static int failed(liq_ctx *c)
 {
-    if (!c->sh->failed && lv_arena_exhausted(c->sh->a))
+    if (!c->sh->failed && c->sh->arena.exhausted)
         liq_fail(c, "Memory limits exceeded: the template built more than %zu bytes of values", c->sh->lim.max_memory);
     return c->sh->failed;
 }
