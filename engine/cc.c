@@ -116,6 +116,8 @@ void cc_buf_append(cc_buf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
+void cc_buf_reserve(cc_buf *b, size_t extra) { buf_reserve(b, extra); }
+
 void cc_buf_puts(cc_buf *b, const char *s) { cc_buf_append(b, s, strlen(s)); }
 void cc_buf_putc(cc_buf *b, char c) { cc_buf_append(b, &c, 1); }
 
@@ -313,18 +315,22 @@ void cc_json_str(cc_buf *b, const char *s)
         return;
     }
     cc_buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    /* Runs of characters that need no escape are appended whole. */
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    for (; *p; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\') continue;
+        cc_buf_append(b, (const char *)run, (size_t)(p - run));
+        run = p + 1;
         switch (*p) {
         case '"': cc_buf_puts(b, "\\\""); break;
         case '\\': cc_buf_puts(b, "\\\\"); break;
         case '\n': cc_buf_puts(b, "\\n"); break;
         case '\r': cc_buf_puts(b, "\\r"); break;
         case '\t': cc_buf_puts(b, "\\t"); break;
-        default:
-            if (*p < 0x20) cc_buf_printf(b, "\\u%04x", *p);
-            else cc_buf_putc(b, (char)*p);
+        default: cc_buf_printf(b, "\\u%04x", *p);
         }
     }
+    cc_buf_append(b, (const char *)run, (size_t)(p - run));
     cc_buf_putc(b, '"');
 }
 

@@ -55,6 +55,7 @@ typedef struct {
 
 #define CC_BUF_INIT {NULL, 0, 0}
 void cc_buf_append(cc_buf *b, const char *s, size_t n);
+void cc_buf_reserve(cc_buf *b, size_t extra);   /* room for `extra` more bytes (and the NUL) */
 void cc_buf_puts(cc_buf *b, const char *s);
 void cc_buf_putc(cc_buf *b, char c);
 void cc_buf_printf(cc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

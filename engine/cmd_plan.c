@@ -77,42 +77,74 @@ cc_code cmd_lint(cli *c)
     return problems ? CC_ERR_PROBLEMS : CC_OK;
 }
 
+/* The plan as text, JSON, JSON lines or CSV, an item at a time: written
+ * to `out` in pieces of about 64 KiB. */
+typedef struct {
+    cli *c;
+    FILE *out;
+    cc_buf b;
+    int json, jsonl, csv;
+    size_t printed;
+} printer;
+
+static void printer_begin(printer *pr, cli *c, FILE *out)
+{
+    memset(pr, 0, sizeof *pr);
+    pr->c = c;
+    pr->out = out;
+    pr->json = !strcmp(c->format, "json");
+    pr->jsonl = !strcmp(c->format, "jsonl");
+    pr->csv = !strcmp(c->format, "csv");
+    if (pr->json) cc_buf_puts(&pr->b, "[");
+    if (pr->csv) cc_buf_puts(&pr->b, "campaign,step,table,row,customer,occurrence,kind,channel,to,status,reason,send_after\n");
+}
+
+static void printer_item(void *arg, const plan_item *it)
+{
+    printer *pr = arg;
+    cc_buf *b = &pr->b;
+    if (!strcmp(it->status, "not-drawn")) return;
+    if (pr->json || pr->jsonl) {
+        if (pr->json && pr->printed) cc_buf_puts(b, ",");
+        if (pr->json) cc_buf_puts(b, "\n  ");
+        plan_item_json(it, b);
+        if (pr->jsonl) cc_buf_putc(b, '\n');
+    } else if (pr->csv) {
+        const char *f[] = {it->campaign->id, it->campaign->steps[it->step_index].name, it->campaign->from_table,
+                           it->row_id, it->customer_id, it->occurrence,
+                           it->campaign->is_marketing ? "marketing" : "service", it->channel, it->to,
+                           it->status, it->reason, it->send_after_iso};
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+            if (k) cc_buf_putc(b, ',');
+            cc_csv_field(b, f[k]);
+        }
+        cc_buf_putc(b, '\n');
+    } else {
+        cc_buf_printf(b, "%-22s %-12s %-10s %-9s %-6s %-28s %s%s%s\n", it->campaign->id,
+                      it->campaign->steps[it->step_index].name, it->customer_id ? it->customer_id : "-",
+                      it->status, it->channel ? it->channel : "-", it->to ? it->to : "-", it->send_after_iso,
+                      it->reason ? "  " : "", it->reason ? it->reason : "");
+    }
+    pr->printed++;
+    if (b->len >= 65536) {
+        fwrite(b->data, 1, b->len, pr->out);
+        cc_buf_reset(b);
+    }
+}
+
+static void printer_end(printer *pr)
+{
+    if (pr->json) cc_buf_puts(&pr->b, pr->printed ? "\n]\n" : "]\n");
+    fputs(cc_buf_str(&pr->b), pr->out);
+    cc_buf_free(&pr->b);
+}
+
 static void print_items(cli *c, const plan_list *pl)
 {
-    cc_buf b = CC_BUF_INIT;
-    int json = !strcmp(c->format, "json"), jsonl = !strcmp(c->format, "jsonl"), csv = !strcmp(c->format, "csv");
-    if (json) cc_buf_puts(&b, "[");
-    if (csv) cc_buf_puts(&b, "campaign,step,table,row,customer,occurrence,kind,channel,to,status,reason,send_after\n");
-    size_t printed = 0;
-    for (size_t i = 0; i < pl->n; i++) {
-        const plan_item *it = &pl->items[i];
-        if (!strcmp(it->status, "not-drawn")) continue;
-        if (json || jsonl) {
-            if (json && printed) cc_buf_puts(&b, ",");
-            if (json) cc_buf_puts(&b, "\n  ");
-            plan_item_json(it, &b);
-            if (jsonl) cc_buf_putc(&b, '\n');
-        } else if (csv) {
-            const char *f[] = {it->campaign->id, it->campaign->steps[it->step_index].name, it->campaign->from_table,
-                               it->row_id, it->customer_id, it->occurrence,
-                               it->campaign->is_marketing ? "marketing" : "service", it->channel, it->to,
-                               it->status, it->reason, it->send_after_iso};
-            for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
-                if (k) cc_buf_putc(&b, ',');
-                cc_csv_field(&b, f[k]);
-            }
-            cc_buf_putc(&b, '\n');
-        } else {
-            cc_buf_printf(&b, "%-22s %-12s %-10s %-9s %-6s %-28s %s%s%s\n", it->campaign->id,
-                          it->campaign->steps[it->step_index].name, it->customer_id ? it->customer_id : "-",
-                          it->status, it->channel ? it->channel : "-", it->to ? it->to : "-", it->send_after_iso,
-                          it->reason ? "  " : "", it->reason ? it->reason : "");
-        }
-        printed++;
-    }
-    if (json) cc_buf_puts(&b, printed ? "\n]\n" : "]\n");
-    fputs(cc_buf_str(&b), stdout);
-    cc_buf_free(&b);
+    printer pr;
+    printer_begin(&pr, c, stdout);
+    for (size_t i = 0; i < pl->n; i++) printer_item(&pr, &pl->items[i]);
+    printer_end(&pr);
 }
 
 static cc_code compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *f, plan_list *pl)
@@ -129,6 +161,37 @@ static cc_code compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *
     return rc;
 }
 
+/* plan --dry-run: the plan printed as it is computed, never held whole
+ * in memory.  The text goes to a temporary file first and to stdout only
+ * when the whole plan is computed, so an error prints no partial plan
+ * (as before).  1 when it could not start (no temporary file). */
+static int dry_run_streamed(cli *c, cc_campaign *camps, size_t n, cc_code *rc)
+{
+    FILE *spool = tmpfile();
+    if (!spool) return 1;
+    printer pr;
+    printer_begin(&pr, c, spool);
+    cc_diags diags = {.limit = 100};
+    plan_stats stats;
+    *rc = plan_compute_stream(c->db, &c->cfg, &c->clock, camps, n, NULL, printer_item, &pr, &diags, &stats);
+    cc_diag_print(&diags, stderr);
+    cc_diags_free(&diags);
+    if (*rc == CC_OK) {
+        cli_log(c, 2, "planning took %zu audience queries for %zu campaign steps, %zu statements prepared in all",
+                stats.audience_queries, stats.steps, stats.prepared);
+        printer_end(&pr);
+        fflush(spool);
+        rewind(spool);
+        char buf[65536];
+        size_t got;
+        while ((got = fread(buf, 1, sizeof buf, spool)) > 0) fwrite(buf, 1, got, stdout);
+    } else {
+        cc_buf_free(&pr.b);
+    }
+    fclose(spool);
+    return 0;
+}
+
 static cc_code do_plan(cli *c, int dry_run, int quiet_summary)
 {
     cc_campaign *camps = NULL;
@@ -137,6 +200,10 @@ static cc_code do_plan(cli *c, int dry_run, int quiet_summary)
     if (rc == CC_OK) rc = open_existing_db(c);
     plan_list pl;
     memset(&pl, 0, sizeof pl);
+    if (rc == CC_OK && dry_run && dry_run_streamed(c, camps, n, &rc) == 0) {
+        campaigns_free(camps, n);
+        return rc;
+    }
     if (rc == CC_OK) rc = compute(c, camps, n, NULL, &pl);
     if (rc == CC_OK && dry_run) {
         print_items(c, &pl);

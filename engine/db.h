@@ -34,6 +34,10 @@
 #define CC_SCHEMA_VERSION 3
 
 /* Open `path`; on error a message goes to `err` and *out is NULL. */
+/* Process-wide SQLite settings: call first thing in main(), before any
+ * database is opened. */
+void db_configure(void);
+
 cc_code db_open(const char *path, sqlite3 **out, char *err, size_t errlen);
 void db_close(sqlite3 *db);
 

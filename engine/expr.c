@@ -1178,9 +1178,69 @@ static void fn_months_between(sqlite3_context *cx, int argc, sqlite3_value **arg
     sqlite3_result_int64(cx, months);
 }
 
+/* Is x text of the form YYYY-MM-DD naming a real day?  date() returns
+ * such text unchanged, so for it date(x) is x. */
+static const unsigned char *plain_iso_date(sqlite3_value *x)
+{
+    if (sqlite3_value_type(x) != SQLITE_TEXT || sqlite3_value_bytes(x) != 10) return NULL;
+    const unsigned char *s = sqlite3_value_text(x);
+    for (int i = 0; i < 10; i++) {
+        int dash = i == 4 || i == 7;
+        if (dash ? s[i] != '-' : (s[i] < '0' || s[i] > '9')) return NULL;
+    }
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (m < 1 || m > 12 || d < 1 || d > dim[m - 1] + (m == 2 && leap)) return NULL;
+    return s;
+}
+
+/* cc_md_in(x, 'MM-DD', ...): for a plain ISO date x, whether
+ * substr(date(x), 6, 5) IN (the texts) holds, as 1 or 0; NULL for any
+ * other x (the caller then asks SQLite's date(): coalesce(cc_md_in(...),
+ * substr(date(x), 6, 5) IN (...))).  The planner's yearly anniversary
+ * pre-filter runs it for every candidate row; SQLite's general date parser
+ * costs several times more. */
+static void fn_md_in(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    const unsigned char *s = argc ? plain_iso_date(argv[0]) : NULL;
+    if (!s) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    for (int i = 1; i < argc; i++)
+        if (sqlite3_value_type(argv[i]) == SQLITE_TEXT && sqlite3_value_bytes(argv[i]) == 5 &&
+            !memcmp(sqlite3_value_text(argv[i]), s + 5, 5)) {
+            sqlite3_result_int(cx, 1);
+            return;
+        }
+    sqlite3_result_int(cx, 0);
+}
+
+/* cc_day_in(x, N, ...): the same for CAST(substr(date(x), 9, 2) AS
+ * INTEGER) IN (integers): the monthly pre-filter. */
+static void fn_day_in(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    const unsigned char *s = argc ? plain_iso_date(argv[0]) : NULL;
+    if (!s) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    int day = (s[8] - '0') * 10 + (s[9] - '0');
+    for (int i = 1; i < argc; i++)
+        if (sqlite3_value_type(argv[i]) == SQLITE_INTEGER && sqlite3_value_int64(argv[i]) == day) {
+            sqlite3_result_int(cx, 1);
+            return;
+        }
+    sqlite3_result_int(cx, 0);
+}
+
 void expr_register_functions(sqlite3 *db)
 {
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    sqlite3_create_function(db, "cc_md_in", -1, flags, NULL, fn_md_in, NULL, NULL);
+    sqlite3_create_function(db, "cc_day_in", -1, flags, NULL, fn_day_in, NULL, NULL);
     sqlite3_create_function(db, "cc_add_months", 2, flags, NULL, fn_add_months, NULL, NULL);
     sqlite3_create_function(db, "cc_months_between", 2, flags, NULL, fn_months_between, NULL, NULL);
 }

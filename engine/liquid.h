@@ -72,4 +72,12 @@ void liq_each_path(const liq_template *t,
                    void (*fn)(void *arg, const char *path, int line, int col),
                    void (*partial)(void *arg, const char *name, int line, int col), void *arg);
 
+/* What rendering `t` may read from its environment, over-approximated
+ * (local variables are not told apart): read(arg, root, field) for
+ * root.field (field the first step, by name or string literal);
+ * field NULL when the root may be read whole (or by a computed key, or for
+ * size/first/last); root NULL when any root may be (a computed root, or a
+ * partial). */
+void liq_each_read(const liq_template *t, void (*read)(void *arg, const char *root, const char *field), void *arg);
+
 #endif

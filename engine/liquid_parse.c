@@ -1195,3 +1195,79 @@ void liq_each_path(const liq_template *t, void (*fn)(void *, const char *, int, 
     walk_block(&w, &t->body);
     free(w.locals.names);
 }
+
+/* ---- what a render reads from its environment --------------------------- */
+
+typedef struct {
+    void (*read)(void *, const char *, const char *);
+    void *arg;
+} reads;
+
+static void reads_expr(reads *r, const liq_expr *e)
+{
+    if (!e) return;
+    if (e->k == E_RANGE) {
+        reads_expr(r, e->lo);
+        reads_expr(r, e->hi);
+        return;
+    }
+    if (e->k != E_VAR) return;
+    reads_expr(r, e->root_idx);
+    for (size_t i = 0; i < e->npath; i++) reads_expr(r, e->path[i].idx);
+    if (!e->root) {
+        r->read(r->arg, NULL, NULL);   /* [expr]: any root */
+        return;
+    }
+    const char *field = NULL;
+    if (e->npath && e->path[0].name) field = e->path[0].name;
+    else if (e->npath && e->path[0].idx->k == E_LIT && e->path[0].idx->lit.k == LV_STR) field = e->path[0].idx->lit.u.str.s;
+    /* A hash's pseudo-properties depend on all its keys. */
+    if (field && (!strcmp(field, "size") || !strcmp(field, "first") || !strcmp(field, "last"))) field = NULL;
+    r->read(r->arg, e->root, field);
+}
+
+static void reads_chain(reads *r, const liq_chain *c)
+{
+    reads_expr(r, c->e);
+    for (size_t i = 0; i < c->nf; i++) {
+        for (size_t k = 0; k < c->f[i].nargs; k++) reads_expr(r, c->f[i].args[k]);
+        for (size_t k = 0; k < c->f[i].nkw; k++) reads_expr(r, c->f[i].kwv[k]);
+    }
+}
+
+static void reads_block(reads *r, const liq_block *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const liq_node *n = &b->nodes[i];
+        /* A partial reads what it reads: anything, as far as this walk knows. */
+        if (n->k == N_RENDER || n->k == N_INCLUDE) r->read(r->arg, NULL, NULL);
+        reads_chain(r, &n->chain);
+        reads_expr(r, n->subject);
+        reads_expr(r, n->limit);
+        reads_expr(r, n->offset);
+        reads_expr(r, n->cols);
+        reads_expr(r, n->group);
+        reads_expr(r, n->with);
+        for (size_t k = 0; k < n->nvals; k++) reads_expr(r, n->vals[k]);
+        for (size_t k = 0; k < n->nkw; k++) reads_expr(r, n->kwv[k]);
+        for (size_t k = 0; k < n->nbr; k++) {
+            for (const liq_cond *c = n->br[k].cond; c; c = c->next) {
+                reads_expr(r, c->l);
+                reads_expr(r, c->r);
+            }
+            reads_block(r, &n->br[k].body);
+        }
+        for (size_t k = 0; k < n->nwhens; k++) {
+            for (size_t v = 0; v < n->whens[k].nvals; v++) reads_expr(r, n->whens[k].vals[v]);
+            reads_block(r, &n->whens[k].body);
+        }
+        reads_block(r, &n->body);
+        reads_block(r, &n->else_body);
+    }
+}
+
+void liq_each_read(const liq_template *t, void (*read)(void *arg, const char *root, const char *field), void *arg)
+{
+    reads r = {read, arg};
+    reads_block(&r, &t->body);
+}

@@ -26,6 +26,7 @@ typedef struct {
     const liq_render_opts *o;
     liq_limits lim;
     lv_arena *a;
+    lv_arena arena;            /* what `a` points to */
     size_t iterations, output;
     liq_error *err;
     int failed;
@@ -35,6 +36,7 @@ struct liq_ctx {
     shared *sh;
     scope *scopes;
     size_t nscopes, capscopes;
+    scope scopes0[4];          /* the first scopes, without a malloc */
     scope counters, cycles, offsets, *owned_regs;
     lv forloop;                /* the innermost forloop object, for parentloop */
     lv ifchanged;
@@ -72,9 +74,16 @@ static int scope_get(const scope *s, const char *name, lv *v)
 
 static void push_scope(liq_ctx *c)
 {
-    if (c->nscopes == c->capscopes) {
-        c->capscopes = c->capscopes ? c->capscopes * 2 : 8;
-        c->scopes = xrealloc(c->scopes, c->capscopes * sizeof *c->scopes);
+    if (!c->capscopes) {
+        c->scopes = c->scopes0;
+        c->capscopes = sizeof c->scopes0 / sizeof c->scopes0[0];
+    } else if (c->nscopes == c->capscopes) {
+        size_t cap = c->capscopes * 2;
+        scope *s = xmalloc(cap * sizeof *s);
+        memcpy(s, c->scopes, c->nscopes * sizeof *s);
+        if (c->scopes != c->scopes0) free(c->scopes);
+        c->scopes = s;
+        c->capscopes = cap;
     }
     memset(&c->scopes[c->nscopes++], 0, sizeof(scope));
 }
@@ -82,6 +91,14 @@ static void push_scope(liq_ctx *c)
 static void pop_scope(liq_ctx *c)
 {
     free(c->scopes[--c->nscopes].b);
+}
+
+static void free_scopes(liq_ctx *c)
+{
+    while (c->nscopes) pop_scope(c);
+    if (c->scopes != c->scopes0) free(c->scopes);
+    c->scopes = NULL;
+    c->capscopes = 0;
 }
 
 void liq_fail(liq_ctx *c, const char *fmt, ...)
@@ -105,7 +122,7 @@ const char *liq_zone(liq_ctx *c) { return c->sh->o->zone; }
 
 static int failed(liq_ctx *c)
 {
-    if (!c->sh->failed && lv_arena_exhausted(c->sh->a))
+    if (!c->sh->failed && c->sh->arena.exhausted)
         liq_fail(c, "Memory limits exceeded: the template built more than %zu bytes of values", c->sh->lim.max_memory);
     return c->sh->failed;
 }
@@ -122,7 +139,7 @@ static lv find_var(liq_ctx *c, const char *name)
     if (scope_get(&c->counters, name, &v)) return v;
     /* the environment is global data: visible in render partials too */
     if (c->sh->o->env.k == LV_HASH)
-        return lv_lookup(c->sh->a, c->sh->o->env, lv_cstr(c->sh->a, name));
+        return lv_lookup_name(c->sh->a, c->sh->o->env, name);
     return lv_nil();
 }
 
@@ -159,7 +176,11 @@ static lv eval(liq_ctx *c, const liq_expr *e)
             v = k.k == LV_STR ? find_var(c, k.u.str.s) : lv_nil();
         }
         for (size_t i = 0; i < e->npath && v.k != LV_NIL; i++) {
-            lv key = e->path[i].name ? lv_cstr(c->sh->a, e->path[i].name) : eval(c, e->path[i].idx);
+            if (e->path[i].name) {
+                v = lv_lookup_name(c->sh->a, v, e->path[i].name);
+                continue;
+            }
+            lv key = eval(c, e->path[i].idx);
             if (key.k == LV_FLOAT) key = lv_int((int64_t)key.u.f);
             v = lv_lookup(c->sh->a, v, key);
         }
@@ -269,28 +290,50 @@ static void emit(liq_ctx *c, cc_buf *out, const char *s, size_t n)
     cc_buf_append(out, s, n);
 }
 
+/* The text of `v` (HTML-escaped unless `escaped`) appended to `out` in
+ * place; what passes the output limit is taken back, as emit() would
+ * never have appended it. */
 static void emit_value(liq_ctx *c, cc_buf *out, lv v, int escaped)
 {
-    cc_buf b = CC_BUF_INIT;
-    lv_to_buf(v, &b);
+    if (v.k == LV_NIL || v.k == LV_EMPTY || v.k == LV_BLANK) return;
+    size_t start = out->len;
     if (!c->sh->o->html_escape || escaped) {
-        emit(c, out, cc_buf_str(&b), b.len);
+        if (v.k == LV_STR) cc_buf_append(out, v.u.str.s, v.u.str.n);
+        else lv_to_buf(v, out);
     } else {
-        cc_buf e = CC_BUF_INIT;
-        for (size_t i = 0; i < b.len; i++) {
-            switch (b.data[i]) {
-            case '&': cc_buf_puts(&e, "&amp;"); break;
-            case '<': cc_buf_puts(&e, "&lt;"); break;
-            case '>': cc_buf_puts(&e, "&gt;"); break;
-            case '"': cc_buf_puts(&e, "&quot;"); break;
-            case '\'': cc_buf_puts(&e, "&#39;"); break;
-            default: cc_buf_putc(&e, b.data[i]);
-            }
+        const char *s = v.u.str.s;
+        size_t n = v.u.str.n;
+        cc_buf tmp = CC_BUF_INIT;
+        if (v.k != LV_STR) {
+            lv_to_buf(v, &tmp);
+            s = cc_buf_str(&tmp);
+            n = tmp.len;
         }
-        emit(c, out, cc_buf_str(&e), e.len);
-        cc_buf_free(&e);
+        size_t from = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *rep;
+            switch (s[i]) {
+            case '&': rep = "&amp;"; break;
+            case '<': rep = "&lt;"; break;
+            case '>': rep = "&gt;"; break;
+            case '"': rep = "&quot;"; break;
+            case '\'': rep = "&#39;"; break;
+            default: continue;
+            }
+            cc_buf_append(out, s + from, i - from);
+            cc_buf_puts(out, rep);
+            from = i + 1;
+        }
+        cc_buf_append(out, s + from, n - from);
+        cc_buf_free(&tmp);
     }
-    cc_buf_free(&b);
+    size_t n = out->len - start;
+    c->sh->output += n;
+    if (c->sh->output > c->sh->lim.max_output) {
+        out->len = start;
+        if (out->data) out->data[start] = '\0';
+        liq_fail(c, "Memory limits exceeded: the output is longer than %zu bytes", c->sh->lim.max_output);
+    }
 }
 
 /* ---- blocks ------------------------------------------------------------- */
@@ -540,8 +583,7 @@ static void render_partial(liq_ctx *c, const liq_node *n, cc_buf *out)
         }
         for (size_t k = 0; k < nk; k++) scope_set(&sub.scopes[0], n->kw[k], kwv[k]);
         render_block(&sub, &pt->body, out);
-        while (sub.nscopes) pop_scope(&sub);
-        free(sub.scopes);
+        free_scopes(&sub);
         free(sub.counters.b);
         free(sub.cycles.b);
         free(sub.offsets.b);
@@ -557,8 +599,11 @@ static void render_node(liq_ctx *c, const liq_node *n, cc_buf *out)
         lv v = eval_chain(c, &n->chain);
         /* A chain ending in escape is already HTML: auto-escaping it again
          * would show "&amp;lt;" to the reader. */
-        const char *last = n->chain.nf ? n->chain.f[n->chain.nf - 1].name : "";
-        int escaped = !strcmp(last, "escape") || !strcmp(last, "escape_once") || !strcmp(last, "h");
+        int escaped = 0;
+        if (c->sh->o->html_escape) {
+            const char *last = n->chain.nf ? n->chain.f[n->chain.nf - 1].name : "";
+            escaped = !strcmp(last, "escape") || !strcmp(last, "escape_once") || !strcmp(last, "h");
+        }
         if (!failed(c)) emit_value(c, out, v, escaped);
         break;
     }
@@ -666,7 +711,8 @@ int liq_render(const liq_template *t, const liq_render_opts *o, cc_buf *out, liq
     if (!sh.lim.max_depth) sh.lim.max_depth = LIQ_DEFAULT_DEPTH;
     if (!sh.lim.max_output) sh.lim.max_output = LIQ_DEFAULT_OUTPUT;
     if (!sh.lim.max_memory) sh.lim.max_memory = LIQ_DEFAULT_MEMORY;
-    sh.a = lv_arena_new(sh.lim.max_memory);
+    lv_arena_init(&sh.arena, sh.lim.max_memory);
+    sh.a = &sh.arena;
     sh.err = err;
     liq_ctx c;
     memset(&c, 0, sizeof c);
@@ -675,12 +721,11 @@ int liq_render(const liq_template *t, const liq_render_opts *o, cc_buf *out, liq
     push_scope(&c);
     render_block(&c, &t->body, out);
     failed(&c);
-    while (c.nscopes) pop_scope(&c);
-    free(c.scopes);
+    free_scopes(&c);
     free(c.counters.b);
     free(c.cycles.b);
     free(c.offsets.b);
     /* Scope names point into templates, values into the arena: gone now. */
-    lv_arena_free(sh.a);
+    lv_arena_release(&sh.arena);
     return sh.failed ? -1 : 0;
 }

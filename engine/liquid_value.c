@@ -9,32 +9,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct chunk {
-    struct chunk *next;
+struct lv_chunk {
+    struct lv_chunk *next;
     size_t used, cap;
     max_align_t data[];
-} chunk;
-
-struct lv_arena {
-    chunk *head;
-    size_t total, limit;
-    int exhausted;
 };
+typedef struct lv_chunk chunk;
+
+void lv_arena_init(lv_arena *a, size_t limit_bytes)
+{
+    memset(a, 0, sizeof *a);
+    a->limit = limit_bytes;
+}
+
+void lv_arena_release(lv_arena *a)
+{
+    for (chunk *c = a->head, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    a->head = NULL;
+    a->total = 0;
+    a->exhausted = 0;
+}
 
 lv_arena *lv_arena_new(size_t limit_bytes)
 {
-    lv_arena *a = xcalloc(1, sizeof *a);
-    a->limit = limit_bytes;
+    lv_arena *a = xmalloc(sizeof *a);
+    lv_arena_init(a, limit_bytes);
     return a;
 }
 
 void lv_arena_free(lv_arena *a)
 {
     if (!a) return;
-    for (chunk *c = a->head, *n; c; c = n) {
-        n = c->next;
-        free(c);
-    }
+    lv_arena_release(a);
     free(a);
 }
 
@@ -49,7 +58,10 @@ void *lv_alloc(lv_arena *a, size_t n)
     }
     chunk *c = a->head;
     if (!c || c->cap - c->used < n) {
-        size_t cap = n > 65536 ? n : 65536;
+        /* Chunks start small (most renders allocate little or nothing)
+         * and double up to 64 KiB. */
+        size_t next = c ? (c->cap >= 65536 ? 65536 : c->cap * 2) : 2048 - sizeof *c;
+        size_t cap = n > next ? n : next;
         c = xmalloc(sizeof *c + cap);
         c->used = 0;
         c->cap = cap;
@@ -210,6 +222,21 @@ static size_t utf8_len(const char *s, size_t n)
     size_t c = 0;
     for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
     return c;
+}
+
+lv lv_lookup_name(lv_arena *a, lv v, const char *name)
+{
+    if (v.k == LV_HASH) {
+        const lv_hash *h = v.u.hash;
+        for (size_t i = 0; i < h->n; i++)
+            if (h->keys[i][0] == name[0] && !strcmp(h->keys[i], name)) return h->vals[i];
+    } else if (v.k == LV_NIL) {
+        return v;
+    }
+    lv key = {LV_STR, {0}};
+    key.u.str.s = name;
+    key.u.str.n = strlen(name);
+    return lv_lookup(a, v, key);
 }
 
 lv lv_lookup(lv_arena *a, lv v, lv key)

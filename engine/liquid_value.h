@@ -44,8 +44,16 @@ struct lv_hash {
 };
 
 typedef struct lv_arena lv_arena;
+struct lv_arena {              /* fields are private to liquid_value.c */
+    struct lv_chunk *head;
+    size_t total, limit;
+    int exhausted;
+};
 
 lv_arena *lv_arena_new(size_t limit_bytes);
+/* An arena embedded in another struct: init, then release (frees its memory). */
+void lv_arena_init(lv_arena *a, size_t limit_bytes);
+void lv_arena_release(lv_arena *a);
 void lv_arena_free(lv_arena *a);
 /* NULL once the limit is passed (callers treat that as a render error). */
 void *lv_alloc(lv_arena *a, size_t n);
@@ -72,6 +80,8 @@ int lv_equal(lv a, lv b);
 int lv_compare(lv a, lv b, int *cmp);
 /* Hash member or array/string pseudo-property (size, first, last). */
 lv lv_lookup(lv_arena *a, lv v, lv key);
+/* The same with a string key given as a C string (no copy made). */
+lv lv_lookup_name(lv_arena *a, lv v, const char *name);
 /* Append the text form of a value (arrays joined, floats as Ruby prints them). */
 void lv_to_buf(lv v, cc_buf *b);
 /* A value as text in the arena (strings returned as is). */

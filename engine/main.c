@@ -152,6 +152,7 @@ int main(int argc, char **argv)
 {
     globals g = {.verbosity = 1, .format = "text"};
     const command *cmd = NULL;
+    db_configure();
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, want_help = 0, status = 2;
     for (int i = 1; i < argc; i++) {

@@ -75,20 +75,42 @@ static void set_column_var(tpl_vars *vars, const char *name, sqlite3_stmt *st, i
     tpl_vars_set_typed(vars, name, t, (const char *)sqlite3_column_text(st, i));
 }
 
-/* A row's values, fetched by primary key, as template variables. */
-static void load_row(sqlite3_stmt *st, const char *id, const char *prefix, tpl_vars *vars)
+/* The variable names of a statement's columns under a prefix
+ * ("customer.email"), made once per statement rather than per row. */
+typedef struct {
+    char **names;
+    int n;
+} col_names;
+
+static void col_names_make(col_names *cn, sqlite3_stmt *st, const char *prefix)
+{
+    if (cn->names) return;
+    cn->n = sqlite3_column_count(st);
+    cn->names = xcalloc((size_t)cn->n + 1, sizeof *cn->names);
+    for (int i = 0; i < cn->n; i++) cn->names[i] = xasprintf("%s.%s", prefix, sqlite3_column_name(st, i));
+}
+
+static void col_names_free(col_names *cn)
+{
+    for (int i = 0; i < cn->n; i++) free(cn->names[i]);
+    free(cn->names);
+    memset(cn, 0, sizeof *cn);
+}
+
+/* A row's values, fetched by primary key, as template variables: under
+ * `prefix`, then (when `prefix2` is set) all again under `prefix2` (the
+ * customer as the row of a customers campaign), from one look-up. */
+static void load_row(sqlite3_stmt *st, const char *id, col_names *cn, const char *prefix, col_names *cn2,
+                     const char *prefix2, tpl_vars *vars)
 {
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) return;
-    int n = sqlite3_column_count(st);
-    cc_buf name = CC_BUF_INIT;
-    for (int i = 0; i < n; i++) {
-        cc_buf_reset(&name);
-        cc_buf_printf(&name, "%s.%s", prefix, sqlite3_column_name(st, i));
-        set_column_var(vars, cc_buf_str(&name), st, i);
-    }
-    cc_buf_free(&name);
+    col_names_make(cn, st, prefix);
+    for (int i = 0; i < cn->n; i++) set_column_var(vars, cn->names[i], st, i);
+    if (!prefix2) return;
+    col_names_make(cn2, st, prefix2);
+    for (int i = 0; i < cn2->n; i++) set_column_var(vars, cn2->names[i], st, i);
 }
 
 /* ---- the plan list ------------------------------------------------------ */
@@ -128,20 +150,37 @@ void plan_list_free(plan_list *pl)
 
 /* ---- the planner's state for one run ------------------------------------ */
 
+/* A remembered compute_send_after() answer. */
+typedef struct {
+    int used, has_tz, send_at;
+    char tz[64], day[11];
+    int64_t t;
+    char iso[32], zone[64];
+} send_memo;
+
 typedef struct {
     sqlite3 *db;
     const cc_config *cfg;
     const cc_clock *clk;
+    send_memo memo[16];
+    unsigned memo_next;
     cc_diags *diags;
     render_set *templates;
     sqlite3_stmt *get_customer;
     sqlite3_stmt *seen;            /* ledger lookup */
     sqlite3_stmt *last_occurrence; /* for repeat: after N days */
     sqlite3_stmt *suppressed;
+    col_names customer_cols, customer_row_cols, row_cols;   /* row_cols: the current step's table */
+    /* customer.EMAIL, customer.PHONE, ... with the configured column names */
+    char *key_email, *key_phone, *key_opt_email, *key_opt_sms, *key_preferred, *key_locale, *key_tz;
     char today[11];
     char now_local[20];            /* business-zone wall time, "YYYY-MM-DD HH:MM:SS" */
     plan_stats stats;
     const plan_filter *trig;       /* `carecast trigger`: its filter; NULL when planning normally */
+    /* plan_compute_stream: final items are handed to emit() and freed */
+    void (*emit)(void *arg, const plan_item *it);
+    void *emit_arg;
+    policy_state *policy;
     const char *assignee;          /* the current row's `assignee` value (task channel), borrowed */
 } planner;
 
@@ -181,6 +220,14 @@ static int planner_open(planner *p)
         rc = -1;
     }
     if (!rc) rc = prepare(p, cc_buf_str(&sql), &p->get_customer);
+    const cc_config *cfg = p->cfg;
+    p->key_email = xasprintf("customer.%s", cfg->customers.email);
+    p->key_phone = xasprintf("customer.%s", cfg->customers.phone);
+    p->key_opt_email = xasprintf("customer.%s", cfg->customers.email_opt_in);
+    p->key_opt_sms = xasprintf("customer.%s", cfg->customers.sms_opt_in);
+    p->key_preferred = xasprintf("customer.%s", cfg->customers.preferred_channel);
+    p->key_locale = xasprintf("customer.%s", cfg->customers.locale);
+    p->key_tz = xasprintf("customer.%s", cfg->customers.timezone);
     cc_buf_free(&sql);
     if (!rc) rc = prepare(p, "SELECT 1 FROM care_occurrences WHERE campaign=? AND step=? AND row_id=? AND occurrence=?", &p->seen);
     if (!rc) rc = prepare(p, "SELECT max(occurrence) FROM care_occurrences WHERE campaign=? AND step=? AND row_id=?", &p->last_occurrence);
@@ -194,6 +241,16 @@ static void planner_close(planner *p)
     sqlite3_finalize(p->seen);
     sqlite3_finalize(p->last_occurrence);
     sqlite3_finalize(p->suppressed);
+    col_names_free(&p->customer_cols);
+    col_names_free(&p->customer_row_cols);
+    col_names_free(&p->row_cols);
+    free(p->key_email);
+    free(p->key_phone);
+    free(p->key_opt_email);
+    free(p->key_opt_sms);
+    free(p->key_preferred);
+    free(p->key_locale);
+    free(p->key_tz);
     render_close(p->templates);
 }
 
@@ -340,8 +397,50 @@ static cc_code render_into(planner *p, const cc_campaign *c, const cc_step *st, 
 }
 
 /* When may the message for occurrence `occ` go?  send_at is customer-local
- * on the day the occurrence became due; without it, now. */
+ * on the day the occurrence became due; without it, now.  The answer
+ * depends only on the customer's zone, the occurrence's day and the step's
+ * send_at, which most due rows share: the last few answers are kept
+ * (time zone conversions cost microseconds each). */
+static void compute_send_after_uncached(planner *p, const cc_step *st, const char *occ, const contact *ct,
+                                        plan_item *it);
+
 static void compute_send_after(planner *p, const cc_step *st, const char *occ, const contact *ct, plan_item *it)
+{
+    const char *tz = ct->tz ? ct->tz : "";
+    size_t tzl = strlen(tz);
+    char day[11] = "";
+    if (strlen(occ) >= 10) {
+        memcpy(day, occ, 10);
+        day[10] = '\0';
+    }
+    if (tzl >= sizeof p->memo[0].tz) {
+        compute_send_after_uncached(p, st, occ, ct, it);
+        return;
+    }
+    for (size_t i = 0; i < sizeof p->memo / sizeof p->memo[0]; i++) {
+        const send_memo *m = &p->memo[i];
+        if (m->used && m->send_at == st->send_at_minutes && m->has_tz == (ct->tz != NULL) && !strcmp(m->day, day) &&
+            !strcmp(m->tz, tz)) {
+            it->send_after = m->t;
+            memcpy(it->send_after_iso, m->iso, sizeof it->send_after_iso);
+            memcpy(it->zone, m->zone, sizeof it->zone);
+            return;
+        }
+    }
+    compute_send_after_uncached(p, st, occ, ct, it);
+    send_memo *m = &p->memo[p->memo_next++ % (sizeof p->memo / sizeof p->memo[0])];
+    m->used = 1;
+    m->send_at = st->send_at_minutes;
+    m->has_tz = ct->tz != NULL;
+    memcpy(m->tz, tz, tzl + 1);
+    memcpy(m->day, day, sizeof m->day);
+    m->t = it->send_after;
+    memcpy(m->iso, it->send_after_iso, sizeof m->iso);
+    memcpy(m->zone, it->zone, sizeof m->zone);
+}
+
+static void compute_send_after_uncached(planner *p, const cc_step *st, const char *occ, const contact *ct,
+                                        plan_item *it)
 {
     const char *zone = ct->tz && clock_zone_valid(ct->tz) ? ct->tz : p->clk->zone;
     int64_t t = p->clk->now;
@@ -365,22 +464,45 @@ static void compute_send_after(planner *p, const cc_step *st, const char *occ, c
 }
 
 /* Everything for one due (row, occurrence): channel(s), content, status. */
+/* The row and customer columns the audience query itself selected (see
+ * fold in compile_step), from column `k` on: for each table a flag "found"
+ * then its columns, as load_row would have set them. */
+static void load_folded(planner *p, sqlite3_stmt *aud, int k, sqlite3_stmt *row_stmt, tpl_vars *vars)
+{
+    if (row_stmt) {
+        col_names_make(&p->row_cols, row_stmt, "row");
+        if (sqlite3_column_int(aud, k))
+            for (int i = 0; i < p->row_cols.n; i++) set_column_var(vars, p->row_cols.names[i], aud, k + 1 + i);
+        k += 1 + p->row_cols.n;
+    }
+    if (!sqlite3_column_int(aud, k)) return;
+    col_names_make(&p->customer_cols, p->get_customer, "customer");
+    for (int i = 0; i < p->customer_cols.n; i++) set_column_var(vars, p->customer_cols.names[i], aud, k + 1 + i);
+    if (row_stmt) return;
+    col_names_make(&p->customer_row_cols, p->get_customer, "row");
+    for (int i = 0; i < p->customer_row_cols.n; i++)
+        set_column_var(vars, p->customer_row_cols.names[i], aud, k + 1 + i);
+}
+
 static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char *row_id, const char *customer_id,
-                        const char *occ, tpl_vars *vars, sqlite3_stmt *row_stmt, plan_list *out)
+                        const char *occ, tpl_vars *vars, sqlite3_stmt *row_stmt, sqlite3_stmt *aud, int fold_col,
+                        plan_list *out)
 {
     const cc_step *st = &c->steps[si];
-    if (row_stmt) load_row(row_stmt, row_id, "row", vars);
-    load_row(p->get_customer, customer_id ? customer_id : "", "customer", vars);
-    if (!row_stmt) load_row(p->get_customer, customer_id ? customer_id : "", "row", vars);
-    const cc_config *cfg = p->cfg;
-    cc_buf key = CC_BUF_INIT;
-#define CUST(field) (cc_buf_reset(&key), cc_buf_printf(&key, "customer.%s", cfg->customers.field), \
-                     xstrdup(tpl_vars_get(vars, cc_buf_str(&key), NULL)))
-    char *email = CUST(email), *phone = CUST(phone), *opt_e = CUST(email_opt_in), *opt_s = CUST(sms_opt_in);
-    char *pref = CUST(preferred_channel), *locale = CUST(locale), *tz = CUST(timezone);
-#undef CUST
-    char *name = xstrdup(tpl_vars_get(vars, "customer.name", NULL));
-    cc_buf_free(&key);
+    if (fold_col >= 0) {
+        load_folded(p, aud, fold_col, row_stmt, vars);
+    } else {
+        if (row_stmt) load_row(row_stmt, row_id, &p->row_cols, "row", NULL, NULL, vars);
+        load_row(p->get_customer, customer_id ? customer_id : "", &p->customer_cols, "customer",
+                 row_stmt ? NULL : &p->customer_row_cols, row_stmt ? NULL : "row", vars);
+    }
+    /* Borrowed from the variables: the customer.* values are not set
+     * again below, and the variables' strings never move. */
+    const char *email = tpl_vars_get(vars, p->key_email, NULL), *phone = tpl_vars_get(vars, p->key_phone, NULL),
+               *opt_e = tpl_vars_get(vars, p->key_opt_email, NULL), *opt_s = tpl_vars_get(vars, p->key_opt_sms, NULL);
+    const char *pref = tpl_vars_get(vars, p->key_preferred, NULL), *locale = tpl_vars_get(vars, p->key_locale, NULL),
+               *tz = tpl_vars_get(vars, p->key_tz, NULL);
+    const char *name = tpl_vars_get(vars, "customer.name", NULL);
     contact ct = {email, phone, opt_e, opt_s, pref, name, NULL, locale, tz};
     tpl_vars_set(vars, "occurrence", occ);
 
@@ -455,14 +577,6 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
         it->locale = xstrdup(locale);
         compute_send_after(p, st, occ, &ct, it);
     }
-    free(email);
-    free(phone);
-    free(opt_e);
-    free(opt_s);
-    free(pref);
-    free(locale);
-    free(tz);
-    free(name);
     return rc;
 }
 
@@ -474,7 +588,26 @@ typedef struct {
     expr_type when_type;
     int n_vars;
     int has_assignee;              /* the column after the vars is the step's `assignee` */
+    int fold_col;                  /* where the folded row and customer columns start; -1 = none */
 } step_query;
+
+/* Is `col` the whole primary key of `table`?  Then a look-up by it finds
+ * at most one row. */
+static int sole_primary_key(sqlite3 *db, const char *table, const char *col)
+{
+    sqlite3_stmt *st = NULL;
+    int pk = 0, match = 0;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?) WHERE pk > 0", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(st, 0);
+        pk++;
+        match |= n && !strcasecmp(n, col);
+    }
+    sqlite3_finalize(st);
+    return pk == 1 && match;
+}
 
 /* A trigger's own conditions: the customers named, and its --where, which
  * compiles like audience.where (its literals become bound parameters). */
@@ -513,10 +646,44 @@ static cc_code compile_trigger(planner *p, const cc_campaign *c, int is_customer
     return rc;
 }
 
+/* Is `sql` one call of `fn` as a whole ("date(r.x, ?1)")?  Then fn(sql)
+ * is sql itself: date() and datetime() read their own output back
+ * unchanged, so wrapping it again only doubles the work per row. */
+static int whole_call(const char *sql, const char *fn)
+{
+    size_t n = strlen(fn);
+    if (strncmp(sql, fn, n) != 0 || sql[n] != '(') return 0;
+    int depth = 0;
+    char quote = 0;
+    for (const char *p = sql + n; *p; p++) {
+        if (quote) {
+            if (*p == quote) quote = 0;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')' && --depth == 0) {
+            return p[1] == '\0';
+        }
+    }
+    return 0;
+}
+
+/* fn(sql), unless sql is already such a call. */
+static void put_wrapped(cc_buf *s, const char *fn, const char *sql)
+{
+    if (whole_call(sql, fn)) {
+        cc_buf_puts(s, sql);
+    } else {
+        cc_buf_printf(s, "%s(%s)", fn, sql);
+    }
+}
+
 static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st, step_query *q, const char *lo)
 {
     const cc_config *cfg = p->cfg;
     memset(q, 0, sizeof *q);
+    q->fold_col = -1;
     int is_customers = !strcmp(c->from_table, cfg->customers.table);
     if (!db_table_exists(p->db, c->from_table)) {
         cc_buf hint = CC_BUF_INIT;
@@ -567,7 +734,7 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
         }
         if (rc == CC_OK && st->when_kind == WHEN_RECURRING && q->when_type == ET_DATETIME) q->when_type = ET_DATE;
         if (rc == CC_OK)
-            cc_buf_printf(s, "%s(%s)", q->when_type == ET_DATETIME ? "datetime" : "date", cc_buf_str(&when));
+            put_wrapped(s, q->when_type == ET_DATETIME ? "datetime" : "date", cc_buf_str(&when));
     } else {
         cc_buf_puts(s, "NULL");
     }
@@ -585,6 +752,21 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
         rc = expr_compile(x, st->assignee.text, s, NULL);
         q->has_assignee = 1;
     }
+    /* Fold: the row's and the customer's columns come with the audience
+     * rather than from a look-up statement per due row.  The joins are the
+     * very look-ups (SELECT * FROM T WHERE id = ?, the key as the bound
+     * text: coalesce() has no affinity, like a parameter), so they are
+     * only made where the key is the table's whole primary key: at most
+     * one row, so the audience rows are not multiplied. */
+    int fold = rc == CC_OK && lo && sole_primary_key(p->db, cfg->customers.table, cfg->customers.id) &&
+               (is_customers || sole_primary_key(p->db, c->from_table, "id"));
+    if (fold) {
+        q->fold_col = 3 + q->n_vars + q->has_assignee;
+        if (!is_customers) cc_buf_puts(s, ", cc_row.\"id\" IS NOT NULL, cc_row.*");
+        cc_buf_puts(s, ", cc_cust.");
+        db_quote_ident(cfg->customers.id, s);
+        cc_buf_puts(s, " IS NOT NULL, cc_cust.*");
+    }
     cc_buf_puts(s, " FROM ");
     db_quote_ident(c->from_table, s);
     cc_buf_puts(s, " AS r");
@@ -594,6 +776,20 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
         cc_buf_puts(s, " AS c ON c.");
         db_quote_ident(cfg->customers.id, s);
         cc_buf_puts(s, " = r.customer_id");
+    }
+    if (fold) {
+        if (!is_customers) {
+            cc_buf_puts(s, " LEFT JOIN ");
+            db_quote_ident(c->from_table, s);
+            cc_buf_puts(s, " AS cc_row ON cc_row.\"id\" = coalesce(CAST(r.\"id\" AS TEXT), '')");
+        }
+        cc_buf_puts(s, " LEFT JOIN ");
+        db_quote_ident(cfg->customers.table, s);
+        cc_buf_puts(s, " AS cc_cust ON cc_cust.");
+        db_quote_ident(cfg->customers.id, s);
+        cc_buf_puts(s, " = coalesce(CAST(r.");
+        db_quote_ident(is_customers ? cfg->customers.id : "customer_id", s);
+        cc_buf_puts(s, " AS TEXT), '')");
     }
     cc_buf_puts(s, " WHERE 1");
     const cc_expr_src *conds[2] = {&c->where, &st->cond};
@@ -626,14 +822,16 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
             clock_format_date(ld, lo_day);
             char *lo_p = xasprintf("%s %02u:%02u:%02u", lo_day, (unsigned)h % 100u, (unsigned)mi % 100u,
                                    (unsigned)se % 100u);
-            cc_buf_printf(s, " AND datetime(%s) BETWEEN datetime(?%zu) AND datetime(?%zu)", cc_buf_str(&when),
-                          x->n_params + 1, x->n_params + 2);
+            cc_buf_puts(s, " AND ");
+            put_wrapped(s, "datetime", cc_buf_str(&when));
+            cc_buf_printf(s, " BETWEEN datetime(?%zu) AND datetime(?%zu)", x->n_params + 1, x->n_params + 2);
             x->params = xrealloc(x->params, (x->n_params + 2) * sizeof *x->params);
             x->params[x->n_params++] = (expr_param){1, lo_p, 0};
             x->params[x->n_params++] = (expr_param){1, xstrdup(p->now_local), 0};
         } else {
-            cc_buf_printf(s, " AND date(%s) BETWEEN ?%zu AND ?%zu", cc_buf_str(&when), x->n_params + 1,
-                          x->n_params + 2);
+            cc_buf_puts(s, " AND ");
+            put_wrapped(s, "date", cc_buf_str(&when));
+            cc_buf_printf(s, " BETWEEN ?%zu AND ?%zu", x->n_params + 1, x->n_params + 2);
             x->params = xrealloc(x->params, (x->n_params + 2) * sizeof *x->params);
             x->params[x->n_params++] = (expr_param){1, xstrdup(lo), 0};
             x->params[x->n_params++] = (expr_param){1, xstrdup(p->today), 0};
@@ -667,11 +865,14 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
                 }
             }
         }
+        /* cc_md_in/cc_day_in (expr.c) answer the test for plain ISO dates
+         * without SQLite's general date parser, NULL otherwise. */
         if (st->every == 'y')
-            cc_buf_printf(s, " AND substr(date(%s), 6, 5) IN (%s)", cc_buf_str(&when), cc_buf_str(&list));
+            cc_buf_printf(s, " AND coalesce(cc_md_in(%s, %s), substr(date(%s), 6, 5) IN (%s))", cc_buf_str(&when),
+                          cc_buf_str(&list), cc_buf_str(&when), cc_buf_str(&list));
         else
-            cc_buf_printf(s, " AND CAST(substr(date(%s), 9, 2) AS INTEGER) IN (%s)", cc_buf_str(&when),
-                          cc_buf_str(&list));
+            cc_buf_printf(s, " AND coalesce(cc_day_in(%s, %s), CAST(substr(date(%s), 9, 2) AS INTEGER) IN (%s))",
+                          cc_buf_str(&when), cc_buf_str(&list), cc_buf_str(&when), cc_buf_str(&list));
         cc_buf_free(&list);
     }
     cc_buf_puts(s, " ORDER BY 1");
@@ -724,6 +925,23 @@ static int drawn_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static int item_cmp(const void *a, const void *b);
+
+/* Streaming: the items from `from` on are complete (all of a campaign
+ * step's rows before the current one), so they are sorted as plan_compute
+ * sorts the whole plan (a stable sort: ties keep their order), go through
+ * the contact policy, are handed on and freed. */
+static void flush_items(planner *p, plan_list *out, size_t from)
+{
+    if (out->n - from > 1) qsort(out->items + from, out->n - from, sizeof *out->items, item_cmp);
+    for (size_t i = from; i < out->n; i++) {
+        policy_item(p->policy, &out->items[i]);
+        p->emit(p->emit_arg, &out->items[i]);
+        item_free(&out->items[i]);
+    }
+    out->n = from;
+}
+
 static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan_filter *f, plan_list *out)
 {
     const cc_step *st = &c->steps[si];
@@ -734,6 +952,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
     cc_code rc = compile_step(p, c, st, &q, lo_s);
     sqlite3_stmt *stmt = NULL, *row_stmt = NULL;
     tpl_vars vars = {0};
+    char **var_keys = NULL;
     size_t first_item = out->n;
     if (rc != CC_OK) goto done;
     if (sqlite3_prepare_v2(p->db, cc_buf_str(&q.sql), -1, &stmt, NULL) != SQLITE_OK) {
@@ -753,6 +972,12 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         prepare(p, cc_buf_str(&rs), &row_stmt);
         cc_buf_free(&rs);
     }
+    col_names_free(&p->row_cols);
+    /* vars.NAME for the campaign's vars and a trigger's --var, made once */
+    size_t n_fv = f ? f->n_vars : 0;
+    var_keys = xcalloc((size_t)q.n_vars + n_fv + 1, sizeof *var_keys);
+    for (int v = 0; v < q.n_vars; v++) var_keys[v] = xasprintf("vars.%s", c->var_names[v]);
+    for (size_t v = 0; v < n_fv; v++) var_keys[(size_t)q.n_vars + v] = xasprintf("vars.%s", f->var_names[v]);
     char bucket[24];
     if (st->when_kind == WHEN_NONE) {
         if (!strcmp(st->repeat, "once")) snprintf(bucket, sizeof bucket, "once");
@@ -768,6 +993,10 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         const char *cust = (const char *)sqlite3_column_text(stmt, 1);
         const char *when = (const char *)sqlite3_column_text(stmt, 2);
         if (!row_id) continue;
+        /* Rows come in row id order (ORDER BY 1): once the id changes, the
+         * items so far are final, unless a sample is drawn at the end. */
+        if (p->emit && c->sample <= 0 && out->n > first_item && strcmp(out->items[out->n - 1].row_id, row_id) != 0)
+            flush_items(p, out, first_item);
         if (f && f->only_customer && !cc_streq(cust, f->only_customer)) continue;
         char occs[64][11];
         char occ_dt[24];
@@ -801,7 +1030,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         }
         for (int k = 0; k < n_occ && rc == CC_OK; k++) {
             if (already_planned(p, c->id, st->name, row_id, occ_list[k])) continue;
-            tpl_vars_free(&vars);
+            tpl_vars_clear(&vars);
             tpl_vars_set_clock(&vars, p->clk->now, p->clk->zone);
             tpl_vars_set(&vars, "campaign.id", c->id);
             tpl_vars_set(&vars, "campaign.title", c->title);
@@ -810,18 +1039,12 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
             tpl_vars_set(&vars, "now", p->now_local);
             tpl_vars_set(&vars, "sender.name", p->cfg->sender.name);
             tpl_vars_set(&vars, "sender.email", p->cfg->sender.email);
-            for (int v = 0; v < q.n_vars; v++) {
-                char *vn = xasprintf("vars.%s", c->var_names[v]);
-                set_column_var(&vars, vn, stmt, 3 + v);
-                free(vn);
-            }
-            for (size_t v = 0; f && v < f->n_vars; v++) {
-                char *vn = xasprintf("vars.%s", f->var_names[v]);
-                tpl_vars_set_typed(&vars, vn, literal_type(f->var_values[v]), f->var_values[v]);
-                free(vn);
-            }
+            for (int v = 0; v < q.n_vars; v++) set_column_var(&vars, var_keys[v], stmt, 3 + v);
+            for (size_t v = 0; v < n_fv; v++)
+                tpl_vars_set_typed(&vars, var_keys[(size_t)q.n_vars + v], literal_type(f->var_values[v]),
+                                   f->var_values[v]);
             p->assignee = q.has_assignee ? (const char *)sqlite3_column_text(stmt, 3 + q.n_vars) : NULL;
-            rc = plan_due(p, c, si, row_id, cust, occ_list[k], &vars, row_stmt, out);
+            rc = plan_due(p, c, si, row_id, cust, occ_list[k], &vars, row_stmt, stmt, q.fold_col, out);
         }
     }
     if (r != SQLITE_DONE && r != SQLITE_ROW) {
@@ -851,7 +1074,11 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         }
         free(h);
     }
+    if (p->emit && rc == CC_OK) flush_items(p, out, first_item);
 done:
+    for (size_t v = 0; var_keys && var_keys[v]; v++) free(var_keys[v]);
+    free(var_keys);
+    col_names_free(&p->row_cols);
     tpl_vars_free(&vars);
     sqlite3_finalize(stmt);
     sqlite3_finalize(row_stmt);
@@ -920,6 +1147,93 @@ cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, con
     cc_code prc = policy_apply(db, cfg, out);
     if (prc != CC_OK) plan_list_free(out);
     return prc;
+}
+
+typedef struct {
+    const cc_campaign *c;
+    size_t index;
+} camp_ref;
+
+/* The order item_cmp puts campaigns in (priority first, then id). */
+static int camp_ref_cmp(const void *a, const void *b)
+{
+    const camp_ref *x = a, *y = b;
+    if (x->c->priority != y->c->priority) return y->c->priority - x->c->priority;
+    int c = strcmp(x->c->id, y->c->id);
+    if (c) return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+cc_code plan_compute_stream(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *camps,
+                            size_t n_camps, const plan_filter *filter,
+                            void (*emit)(void *arg, const plan_item *it), void *arg, cc_diags *diags,
+                            plan_stats *stats)
+{
+    camp_ref *order = xcalloc(n_camps + 1, sizeof *order);
+    for (size_t i = 0; i < n_camps; i++) order[i] = (camp_ref){&camps[i], i};
+    qsort(order, n_camps, sizeof *order, camp_ref_cmp);
+    /* Two campaigns with one id would interleave their items in the
+     * sorted plan: then the plan is computed whole and handed on after. */
+    for (size_t i = 1; i < n_camps; i++) {
+        if (strcmp(order[i - 1].c->id, order[i].c->id) != 0) continue;
+        free(order);
+        plan_list pl;
+        memset(&pl, 0, sizeof pl);
+        cc_code rc = plan_compute(db, cfg, clk, camps, n_camps, filter, &pl, diags, stats);
+        for (size_t k = 0; rc == CC_OK && k < pl.n; k++) emit(arg, &pl.items[k]);
+        plan_list_free(&pl);
+        return rc;
+    }
+    planner p;
+    planner_init(&p, db, cfg, clk, diags);
+    p.trig = filter && filter->occurrence ? filter : NULL;
+    p.emit = emit;
+    p.emit_arg = arg;
+    plan_list out;
+    memset(&out, 0, sizeof out);
+    cc_code rc = planner_open(&p) == 0 ? CC_OK : CC_ERR_INPUT;
+    if (rc == CC_OK) rc = policy_begin(db, cfg, &p.policy);
+    int rerun = rc != CC_OK && p.policy;   /* the caps query failed: plan_compute reports it in its place */
+    /* Each campaign's warnings are kept apart and given in the campaigns'
+     * own order at the end, as plan_compute gives them. */
+    cc_diags *camp_diags = xcalloc(n_camps + 1, sizeof *camp_diags);
+    for (size_t i = 0; i < n_camps && rc == CC_OK; i++) {
+        const cc_campaign *c = order[i].c;
+        if (filter && filter->only_campaign && strcmp(filter->only_campaign, c->id) != 0) continue;
+        if (!c->enabled) continue;
+        if (!p.trig && !schedule_allows(&p, c, filter && filter->include_manual)) continue;
+        camp_diags[order[i].index].limit = diags->limit;
+        p.diags = &camp_diags[order[i].index];
+        for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) {
+            if (filter && filter->only_step && strcmp(filter->only_step, c->steps[s].name) != 0) continue;
+            p.stats.steps++;
+            rc = plan_step(&p, c, s, filter, &out);
+        }
+        p.diags = diags;
+        if (rc != CC_OK) rerun = 1;
+    }
+    if (stats) *stats = p.stats;
+    policy_end(p.policy);
+    planner_close(&p);
+    plan_list_free(&out);
+    for (size_t i = 0; i < n_camps; i++) {
+        for (size_t k = 0; rc == CC_OK && k < camp_diags[i].n; k++) cc_diag(diags, NULL, 0, 0, "%s", camp_diags[i].msgs[k]);
+        if (rc == CC_OK) diags->count += camp_diags[i].count - camp_diags[i].n;
+        cc_diags_free(&camp_diags[i]);
+    }
+    free(camp_diags);
+    free(order);
+    if (rerun) {
+        /* An error stops planning at the first campaign that has one in
+         * the campaigns' own order: compute again as plan_compute does, for
+         * the very same diagnostics (the caller discards what was handed on). */
+        plan_list pl;
+        memset(&pl, 0, sizeof pl);
+        cc_code again = plan_compute(db, cfg, clk, camps, n_camps, filter, &pl, diags, stats);
+        plan_list_free(&pl);
+        if (again != CC_OK) rc = again;
+    }
+    return rc;
 }
 
 /* Lint: every variable a template reads must exist in its campaign's

@@ -70,6 +70,17 @@ cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, con
                      size_t n_camps, const plan_filter *filter, plan_list *out, cc_diags *diags,
                      plan_stats *stats);
 
+/* plan_compute without holding the plan (plan --dry-run): each final
+ * item, policy applied, is handed to `emit` in the very order
+ * plan_compute's list would have, then freed.  Memory does not grow with
+ * the number of due rows (except for the steps of a campaign with
+ * `sample`, drawn among all their rows).  On an error some items may
+ * have been handed on already: the caller discards them. */
+cc_code plan_compute_stream(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *camps,
+                            size_t n_camps, const plan_filter *filter,
+                            void (*emit)(void *arg, const plan_item *it), void *arg, cc_diags *diags,
+                            plan_stats *stats);
+
 /* Write the plan into care_occurrences and care_outbox in one transaction.
  * Occurrences already recorded are left alone (not counted).  `recorded`
  * counts new outbox rows. */

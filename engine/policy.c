@@ -98,84 +98,113 @@ static int over_cap(sqlite3_stmt *count, const customer_marks *cm, const cap *c,
     return have >= c->n;
 }
 
-static cc_code apply_caps(sqlite3 *db, const cc_config *cfg, plan_list *pl)
-{
+struct policy_state {
     cap caps[16];
-    size_t ncaps = 0;
-    for (size_t i = 0; i < cfg->policy.n_caps_marketing && ncaps < 16; i++)
-        if (policy_parse_cap(cfg->policy.caps_marketing[i], &caps[ncaps].n, &caps[ncaps].window) == 0)
-            caps[ncaps++].marketing_only = 1;
-    for (size_t i = 0; i < cfg->policy.n_caps_all && ncaps < 16; i++)
-        if (policy_parse_cap(cfg->policy.caps_all[i], &caps[ncaps].n, &caps[ncaps].window) == 0)
-            caps[ncaps++].marketing_only = 0;
-    if (!ncaps) return CC_OK;
-    sqlite3_stmt *count = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM care_outbox WHERE customer_id = ?1 "
-                           "AND status IN ('planned', 'sending', 'sent', 'retry') AND channel <> 'task' "
-                           "AND send_after > ?2 AND send_after < ?3 AND (?4 = 0 OR kind = 'marketing')",
-                           -1, &count, NULL) != SQLITE_OK) {
-        fprintf(stderr, "carecast: checking caps: %s\n", sqlite3_errmsg(db));
-        return CC_ERR_DB;
+    size_t ncaps;
+    sqlite3_stmt *count;
+    marks_map seen;
+    int quiet_from, quiet_until, quiet;
+};
+
+static void cap_item(policy_state *ps, plan_item *it)
+{
+    /* Care tasks go to staff, not to the customer: no cap counts them. */
+    if (!ps->ncaps || strcmp(it->status, "planned") != 0 || !it->customer_id || cc_streq(it->channel, "task")) return;
+    int is_marketing = it->campaign->is_marketing;
+    customer_marks *cm = marks_for(&ps->seen, it->customer_id);
+    sqlite3_bind_text(ps->count, 1, it->customer_id, -1, SQLITE_TRANSIENT);
+    int capped = 0;
+    for (size_t k = 0; k < ps->ncaps && !capped; k++)
+        capped = over_cap(ps->count, cm, &ps->caps[k], it->send_after, is_marketing);
+    if (capped) {
+        it->status = "skipped";
+        it->reason = "capped";
+        return;
     }
-    marks_map seen = {0};
-    for (size_t i = 0; i < pl->n; i++) {
-        plan_item *it = &pl->items[i];
-        /* Care tasks go to staff, not to the customer: no cap counts them. */
-        if (strcmp(it->status, "planned") != 0 || !it->customer_id || cc_streq(it->channel, "task")) continue;
-        int is_marketing = it->campaign->is_marketing;
-        customer_marks *cm = marks_for(&seen, it->customer_id);
-        sqlite3_bind_text(count, 1, it->customer_id, -1, SQLITE_TRANSIENT);
-        int capped = 0;
-        for (size_t k = 0; k < ncaps && !capped; k++) capped = over_cap(count, cm, &caps[k], it->send_after, is_marketing);
-        if (capped) {
-            it->status = "skipped";
-            it->reason = "capped";
-            continue;
-        }
-        if (cm->n == cm->cap) {
-            cm->cap = cm->cap ? cm->cap * 2 : 4;
-            cm->marks = xrealloc(cm->marks, cm->cap * sizeof *cm->marks);
-        }
-        cm->marks[cm->n++] = (sent_mark){it->send_after, is_marketing};
+    if (cm->n == cm->cap) {
+        cm->cap = cm->cap ? cm->cap * 2 : 4;
+        cm->marks = xrealloc(cm->marks, cm->cap * sizeof *cm->marks);
     }
-    sqlite3_finalize(count);
-    marks_free(&seen);
-    return CC_OK;
+    cm->marks[cm->n++] = (sent_mark){it->send_after, is_marketing};
 }
 
 /* ---- quiet hours -------------------------------------------------------- */
 
-static void apply_quiet_hours(const cc_config *cfg, plan_list *pl)
+static void quiet_item(const policy_state *ps, plan_item *it)
 {
+    int from = ps->quiet_from, until = ps->quiet_until;
+    if (!ps->quiet || strcmp(it->status, "planned") != 0 || it->campaign->ignore_quiet_hours ||
+        cc_streq(it->channel, "task"))
+        return;
+    cc_date d;
+    int h = 0, m = 0;
+    if (clock_utc_to_local(it->zone, it->send_after, &d, &h, &m, NULL, NULL) != CC_OK) return;
+    int now = h * 60 + m;
+    int quiet = from < until ? (now >= from && now < until) : (now >= from || now < until);
+    if (!quiet) return;
+    /* The quiet period ends at `until` today, or tomorrow when it
+     * started this evening. */
+    cc_date end_day = (from > until && now >= from) ? clock_add_days(d, 1) : d;
+    int64_t t;
+    if (clock_local_to_utc(it->zone, end_day, until / 60, until % 60, 0, &t) != CC_OK) return;
+    it->send_after = t;
+    clock_format_instant(it->zone, t, it->send_after_iso);
+}
+
+cc_code policy_begin(sqlite3 *db, const cc_config *cfg, policy_state **out)
+{
+    policy_state *ps = xcalloc(1, sizeof *ps);
     const char *q = cfg->policy.quiet_hours;   /* "HH:MM-HH:MM", checked by config_load */
-    if (!q) return;
-    int from = ((q[0] - '0') * 10 + (q[1] - '0')) * 60 + (q[3] - '0') * 10 + (q[4] - '0');
-    int until = ((q[6] - '0') * 10 + (q[7] - '0')) * 60 + (q[9] - '0') * 10 + (q[10] - '0');
-    if (from == until) return;
-    for (size_t i = 0; i < pl->n; i++) {
-        plan_item *it = &pl->items[i];
-        if (strcmp(it->status, "planned") != 0 || it->campaign->ignore_quiet_hours || cc_streq(it->channel, "task"))
-            continue;
-        cc_date d;
-        int h = 0, m = 0;
-        if (clock_utc_to_local(it->zone, it->send_after, &d, &h, &m, NULL, NULL) != CC_OK) continue;
-        int now = h * 60 + m;
-        int quiet = from < until ? (now >= from && now < until) : (now >= from || now < until);
-        if (!quiet) continue;
-        /* The quiet period ends at `until` today, or tomorrow when it
-         * started this evening. */
-        cc_date end_day = (from > until && now >= from) ? clock_add_days(d, 1) : d;
-        int64_t t;
-        if (clock_local_to_utc(it->zone, end_day, until / 60, until % 60, 0, &t) != CC_OK) continue;
-        it->send_after = t;
-        clock_format_instant(it->zone, t, it->send_after_iso);
+    if (q) {
+        ps->quiet_from = ((q[0] - '0') * 10 + (q[1] - '0')) * 60 + (q[3] - '0') * 10 + (q[4] - '0');
+        ps->quiet_until = ((q[6] - '0') * 10 + (q[7] - '0')) * 60 + (q[9] - '0') * 10 + (q[10] - '0');
+        ps->quiet = ps->quiet_from != ps->quiet_until;
     }
+    for (size_t i = 0; i < cfg->policy.n_caps_marketing && ps->ncaps < 16; i++)
+        if (policy_parse_cap(cfg->policy.caps_marketing[i], &ps->caps[ps->ncaps].n, &ps->caps[ps->ncaps].window) == 0)
+            ps->caps[ps->ncaps++].marketing_only = 1;
+    for (size_t i = 0; i < cfg->policy.n_caps_all && ps->ncaps < 16; i++)
+        if (policy_parse_cap(cfg->policy.caps_all[i], &ps->caps[ps->ncaps].n, &ps->caps[ps->ncaps].window) == 0)
+            ps->caps[ps->ncaps++].marketing_only = 0;
+    if (ps->ncaps &&
+        sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM care_outbox WHERE customer_id = ?1 "
+                           "AND status IN ('planned', 'sending', 'sent', 'retry') AND channel <> 'task' "
+                           "AND send_after > ?2 AND send_after < ?3 AND (?4 = 0 OR kind = 'marketing')",
+                           -1, &ps->count, NULL) != SQLITE_OK) {
+        ps->ncaps = 0;
+        *out = ps;
+        return CC_ERR_DB;
+    }
+    *out = ps;
+    return CC_OK;
+}
+
+void policy_item(policy_state *ps, plan_item *it)
+{
+    /* Quiet hours first: caps count messages at the time they will go. */
+    quiet_item(ps, it);
+    cap_item(ps, it);
+}
+
+void policy_end(policy_state *ps)
+{
+    if (!ps) return;
+    sqlite3_finalize(ps->count);
+    marks_free(&ps->seen);
+    free(ps);
 }
 
 cc_code policy_apply(sqlite3 *db, const cc_config *cfg, plan_list *pl)
 {
-    /* Quiet hours first: caps count messages at the time they will go. */
-    apply_quiet_hours(cfg, pl);
-    return apply_caps(db, cfg, pl);
+    policy_state *ps = NULL;
+    /* Quiet hours for every item, then caps, as one pass does per item. */
+    cc_code rc = policy_begin(db, cfg, &ps);
+    if (rc != CC_OK) fprintf(stderr, "carecast: checking caps: %s\n", sqlite3_errmsg(db));
+    for (size_t i = 0; i < pl->n; i++) {
+        if (rc == CC_OK) policy_item(ps, &pl->items[i]);
+        else quiet_item(ps, &pl->items[i]);   /* as before: quiet hours applied, caps not checked */
+    }
+    policy_end(ps);
+    return rc;
 }

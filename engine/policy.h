@@ -23,6 +23,15 @@
 
 cc_code policy_apply(sqlite3 *db, const cc_config *cfg, plan_list *pl);
 
+/* The same one item at a time, items given in plan order (priority
+ * first): what plan_compute_stream uses.  policy_begin fails (CC_ERR_DB,
+ * nothing printed: sqlite3_errmsg says why) when the caps query cannot be
+ * prepared; *ps is set even then, and must be ended. */
+typedef struct policy_state policy_state;
+cc_code policy_begin(sqlite3 *db, const cc_config *cfg, policy_state **ps);
+void policy_item(policy_state *ps, plan_item *it);
+void policy_end(policy_state *ps);
+
 /* Parse "N per day|week|month"; the window in seconds (a month is 30
  * days).  -1 when malformed. */
 int policy_parse_cap(const char *s, int *n, int64_t *window_s);

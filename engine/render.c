@@ -15,12 +15,25 @@ typedef struct {
     int missing;         /* the file does not exist */
     int broken;          /* it does not compile */
     tpl *subject, *body;
+    size_t out_len;      /* the longest output so far: the next buffer starts that big */
+    tpl_needs *needs;    /* what subject and body read, made at the first render */
 } cached;
+
+/* A (name, suffix, locale) already looked up: which file answered (an
+ * index in files, or -1 when none exists), so a message costs no path
+ * building and no string search over every file. */
+typedef struct {
+    char *name, *locale;
+    const char *suffix;  /* one of the static suffix strings */
+    long hit;
+} resolved;
 
 struct render_set {
     char *dir;
     cached *files;
     size_t n;
+    resolved *res;
+    size_t nres, capres;
     cached *partials;     /* partials/NAME.liquid, compiled on first use */
     size_t np;
 };
@@ -39,8 +52,14 @@ void render_close(render_set *rs)
         free(rs->files[i].path);
         tpl_free(rs->files[i].subject);
         tpl_free(rs->files[i].body);
+        tpl_needs_free(rs->files[i].needs);
     }
     free(rs->files);
+    for (size_t i = 0; i < rs->nres; i++) {
+        free(rs->res[i].name);
+        free(rs->res[i].locale);
+    }
+    free(rs->res);
     for (size_t i = 0; i < rs->np; i++) {
         free(rs->partials[i].path);
         tpl_free(rs->partials[i].body);
@@ -163,8 +182,8 @@ static int candidates(const render_set *rs, const char *name, const char *suffix
     return n;
 }
 
-static cached *find(render_set *rs, const char *name, const char *suffix, const char *locale, int email,
-                    cc_diags *diags)
+static cached *find_uncached(render_set *rs, const char *name, const char *suffix, const char *locale, int email,
+                             cc_diags *diags)
 {
     char *paths[3];
     int n = candidates(rs, name, suffix, locale, paths);
@@ -177,6 +196,29 @@ static cached *find(render_set *rs, const char *name, const char *suffix, const 
         free(paths[i]);
     }
     return hit;
+}
+
+/* `suffix` must be one of the static strings below (compared by address). */
+static cached *find(render_set *rs, const char *name, const char *suffix, const char *locale, int email,
+                    cc_diags *diags)
+{
+    const char *loc = locale ? locale : "";
+    for (size_t i = rs->nres; i-- > 0;) {
+        const resolved *r = &rs->res[i];
+        if (r->suffix == suffix && !strcmp(r->name, name) && !strcmp(r->locale, loc))
+            return r->hit < 0 ? NULL : &rs->files[r->hit];
+    }
+    cached *c = find_uncached(rs, name, suffix, locale, email, diags);
+    if (rs->nres == rs->capres) {
+        rs->capres = rs->capres ? rs->capres * 2 : 16;
+        rs->res = xrealloc(rs->res, rs->capres * sizeof *rs->res);
+    }
+    resolved *r = &rs->res[rs->nres++];
+    r->name = xstrdup(name);
+    r->locale = xstrdup(loc);
+    r->suffix = suffix;
+    r->hit = c ? (long)(c - rs->files) : -1;
+    return c;
 }
 
 /* {% render 'NAME' %} and {% include 'NAME' %} read partials/NAME.liquid
@@ -219,9 +261,40 @@ static const tpl *load_partial(void *arg, const char *name, int *missing, cc_dia
  * customer, so it has its own file, NAME.task.liquid, shaped like an email
  * template: front matter with `subject:` (the task's title), then the
  * body.  It has no HTML part. */
+static const char SUFFIX_EMAIL[] = "email.liquid", SUFFIX_TASK[] = "task.liquid", SUFFIX_SMS[] = "sms.liquid",
+                  SUFFIX_HTML[] = "email.html.liquid";
+
 static const char *channel_suffix(const char *channel)
 {
-    return !strcmp(channel, "email") ? "email.liquid" : !strcmp(channel, "task") ? "task.liquid" : "sms.liquid";
+    return !strcmp(channel, "email") ? SUFFIX_EMAIL : !strcmp(channel, "task") ? SUFFIX_TASK : SUFFIX_SMS;
+}
+
+/* What the subject and body of a file read of the variables: only those
+ * are built into Liquid values for each message. */
+static const tpl_needs *needs_of(cached *c)
+{
+    if (!c->needs) {
+        c->needs = tpl_needs_new();
+        tpl_needs_add(c->needs, c->subject);
+        tpl_needs_add(c->needs, c->body);
+    }
+    return c->needs;
+}
+
+/* Render one template of a message into a new string, the buffer sized
+ * from the longest earlier output of the same file. */
+static cc_code render_part(render_set *rs, cached *c, const tpl *t, const tpl_vars *vars, int html, char **out,
+                           cc_diags *diags)
+{
+    cc_buf b = CC_BUF_INIT;
+    if (c->out_len) cc_buf_reserve(&b, c->out_len);
+    if (tpl_render_needs(t, vars, needs_of(c), html, load_partial, rs, &b, diags) != CC_OK) {
+        cc_buf_free(&b);
+        return CC_ERR_INPUT;
+    }
+    if (b.len > c->out_len) c->out_len = b.len;
+    *out = cc_buf_take(&b);
+    return CC_OK;
 }
 
 cc_code render_message(render_set *rs, const char *name, const char *channel, const char *locale,
@@ -232,15 +305,11 @@ cc_code render_message(render_set *rs, const char *name, const char *channel, co
     cached *c = find(rs, name, channel_suffix(channel), locale, email || task, diags);
     if (!c) return CC_ERR_NOT_FOUND;
     if (c->broken) return CC_ERR_INPUT;
-    cc_buf b = CC_BUF_INIT;
-    if (tpl_render(c->body, vars, 0, load_partial, rs, &b, diags) != CC_OK) {
-        cc_buf_free(&b);
-        return CC_ERR_INPUT;
-    }
-    out->text = cc_buf_take(&b);
+    if (render_part(rs, c, c->body, vars, 0, &out->text, diags) != CC_OK) return CC_ERR_INPUT;
     if (email || task) {
+        /* The subject is short: no size hint from the body. */
         cc_buf s = CC_BUF_INIT;
-        if (tpl_render(c->subject, vars, 0, load_partial, rs, &s, diags) != CC_OK) {
+        if (tpl_render_needs(c->subject, vars, needs_of(c), 0, load_partial, rs, &s, diags) != CC_OK) {
             cc_buf_free(&s);
             rendered_free(out);
             return CC_ERR_INPUT;
@@ -249,19 +318,14 @@ cc_code render_message(render_set *rs, const char *name, const char *channel, co
         for (char *p = s.data; p && *p; p++)
             if (*p == '\r' || *p == '\n') *p = ' ';
         out->subject = cc_buf_take(&s);
-        cached *h = task ? NULL : find(rs, name, "email.html.liquid", locale, 0, diags);
+        cached *h = task ? NULL : find(rs, name, SUFFIX_HTML, locale, 0, diags);
         if (h && h->broken) {
             rendered_free(out);
             return CC_ERR_INPUT;
         }
-        if (h) {
-            cc_buf hb = CC_BUF_INIT;
-            if (tpl_render(h->body, vars, 1, load_partial, rs, &hb, diags) != CC_OK) {
-                cc_buf_free(&hb);
-                rendered_free(out);
-                return CC_ERR_INPUT;
-            }
-            out->html = cc_buf_take(&hb);
+        if (h && render_part(rs, h, h->body, vars, 1, &out->html, diags) != CC_OK) {
+            rendered_free(out);
+            return CC_ERR_INPUT;
         }
     }
     return CC_OK;

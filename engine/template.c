@@ -15,25 +15,150 @@ struct tpl {
 
 /* ---- variables ---------------------------------------------------------- */
 
+/* A bump allocator in chunks that never move (pointers into it stay
+ * valid); reset keeps the first chunk for the next message. */
+/* A pool is its newest chunk: tpl_vars holds a pointer to it (NULL =
+ * empty), so a pool costs no allocation of its own. */
+struct tpl_pool {
+    struct tpl_pool *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
+static void *pool_alloc(tpl_pool **pp, size_t n)
+{
+    size_t al = sizeof(max_align_t);
+    n = (n + al - 1) / al * al;
+    if (!n) n = al;
+    tpl_pool *c = *pp;
+    if (!c || c->cap - c->used < n) {
+        size_t next = c ? (c->cap >= 32768 ? 32768 : c->cap * 2) : 1000 - sizeof *c;
+        size_t cap = n > next ? n : next;
+        c = xmalloc(sizeof *c + cap);
+        c->used = 0;
+        c->cap = cap;
+        c->next = *pp;
+        *pp = c;
+    }
+    void *r = (char *)c->data + c->used;
+    c->used += n;
+    return r;
+}
+
+static char *pool_strndup(tpl_pool **pp, const char *s, size_t n)
+{
+    char *r = pool_alloc(pp, n + 1);
+    memcpy(r, s, n);
+    r[n] = '\0';
+    return r;
+}
+
+/* Back to one empty chunk (the newest, the largest). */
+static void pool_reset(tpl_pool *p)
+{
+    if (!p) return;
+    tpl_pool *c = p->next;
+    while (c) {
+        tpl_pool *n = c->next;
+        free(c);
+        c = n;
+    }
+    p->next = NULL;
+    p->used = 0;
+}
+
+static void pool_free(tpl_pool *p)
+{
+    for (tpl_pool *n; p; p = n) {
+        n = p->next;
+        free(p);
+    }
+}
+
+static uint32_t name_hash(const char *s, size_t len)
+{
+    if (!len) return 0;
+    return (uint32_t)len * 2654435761u ^ ((uint32_t)(unsigned char)s[0] << 8) ^
+           ((uint32_t)(unsigned char)s[len / 2] << 16) ^ ((uint32_t)(unsigned char)s[len - 1] << 24);
+}
+
+static size_t find_var(const tpl_vars *v, const char *name, uint32_t h)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->hashes[i] == h && !strcmp(v->names[i], name)) return i;
+    return (size_t)-1;
+}
+
+static void invalidate_env(tpl_vars *v)
+{
+    v->env = NULL;
+    pool_reset(v->envp);
+}
+
+/* The per-variable arrays live in one block. */
+static void grow(tpl_vars *v)
+{
+    size_t cap = v->cap ? v->cap * 2 : 16;
+    size_t off_values = cap * sizeof(char *), off_lens = 2 * off_values, off_hashes = off_lens + cap * sizeof(size_t),
+           off_types = off_hashes + cap * sizeof(uint32_t);
+    char *block = xmalloc(off_types + cap * sizeof(tpl_type));
+    char **names = (char **)block, **values = (char **)(block + off_values);
+    size_t *lens = (size_t *)(block + off_lens);
+    uint32_t *hashes = (uint32_t *)(block + off_hashes);
+    tpl_type *types = (tpl_type *)(block + off_types);
+    if (v->n) {
+        memcpy(names, v->names, v->n * sizeof *names);
+        memcpy(values, v->values, v->n * sizeof *values);
+        memcpy(lens, v->lens, v->n * sizeof *lens);
+        memcpy(hashes, v->hashes, v->n * sizeof *hashes);
+        memcpy(types, v->types, v->n * sizeof *types);
+    }
+    free(v->names);
+    v->names = names;
+    v->values = values;
+    v->lens = lens;
+    v->hashes = hashes;
+    v->types = types;
+    v->cap = cap;
+}
+
 void tpl_vars_set_typed(tpl_vars *v, const char *name, tpl_type type, const char *text)
 {
     if (type != TPL_NULL && !text) type = TPL_NULL;
-    for (size_t i = 0; i < v->n; i++)
-        if (!strcmp(v->names[i], name)) {
-            free(v->values[i]);
-            v->values[i] = type == TPL_NULL ? NULL : xstrdup(text);
-            v->types[i] = type;
-            return;
+    if (v->env) invalidate_env(v);
+    size_t nlen = strlen(name);
+    uint32_t h = name_hash(name, nlen);
+    size_t len = type == TPL_NULL ? 0 : strlen(text);
+    unsigned bit = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & 255u;
+    int maybe_set = (v->seen[bit >> 6] >> (bit & 63)) & 1;
+    v->seen[bit >> 6] |= (uint64_t)1 << (bit & 63);
+    size_t i = maybe_set ? find_var(v, name, h) : (size_t)-1;
+    if (i != (size_t)-1) {
+        if (type == TPL_NULL) {
+            v->values[i] = NULL;
+        } else if (v->values[i] && v->lens[i] >= len) {
+            memmove(v->values[i], text, len + 1);   /* fits where the old value was */
+        } else {
+            v->values[i] = pool_strndup(&v->strings, text, len);
         }
-    if (v->n == v->cap) {
-        v->cap = v->cap ? v->cap * 2 : 32;
-        v->names = xrealloc(v->names, v->cap * sizeof *v->names);
-        v->values = xrealloc(v->values, v->cap * sizeof *v->values);
-        v->types = xrealloc(v->types, v->cap * sizeof *v->types);
+        v->lens[i] = len;
+        v->types[i] = type;
+        return;
     }
-    v->names[v->n] = xstrdup(name);
-    v->values[v->n] = type == TPL_NULL ? NULL : xstrdup(text);
-    v->types[v->n++] = type;
+    if (v->n == v->cap) grow(v);
+    i = v->n++;
+    v->names[i] = pool_strndup(&v->strings, name, nlen);
+    v->components++;
+    int dots = 0;
+    for (const char *d = memchr(name, '.', nlen); d; d = memchr(d + 1, '.', nlen - (size_t)(d + 1 - name))) {
+        v->components++;
+        dots++;
+    }
+    if (dots >= 2) v->deep = 1;
+    v->values[i] = type == TPL_NULL ? NULL : pool_strndup(&v->strings, text, len);
+    v->lens[i] = len;
+    v->hashes[i] = h;
+    v->types[i] = type;
 }
 
 void tpl_vars_set(tpl_vars *v, const char *name, const char *value)
@@ -49,100 +174,233 @@ void tpl_vars_set_clock(tpl_vars *v, int64_t now, const char *zone)
 
 const char *tpl_vars_get(const tpl_vars *v, const char *name, int *found)
 {
-    for (size_t i = 0; i < v->n; i++)
-        if (!strcmp(v->names[i], name)) {
-            if (found) *found = 1;
-            return v->values[i];
-        }
-    if (found) *found = 0;
-    return NULL;
+    size_t i = find_var(v, name, name_hash(name, strlen(name)));
+    if (found) *found = i != (size_t)-1;
+    return i != (size_t)-1 ? v->values[i] : NULL;
 }
 
 void tpl_vars_free(tpl_vars *v)
 {
-    for (size_t i = 0; i < v->n; i++) {
-        free(v->names[i]);
-        free(v->values[i]);
-    }
     free(v->names);
-    free(v->values);
-    free(v->types);
+    pool_free(v->strings);
+    pool_free(v->envp);
     memset(v, 0, sizeof *v);
 }
 
-/* The dotted names as a tree, then as nested Liquid hashes. */
-typedef struct vnode {
-    char *key;
-    int has_value;
-    lv value;
-    struct vnode *kids;
-    size_t nk, cap;
+void tpl_vars_clear(tpl_vars *v)
+{
+    v->n = 0;
+    v->components = 0;
+    v->deep = 0;
+    memset(v->seen, 0, sizeof v->seen);
+    v->now = 0;
+    v->zone = NULL;
+    v->env = NULL;
+    pool_reset(v->strings);
+    pool_reset(v->envp);
+}
+
+/* The dotted names as nested Liquid hashes: at each level the keys in the
+ * order they first appear; a name that is both a value and a prefix of
+ * others ("a" and "a.b") is the hash.  A tree of name components first
+ * (nodes linked first-child/next-sibling), then the hashes; everything in
+ * the variables' environment pool, strings pointing at the values. */
+typedef struct {
+    const char *key;
+    size_t len;
+    int first, last, next;    /* children (first, last) and next sibling; -1 = none */
+    int nkids;
+    long value;               /* the variable whose whole name ends here, or -1 */
 } vnode;
 
-static vnode *child(vnode *n, const char *key, size_t len)
+static lv leaf_value(const tpl_vars *v, size_t i)
 {
-    for (size_t i = 0; i < n->nk; i++)
-        if (strlen(n->kids[i].key) == len && !strncmp(n->kids[i].key, key, len)) return &n->kids[i];
-    if (n->nk == n->cap) {
-        n->cap = n->cap ? n->cap * 2 : 8;
-        n->kids = xrealloc(n->kids, n->cap * sizeof *n->kids);
+    const char *t = v->values[i];
+    switch (v->types[i]) {
+    case TPL_INT: return lv_int(strtoll(t, NULL, 10));
+    case TPL_REAL: return lv_float(strtod(t, NULL));
+    case TPL_TEXT: {
+        lv s = {LV_STR, {0}};
+        s.u.str.s = t;
+        s.u.str.n = v->lens[i];
+        return s;
     }
-    vnode *k = &n->kids[n->nk++];
-    memset(k, 0, sizeof *k);
-    k->key = xstrndup(key, len);
-    return k;
-}
-
-static lv to_value(vnode *n, lv_arena *a)
-{
-    if (n->has_value && n->nk == 0) return n->value;
-    const char **keys = xcalloc(n->nk + 1, sizeof *keys);
-    lv *vals = xcalloc(n->nk + 1, sizeof *vals);
-    for (size_t i = 0; i < n->nk; i++) {
-        keys[i] = n->kids[i].key;
-        vals[i] = to_value(&n->kids[i], a);
+    default: return lv_nil();
     }
-    lv h = lv_hash_new(a, keys, vals, n->nk);
-    free(keys);
-    free(vals);
-    return h;
 }
 
-static void vnode_free(vnode *n)
+static lv to_value(tpl_vars *v, const vnode *nodes, int n)
 {
-    for (size_t i = 0; i < n->nk; i++) vnode_free(&n->kids[i]);
-    free(n->kids);
-    free(n->key);
+    const vnode *nd = &nodes[n];
+    if (nd->value >= 0 && nd->nkids == 0) return leaf_value(v, (size_t)nd->value);
+    size_t nk = (size_t)nd->nkids;
+    /* The hash, its values and its keys in one allocation. */
+    size_t hs = (sizeof(lv_hash) + sizeof(lv) - 1) / sizeof(lv) * sizeof(lv);
+    char *block = pool_alloc(&v->envp, hs + nk * (sizeof(lv) + sizeof(const char *)));
+    lv_hash *h = (lv_hash *)block;
+    lv *vals = nk ? (lv *)(block + hs) : NULL;
+    const char **keys = nk ? (const char **)(block + hs + nk * sizeof(lv)) : NULL;
+    size_t k = 0;
+    for (int c = nd->first; c >= 0; c = nodes[c].next, k++) {
+        const vnode *cn = &nodes[c];
+        /* The last component of a name is its tail: already a C string. */
+        keys[k] = cn->key[cn->len] == '\0' ? cn->key : pool_strndup(&v->envp, cn->key, cn->len);
+        vals[k] = cn->value >= 0 && cn->nkids == 0 ? leaf_value(v, (size_t)cn->value) : to_value(v, nodes, c);
+    }
+    h->n = nk;
+    h->keys = keys;
+    h->vals = vals;
+    lv r = {LV_HASH, {0}};
+    r.u.hash = h;
+    return r;
 }
 
-static lv build_env(const tpl_vars *v, lv_arena *a)
+/* ---- what templates read ------------------------------------------------ */
+
+struct tpl_needs {
+    int all;
+    char **exact;        /* variable names: "root.field", and "root" (a root that is itself a value) */
+    size_t nexact, capexact;
+    char **whole;        /* roots read whole */
+    size_t nwhole, capwhole;
+};
+
+tpl_needs *tpl_needs_new(void) { return xcalloc(1, sizeof(tpl_needs)); }
+
+void tpl_needs_free(tpl_needs *n)
 {
-    vnode root;
-    memset(&root, 0, sizeof root);
-    for (size_t i = 0; v && i < v->n; i++) {
-        vnode *n = &root;
+    if (!n) return;
+    for (size_t i = 0; i < n->nexact; i++) free(n->exact[i]);
+    for (size_t i = 0; i < n->nwhole; i++) free(n->whole[i]);
+    free(n->exact);
+    free(n->whole);
+    free(n);
+}
+
+static void names_add(char ***list, size_t *n, size_t *cap, char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*list)[i], name)) {
+            free(name);
+            return;
+        }
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *list = xrealloc(*list, *cap * sizeof **list);
+    }
+    (*list)[(*n)++] = name;
+}
+
+static void need_read(void *arg, const char *root, const char *field)
+{
+    tpl_needs *n = arg;
+    if (!root) {
+        n->all = 1;
+    } else if (!field || strchr(root, '.') || strchr(field, '.')) {
+        /* (a dotted key would not match a variable name one to one) */
+        names_add(&n->whole, &n->nwhole, &n->capwhole, xstrdup(root));
+    } else {
+        names_add(&n->exact, &n->nexact, &n->capexact, xasprintf("%s.%s", root, field));
+        names_add(&n->exact, &n->nexact, &n->capexact, xstrdup(root));
+    }
+}
+
+void tpl_needs_add(tpl_needs *n, const tpl *t)
+{
+    if (t) liq_each_read(t->lt, need_read, n);
+}
+
+/* Is variable i read, as far as `nd` knows? */
+static int var_needed(const tpl_vars *v, size_t i, const tpl_needs *nd)
+{
+    const char *name = v->names[i];
+    const char *dot = strchr(name, '.');
+    size_t rl = dot ? (size_t)(dot - name) : strlen(name);
+    for (size_t k = 0; k < nd->nwhole; k++)
+        if (!strncmp(nd->whole[k], name, rl) && nd->whole[k][rl] == '\0') return 1;
+    /* "root.field" itself or below it; a plain "root" */
+    const char *dot2 = dot ? strchr(dot + 1, '.') : NULL;
+    size_t fl = dot2 ? (size_t)(dot2 - name) : strlen(name);
+    for (size_t k = 0; k < nd->nexact; k++)
+        if (!strncmp(nd->exact[k], name, fl) && nd->exact[k][fl] == '\0') return 1;
+    return 0;
+}
+
+/* The variables to build for `nd`, in their order; NULL = all. */
+static size_t *select_vars(tpl_vars *v, const tpl_needs *nd, size_t *count)
+{
+    if (!nd || nd->all) return NULL;
+    size_t *sel = pool_alloc(&v->envp, (v->n ? v->n : 1) * sizeof *sel);
+    size_t m = 0;
+    if (v->deep || nd->nwhole) {
+        for (size_t i = 0; i < v->n; i++)
+            if (var_needed(v, i, nd)) sel[m++] = i;
+    } else {
+        /* Every name is "root" or "root.field": look the few read ones up. */
+        for (size_t k = 0; k < nd->nexact; k++) {
+            const char *e = nd->exact[k];
+            size_t i = find_var(v, e, name_hash(e, strlen(e)));
+            if (i != (size_t)-1) sel[m++] = i;
+        }
+        for (size_t a = 1; a < m; a++)   /* a handful: insertion sort */
+            for (size_t b = a; b > 0 && sel[b - 1] > sel[b]; b--) {
+                size_t t = sel[b];
+                sel[b] = sel[b - 1];
+                sel[b - 1] = t;
+            }
+    }
+    *count = m;
+    return sel;
+}
+
+static lv build_env(const tpl_vars *cv, const tpl_needs *nd)
+{
+    if (!cv) {
+        static const lv_hash empty = {0, NULL, NULL};
+        lv r = {LV_HASH, {0}};
+        r.u.hash = &empty;
+        return r;
+    }
+    /* A cache in the variables: logically const. */
+    tpl_vars *v = (tpl_vars *)cv;
+    if (nd && nd->all) nd = NULL;
+    if (v->env && v->env_needs == nd) return *(const lv *)v->env;
+    if (v->env) invalidate_env(v);
+    size_t nsel = v->n;
+    size_t *sel = select_vars(v, nd, &nsel);
+    size_t cap = 1 + v->components;
+    vnode *nodes = pool_alloc(&v->envp, cap * sizeof *nodes);
+    int nn = 1;
+    nodes[0] = (vnode){"", 0, -1, -1, -1, 0, -1};
+    for (size_t si = 0; si < nsel; si++) {
+        size_t i = sel ? sel[si] : si;
+        int cur = 0;
         const char *s = v->names[i];
         for (;;) {
             const char *dot = strchr(s, '.');
             size_t len = dot ? (size_t)(dot - s) : strlen(s);
-            n = child(n, s, len);
+            int c = nodes[cur].first;
+            while (c >= 0 && (nodes[c].len != len || nodes[c].key[0] != s[0] || memcmp(nodes[c].key, s, len) != 0))
+                c = nodes[c].next;
+            if (c < 0) {
+                c = nn++;
+                nodes[c] = (vnode){s, len, -1, -1, -1, 0, -1};
+                if (nodes[cur].last >= 0) nodes[nodes[cur].last].next = c;
+                else nodes[cur].first = c;
+                nodes[cur].last = c;
+                nodes[cur].nkids++;
+            }
+            cur = c;
             if (!dot) break;
             s = dot + 1;
         }
-        const char *t = v->values[i];
-        lv val;
-        switch (v->types[i]) {
-        case TPL_INT: val = lv_int(strtoll(t, NULL, 10)); break;
-        case TPL_REAL: val = lv_float(strtod(t, NULL)); break;
-        case TPL_TEXT: val = lv_cstr(a, t); break;
-        default: val = lv_nil(); break;
-        }
-        n->has_value = 1;
-        n->value = val;
+        nodes[cur].value = (long)i;
     }
-    lv env = to_value(&root, a);
-    vnode_free(&root);
-    return env;
+    lv *env = pool_alloc(&v->envp, sizeof *env);
+    *env = to_value(v, nodes, 0);
+    v->env = env;
+    v->env_needs = nd;
+    return *env;
 }
 
 /* ---- compile and render ------------------------------------------------- */
@@ -181,12 +439,16 @@ static const liq_template *load_partial(void *arg, const char *name, liq_error *
 cc_code tpl_render(const tpl *t, const tpl_vars *vars, int html, tpl_partial_fn partials, void *partials_arg,
                    cc_buf *out, cc_diags *diags)
 {
-    /* Variables live in their own arena, built per message. */
-    lv_arena *a = lv_arena_new(0);
+    return tpl_render_needs(t, vars, NULL, html, partials, partials_arg, out, diags);
+}
+
+cc_code tpl_render_needs(const tpl *t, const tpl_vars *vars, const tpl_needs *needs, int html,
+                         tpl_partial_fn partials, void *partials_arg, cc_buf *out, cc_diags *diags)
+{
     bridge b = {partials, partials_arg, diags};
     liq_render_opts o;
     memset(&o, 0, sizeof o);
-    o.env = build_env(vars, a);
+    o.env = build_env(vars, needs);
     o.html_escape = html;
     o.now = vars ? vars->now : 0;
     o.zone = vars ? vars->zone : NULL;
@@ -194,7 +456,6 @@ cc_code tpl_render(const tpl *t, const tpl_vars *vars, int html, tpl_partial_fn 
     o.load_arg = &b;
     liq_error err = {0};
     int rc = liq_render(t->lt, &o, out, &err);
-    lv_arena_free(a);
     if (rc != 0) {
         cc_diag(diags, err.file, err.line, err.col > 0 ? err.col : 1, "error: while rendering: %s", err.msg);
         liq_error_clear(&err);

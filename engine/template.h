@@ -15,6 +15,13 @@ typedef struct tpl tpl;
 
 typedef enum { TPL_NULL, TPL_TEXT, TPL_INT, TPL_REAL } tpl_type;
 
+typedef struct tpl_pool tpl_pool;
+
+/* Zero-initialise ({0} or memset), set, render any number of times, free.
+ * Strings are copied into pools the variables own (no malloc per
+ * variable), and the nested Liquid values are built at the first render
+ * and kept until a variable changes, so rendering several templates for
+ * one message (subject, text, HTML) builds them once. */
 typedef struct {
     char **names;
     char **values;        /* text form; NULL = null */
@@ -22,6 +29,16 @@ typedef struct {
     size_t n, cap;
     int64_t now;          /* the clock for `date` ('now', 'today') */
     const char *zone;     /* borrowed; NULL = UTC */
+    /* private to template.c */
+    uint32_t *hashes;     /* of the names */
+    size_t components;    /* name components ("a.b" has 2) of all names */
+    uint64_t seen[4];     /* a bit per name hash: clear = surely a new name */
+    int deep;             /* some name has two dots or more */
+    const void *env_needs; /* the tpl_needs env was built for (NULL = all) */
+    size_t *lens;         /* of the values */
+    tpl_pool *strings;    /* names and values */
+    tpl_pool *envp;       /* the Liquid values; reset when a variable changes */
+    const void *env;      /* the built environment, or NULL */
 } tpl_vars;
 
 /* Text (NULL value = null). */
@@ -33,6 +50,16 @@ void tpl_vars_set_clock(tpl_vars *v, int64_t now, const char *zone);
 /* The text form of a variable (NULL when null or unset). */
 const char *tpl_vars_get(const tpl_vars *v, const char *name, int *found);
 void tpl_vars_free(tpl_vars *v);
+/* Empty again (as after free), keeping the memory for the next message. */
+void tpl_vars_clear(tpl_vars *v);
+
+/* What templates may read of their variables (an over-approximation:
+ * roots, root.field, or everything), so that rendering builds Liquid
+ * values only for those.  Empty until tpl_needs_add. */
+typedef struct tpl_needs tpl_needs;
+tpl_needs *tpl_needs_new(void);
+void tpl_needs_add(tpl_needs *n, const tpl *t);
+void tpl_needs_free(tpl_needs *n);
 
 /* Compile `src` (named `file` in messages; `line` is the line of the first
  * character, for front matter).  NULL with a diagnostic on error. */
@@ -48,6 +75,10 @@ typedef const tpl *(*tpl_partial_fn)(void *arg, const char *name, int *missing, 
  * division by zero, a resource limit, a missing partial). */
 cc_code tpl_render(const tpl *t, const tpl_vars *vars, int html, tpl_partial_fn partials, void *partials_arg,
                    cc_buf *out, cc_diags *diags);
+/* The same, building only the variables `needs` says `t` may read (needs
+ * must cover t: tpl_needs_add(needs, t)); NULL = all. */
+cc_code tpl_render_needs(const tpl *t, const tpl_vars *vars, const tpl_needs *needs, int html,
+                         tpl_partial_fn partials, void *partials_arg, cc_buf *out, cc_diags *diags);
 
 /* Call `fn` for each variable path the template reads from its context
  * (template-local variables excluded), and `partial` for each partial it
