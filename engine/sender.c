@@ -37,6 +37,43 @@ static int take_lock(const char *database)
     return fd;
 }
 
+/* How long a sender keeps trying to record what the transport said when
+ * the database is locked by another process or the disk is full. */
+#define RECORD_WAIT_SECONDS 60
+
+/* The transport has spoken: its verdicts must reach the database, or the
+ * messages, still `sending`, go again once their lease runs out (a double
+ * send).  So a failed finish is tried again, each try waiting up to the
+ * busy timeout for a lock, for RECORD_WAIT_SECONDS in all; then the
+ * sender stops, saying which messages will be repeated. */
+static cc_code finish_batch(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transport_config *tc,
+                            send_totals *tot)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int tries = 1;; tries++) {
+        if (outbox_finish(db, b, now, tc, &tot->sent, &tot->retry, &tot->failed) == CC_OK) {
+            if (tries > 1)
+                fprintf(stderr, "carecast: recorded the results of %zu messages at try %d\n", b->n, tries);
+            return CC_OK;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec >= RECORD_WAIT_SECONDS) break;
+        if (tries == 1)
+            fprintf(stderr, "carecast: %zu messages were handed to the transport; trying for up to %d s to record "
+                            "their results\n", b->n, RECORD_WAIT_SECONDS);
+        struct timespec d = {1, 0};
+        while (nanosleep(&d, &d) != 0 && errno == EINTR) {}
+    }
+    cc_buf ids = CC_BUF_INIT;
+    for (size_t i = 0; i < b->n; i++) cc_buf_printf(&ids, "%s%lld", i ? " " : "", (long long)b->msgs[i].id);
+    fprintf(stderr, "carecast: gave up recording the results of %zu messages after %d s; they stay 'sending' and "
+                    "go again when their lease expires (%d s), possibly a second time: outbox ids %s\n",
+            b->n, RECORD_WAIT_SECONDS, LEASE_SECONDS, cc_buf_str(&ids));
+    cc_buf_free(&ids);
+    return CC_ERR_DB;
+}
+
 /* Sleep until `sent` messages at `rate` per second are due since t0. */
 static void pace(const struct timespec *t0, size_t sent, double rate)
 {
@@ -116,7 +153,11 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
                 fprintf(stderr, "carecast: %s #%lld to %s: %s (%s)\n", channels[c], (long long)b.msgs[i].id,
                         b.msgs[i].to ? b.msgs[i].to : "?",
                         b.msgs[i].result == CC_OK ? "sent" : cc_strerror(b.msgs[i].result), b.msgs[i].reply);
-            rc = outbox_finish(db, &b, now, t->tc, &tot->sent, &tot->retry, &tot->failed);
+            rc = finish_batch(db, &b, now, t->tc, tot);
+            if (rc != CC_OK) {
+                outbox_batch_free(&b);
+                break;
+            }
             done += b.n;
             progress(tot, done, verbose, 0);
             outbox_batch_free(&b);

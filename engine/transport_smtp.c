@@ -2,9 +2,9 @@
  * is cut into `connections` slices sent in parallel threads, each slice
  * over one SMTP session (many messages per connection); STARTTLS, SASL
  * AUTH, timeouts, and the mapping of the server's replies to message
- * results: 2xx sent, 4xx (and no answer at all) TRANSIENT, 5xx
- * PERMANENT.  The message bytes come from mime_build(), exactly what the
- * file transport writes.
+ * results: 2xx sent, 4xx, 503 and no answer at all (a refused session,
+ * silence for `timeout`) TRANSIENT, other 5xx PERMANENT.  The message
+ * bytes come from mime_build(), exactly what the file transport writes.
  *
  * libESMTP cannot do implicit TLS (SMTPS, port 465): `tls: tls` is refused
  * at open with a configuration error.  The password is handed to libESMTP
@@ -70,6 +70,41 @@ static int interact_cb(auth_client_request_t request, char **result, int fields,
         else return 0;
     }
     return 1;
+}
+
+/* What the server said last and when, per session: a session refused at
+ * the greeting or EHLO leaves no status on any message, and a server that
+ * stops answering must be told from one that hung up.  Only the server's
+ * side is kept (never what carecast writes: message text, AUTH). */
+typedef struct {
+    char last[160];       /* the last reply line */
+    char refusal[160];    /* the last 4xx/5xx reply line */
+    struct timespec last_at;
+} smtp_watch;
+
+static void monitor_cb(const char *buf, int buflen, int writing, void *arg)
+{
+    smtp_watch *w = arg;
+    if (writing != SMTP_CB_READING || buflen <= 0) return;
+    clock_gettime(CLOCK_MONOTONIC, &w->last_at);
+    int end = buflen;
+    while (end > 0 && (buf[end - 1] == '\r' || buf[end - 1] == '\n')) end--;
+    int start = end;
+    while (start > 0 && buf[start - 1] != '\n') start--;
+    size_t k = 0;
+    for (int i = start; i < end && k + 1 < sizeof w->last; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        w->last[k++] = ch < 0x20 || ch == 0x7F ? ' ' : (char)ch;
+    }
+    w->last[k] = '\0';
+    if (w->last[0] == '4' || w->last[0] == '5') memcpy(w->refusal, w->last, sizeof w->refusal);
+}
+
+static double seconds_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
 /* TLS certificate events: accept a bad or missing certificate only when
@@ -173,9 +208,12 @@ static cc_code fail_all(cc_message *msgs, size_t n, cc_code code, const char *wh
     return code;
 }
 
+/* 5xx is permanent, except 503 (bad sequence of commands): that is the
+ * session's state gone wrong (a reply that overtook another on a slow
+ * server), nothing about the message, so it is tried again. */
 static cc_code result_for(int code)
 {
-    return code / 100 == 5 ? CC_ERR_PERMANENT : CC_ERR_TRANSIENT;
+    return code / 100 == 5 && code != 503 ? CC_ERR_PERMANENT : CC_ERR_TRANSIENT;
 }
 
 /* One SMTP session carrying msgs[0..n). */
@@ -194,6 +232,9 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
         smtp_set_timeout(session, phases[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, st->timeout_ms);
     smtp_starttls_enable(session, st->starttls ? Starttls_REQUIRED : Starttls_DISABLED);
     smtp_set_eventcb(session, event_cb, (void *)st);
+    smtp_watch watch = {{0}, {0}, {0, 0}};
+    clock_gettime(CLOCK_MONOTONIC, &watch.last_at);
+    smtp_set_monitorcb(session, monitor_cb, &watch, 0);
 
     auth_context_t auth = NULL;
     if (st->username) {
@@ -249,6 +290,17 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
         const char *etext = NULL;
         if (err != 0) etext = smtp_strerror(err, ebuf, sizeof ebuf);
         if (!etext) etext = "no reply from the server";
+        /* Silence for the whole timeout: libESMTP reports it as a dropped
+         * connection; say what happened. */
+        int timed_out = seconds_since(&watch.last_at) * 1000.0 >= (double)st->timeout_ms - 100.0;
+        char why_text[320];
+        if (timed_out)
+            snprintf(why_text, sizeof why_text, "no reply within the %ld s timeout%s%s%s", st->timeout_ms / 1000,
+                     watch.last[0] ? " (last reply: " : "", watch.last, watch.last[0] ? ")" : "");
+        else if (!started && watch.refusal[0])
+            snprintf(why_text, sizeof why_text, "session refused: %s", watch.refusal);
+        else
+            snprintf(why_text, sizeof why_text, "%s", etext);
 
         for (size_t i = 0; i < n; i++) {
             if (!items[i].msg) continue;
@@ -257,18 +309,23 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
             const smtp_status_t *rs = items[i].rcpt ? smtp_recipient_status(items[i].rcpt) : NULL;
             const smtp_status_t *ms = smtp_message_transfer_status(items[i].msg);
             const smtp_status_t *why = NULL;
-            if (!started) {
+            /* Judged in protocol order, and only on replies that came: a
+             * reply later in a pipelined transaction (a 503 to DATA) says
+             * nothing about a message whose RCPT was never answered. */
+            if (!started || !rp || rp->code == 0) {
                 why = NULL;
-            } else if (rp && rp->code && rp->code / 100 != 2) {
+            } else if (rp->code / 100 != 2) {
                 why = rp;
-            } else if (rs && rs->code && rs->code / 100 != 2) {
+            } else if (!rs || rs->code == 0) {
+                why = NULL;
+            } else if (rs->code / 100 != 2) {
                 why = rs;
-            } else if (ms && ms->code) {
-                why = ms;
+            } else if (ms && ms->code && ms->code / 100 != 3) {
+                why = ms;    /* a 354 with nothing after it is no answer */
             }
             if (!why) {
                 m->result = CC_ERR_TRANSIENT;
-                set_reply(m, "smtp %s: %s", st->hostport, etext);
+                set_reply(m, "smtp %s: %s", st->hostport, why_text);
             } else {
                 m->result = why->code / 100 == 2 ? CC_OK : result_for(why->code);
                 /* 5.1.x at RCPT: the mailbox or domain does not exist (a hard
