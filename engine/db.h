@@ -34,6 +34,9 @@
 #define CC_SCHEMA_VERSION 3
 
 /* Open `path`; on error a message goes to `err` and *out is NULL. */
+/* sqlite3_errmsg() with the operating system's reason for I/O errors
+ * ("disk I/O error (No space left on device)"), written into buf. */
+const char *db_errmsg(sqlite3 *db, char *buf, size_t len);
 cc_code db_open(const char *path, sqlite3 **out, char *err, size_t errlen);
 void db_close(sqlite3 *db);
 

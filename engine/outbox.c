@@ -29,7 +29,8 @@ cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t leas
 {
     memset(b, 0, sizeof *b);
     if (db_begin(db) != CC_OK) {
-        fprintf(stderr, "carecast: claiming messages failed: %s\n", sqlite3_errmsg(db));
+        char why[300];
+        fprintf(stderr, "carecast: claiming messages failed: %s\n", db_errmsg(db, why, sizeof why));
         return CC_ERR_DB;
     }
     sqlite3_stmt *sel = NULL, *upd = NULL;
@@ -83,7 +84,8 @@ cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t leas
     sqlite3_finalize(sel);
     sqlite3_finalize(upd);
     if (!ok || db_commit(db) != CC_OK) {
-        fprintf(stderr, "carecast: claiming messages failed: %s\n", sqlite3_errmsg(db));
+        char why[300];
+        fprintf(stderr, "carecast: claiming messages failed: %s\n", db_errmsg(db, why, sizeof why));
         db_rollback(db);
         outbox_batch_free(b);
         return CC_ERR_DB;
@@ -105,7 +107,8 @@ cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transp
                       size_t *sent_out, size_t *retry_out, size_t *failed_out)
 {
     if (db_begin(db) != CC_OK) {
-        fprintf(stderr, "carecast: recording delivery results failed: %s\n", sqlite3_errmsg(db));
+        char why[300];
+        fprintf(stderr, "carecast: recording delivery results failed: %s\n", db_errmsg(db, why, sizeof why));
         return CC_ERR_DB;
     }
     /* Counted here and added to the caller's totals only once committed:
@@ -177,7 +180,8 @@ cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transp
     sqlite3_finalize(upd);
     sqlite3_finalize(sup);
     if (!ok || db_commit(db) != CC_OK) {
-        fprintf(stderr, "carecast: recording delivery results failed: %s\n", sqlite3_errmsg(db));
+        char why[300];
+        fprintf(stderr, "carecast: recording delivery results failed: %s\n", db_errmsg(db, why, sizeof why));
         db_rollback(db);
         return CC_ERR_DB;
     }
