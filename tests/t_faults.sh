@@ -246,8 +246,8 @@ YAML
   wait429=$(sqlite3 "$DB" "SELECT next_attempt_at - strftime('%s','2026-05-01 10:00:00') FROM care_outbox WHERE campaign='$batch' AND recipient='${p}1'")
   [ "$wait429" -ge 600 ] && ok "$tr: 429 waits Retry-After (600 s): $wait429 s" || not_ok "$tr Retry-After" "$wait429"
   e 2 | grep -q "^failed | HTTP 400: Invalid receiver number" && ok "$tr: 400 fails with the gateway's text" || not_ok "$tr 400" "$(e 2)"
-  e 3 | grep -Eiq "^retry | .*(timed out|timeout)" && ok "$tr: a reply slower than the timeout is retried: $(e 3 | cut -c1-80)" || not_ok "$tr slow" "$(e 3)"
-  e 4 | grep -Eiq "^retry | .*(empty reply|recv|closed|reset)" && ok "$tr: a connection closed without a reply is retried: $(e 4 | cut -c1-60)" || not_ok "$tr drop" "$(e 4)"
+  e 3 | grep -Eiq "^retry \| .*(timed out|timeout)" && ok "$tr: a reply slower than the timeout is retried: $(e 3 | cut -c1-80)" || not_ok "$tr slow" "$(e 3)"
+  e 4 | grep -Eiq "^retry \| .*(empty reply|recv|closed|reset)" && ok "$tr: a connection closed without a reply is retried: $(e 4 | cut -c1-60)" || not_ok "$tr drop" "$(e 4)"
   e 5 | grep -q "^sent" && ok "$tr: the good one is sent" || not_ok "$tr ok" "$(e 5)"
   # Later, beyond Retry-After: everything retried is accepted.
   sleep 3   # let the slow request finish on the gateway's side
