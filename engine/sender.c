@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "outbox.h"
 #include "tasks.h"
 #include "transport.h"
@@ -35,6 +36,73 @@ static int take_lock(const char *database)
         return -1;
     }
     return fd;
+}
+
+/* The delivery journal, DATABASE.delivered: one outbox id per line, each
+ * appended by a transport the moment the server accepted that message
+ * (transport_note_delivered()).  It is emptied once a batch's results are
+ * committed.  Whatever is in it when a sender starts was accepted by a
+ * sender that died (or gave up on a locked database) before recording it:
+ * those rows, if still `sending`, are recorded as sent instead of going
+ * again when their lease expires.  Only the SMTP transport learns of each
+ * message separately today; the others are recorded per batch. */
+static char *journal_path(const char *database) { return xasprintf("%s.delivered", database); }
+
+static cc_code journal_replay(sqlite3 *db, const char *database, int64_t now, int verbose)
+{
+    char *path = journal_path(database);
+    size_t len = 0;
+    char *text = cc_read_file(path, &len);
+    if (!text || len == 0) {
+        free(text);
+        free(path);
+        return CC_OK;
+    }
+    int ok = db_begin(db) == CC_OK;
+    sqlite3_stmt *upd = NULL, *att = NULL;
+    ok = ok &&
+         sqlite3_prepare_v2(db, "UPDATE care_outbox SET status = 'sent', sent_at = ?2, next_attempt_at = NULL, "
+                                "last_error = NULL, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
+                            -1, &upd, NULL) == SQLITE_OK &&
+         sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO care_attempts(outbox_id, attempt, at, result, reply) "
+                                "SELECT id, attempts, ?2, 'ok', 'accepted by the server; recorded from the delivery "
+                                "journal after the sender stopped' FROM care_outbox WHERE id = ?1",
+                            -1, &att, NULL) == SQLITE_OK;
+    size_t recorded = 0;
+    for (char *line = text, *next; ok && line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        char *end = NULL;
+        long long id = strtoll(line, &end, 10);
+        if (end == line || *end || id <= 0) continue;   /* a torn last line */
+        sqlite3_reset(upd);
+        sqlite3_bind_int64(upd, 1, id);
+        sqlite3_bind_int64(upd, 2, now);
+        ok = sqlite3_step(upd) == SQLITE_DONE;
+        if (ok && sqlite3_changes(db) == 1) {
+            sqlite3_reset(att);
+            sqlite3_bind_int64(att, 1, id);
+            sqlite3_bind_int64(att, 2, now);
+            ok = sqlite3_step(att) == SQLITE_DONE;
+            recorded++;
+        }
+    }
+    sqlite3_finalize(upd);
+    sqlite3_finalize(att);
+    free(text);
+    if (!ok || db_commit(db) != CC_OK) {
+        char why[300];
+        fprintf(stderr, "carecast: cannot record the delivery journal %s: %s\n", path, db_errmsg(db, why, sizeof why));
+        db_rollback(db);
+        free(path);
+        return CC_ERR_DB;
+    }
+    if (truncate(path, 0) != 0) {}   /* replaying it again changes nothing */
+    if (recorded && verbose >= 1)
+        fprintf(stderr, "carecast: %zu messages accepted by the server before the last sender stopped are "
+                        "recorded as sent (delivery journal)\n", recorded);
+    free(path);
+    return CC_OK;
 }
 
 /* How long a sender keeps trying to record what the transport said when
@@ -68,7 +136,8 @@ static cc_code finish_batch(sqlite3 *db, outbox_batch *b, int64_t now, const cc_
     cc_buf ids = CC_BUF_INIT;
     for (size_t i = 0; i < b->n; i++) cc_buf_printf(&ids, "%s%lld", i ? " " : "", (long long)b->msgs[i].id);
     fprintf(stderr, "carecast: gave up recording the results of %zu messages after %d s; they stay 'sending' and "
-                    "go again when their lease expires (%d s), possibly a second time: outbox ids %s\n",
+                    "go again when their lease expires (%d s), except those in the delivery journal, which the "
+                    "next send records as sent: outbox ids %s\n",
             b->n, RECORD_WAIT_SECONDS, LEASE_SECONDS, cc_buf_str(&ids));
     cc_buf_free(&ids);
     return CC_ERR_DB;
@@ -113,8 +182,18 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         fprintf(stderr, "carecast: cannot create the send lock next to '%s': %s\n", cfg->database, strerror(errno));
         return CC_ERR_IO;
     }
+    cc_code rc = journal_replay(db, cfg->database, now, verbose);
+    if (rc != CC_OK) {
+        close(lock);
+        return rc;
+    }
+    char *jpath = journal_path(cfg->database);
+    int journal = open(jpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (journal < 0)
+        fprintf(stderr, "carecast: cannot open the delivery journal %s: %s (sending without it)\n", jpath,
+                strerror(errno));
+    free(jpath);
     static const char *const channels[] = {"email", "sms"};
-    cc_code rc = CC_OK;
     size_t done = 0;
     for (int c = 0; c < 2 && rc == CC_OK; c++) {
         /* The transport opens before anything is claimed: a configuration
@@ -129,6 +208,7 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         /* The rate limit keeps the average at `rate` messages per second
          * from the first send; a batch is at most one second's worth, so
          * bursts stay within that. */
+        t->journal_fd = journal;
         const cc_transport_config *tc = t->tc;
         size_t batch = BATCH * (size_t)(tc->connections > 1 ? tc->connections : 1);
         if (tc->rate > 0 && (double)batch > tc->rate) batch = tc->rate >= 1 ? (size_t)tc->rate : 1;
@@ -158,6 +238,8 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
                 outbox_batch_free(&b);
                 break;
             }
+            /* recorded: the journal's lines are history now */
+            if (journal >= 0 && ftruncate(journal, 0) != 0) {}
             done += b.n;
             progress(tot, done, verbose, 0);
             outbox_batch_free(&b);
@@ -169,6 +251,7 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
      * listing every task due now (tasks.c). */
     if (rc == CC_OK && (!limit || done < limit))
         rc = tasks_send_digests(db, cfg, now, LEASE_SECONDS, verbose, &tot->sent, &tot->retry, &tot->failed);
+    if (journal >= 0) close(journal);
     close(lock);
     return rc;
 }

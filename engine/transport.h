@@ -31,7 +31,15 @@ struct cc_transport {
     const cc_transport_config *tc;      /* borrowed: config->email or ->sms_transport */
     const char *channel;                /* email | sms */
     void *state;                        /* the implementation's own */
+    /* The delivery journal (sender.c), or -1: a transport that learns of
+     * one message's acceptance before the batch ends (SMTP, after each
+     * end-of-data reply) notes it here at once, so a sender killed before
+     * recording the batch does not send that message again. */
+    int journal_fd;
 };
+
+/* Append "ID\n" to t->journal_fd (one write, safe from several threads). */
+void transport_note_delivered(const cc_transport *t, int64_t id);
 
 extern const cc_transport_ops transport_file_ops;
 extern const cc_transport_ops transport_smtp_ops;

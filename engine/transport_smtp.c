@@ -41,7 +41,14 @@ typedef struct {
     int given;
     smtp_message_t msg;
     smtp_recipient_t rcpt;
+    int64_t id;          /* the outbox id, for the delivery journal */
 } smtp_item;
+
+/* What the event callback needs of one session. */
+typedef struct {
+    const smtp_state *st;
+    const cc_transport *t;
+} smtp_session_ctx;
 
 static const char *message_cb(void **ctx, int *len, void *arg)
 {
@@ -111,12 +118,21 @@ static double seconds_since(const struct timespec *t)
  * verification is switched off in the configuration. */
 static void event_cb(smtp_session_t session, int event_no, void *arg, ...)
 {
-    smtp_state *st = arg;
+    const smtp_session_ctx *ctx = arg;
     int *ok = NULL;
     va_list ap;
     (void)session;
     va_start(ap, arg);
     switch (event_no) {
+    case SMTP_EV_MESSAGESENT: {                /* smtp_message_t, after the end-of-data reply */
+        /* Accepted: into the delivery journal now, not at the batch's end. */
+        smtp_message_t msg = va_arg(ap, smtp_message_t);
+        const smtp_item *it = smtp_message_get_application_data(msg);
+        const smtp_status_t *ms = smtp_message_transfer_status(msg);
+        const smtp_status_t *rs = it && it->rcpt ? smtp_recipient_status(it->rcpt) : NULL;
+        if (it && ms && ms->code / 100 == 2 && rs && rs->code / 100 == 2) transport_note_delivered(ctx->t, it->id);
+        break;
+    }
     case SMTP_EV_INVALID_PEER_CERTIFICATE:     /* long result, int *ok, SSL * */
         (void)va_arg(ap, long);
         ok = va_arg(ap, int *);
@@ -129,7 +145,7 @@ static void event_cb(smtp_session_t session, int event_no, void *arg, ...)
         break;
     }
     va_end(ap);
-    if (ok) *ok = !st->verify;
+    if (ok) *ok = !ctx->st->verify;
 }
 
 /* Format a reply into m->reply (see message_set_reply). */
@@ -217,7 +233,8 @@ static cc_code result_for(int code)
 }
 
 /* One SMTP session carrying msgs[0..n). */
-static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_message *msgs, size_t n)
+static cc_code send_session(const cc_transport *t, const smtp_state *st, const cc_config *cfg, cc_message *msgs,
+                            size_t n)
 {
     if (n == 0) return CC_OK;
     if (!cfg || !mailbox_ok(cfg->sender.email))
@@ -231,7 +248,8 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++)
         smtp_set_timeout(session, phases[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, st->timeout_ms);
     smtp_starttls_enable(session, st->starttls ? Starttls_REQUIRED : Starttls_DISABLED);
-    smtp_set_eventcb(session, event_cb, (void *)st);
+    smtp_session_ctx ctx = {st, t};
+    smtp_set_eventcb(session, event_cb, &ctx);
     smtp_watch watch = {{0}, {0}, {0, 0}};
     clock_gettime(CLOCK_MONOTONIC, &watch.last_at);
     smtp_set_monitorcb(session, monitor_cb, &watch, 0);
@@ -265,6 +283,8 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
             set_reply(m, "smtp: cannot add the message");
             continue;
         }
+        items[i].id = m->id;
+        smtp_message_set_application_data_release(items[i].msg, &items[i], NULL);   /* ours, freed by us */
         smtp_set_reverse_path(items[i].msg, cfg->sender.email);
         items[i].rcpt = smtp_add_recipient(items[i].msg, m->to);
         smtp_set_messagecb(items[i].msg, message_cb, &items[i]);
@@ -354,6 +374,7 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
  * by its own thread over its own connection (libESMTP keeps all state per
  * session and its error number per thread). */
 typedef struct {
+    const cc_transport *t;
     const smtp_state *st;
     const cc_config *cfg;
     cc_message *msgs;
@@ -363,7 +384,7 @@ typedef struct {
 static void *send_slice(void *arg)
 {
     slice *s = arg;
-    send_session(s->st, s->cfg, s->msgs, s->n);
+    send_session(s->t, s->st, s->cfg, s->msgs, s->n);
     return NULL;
 }
 
@@ -372,17 +393,17 @@ static cc_code smtp_send(cc_transport *t, cc_message *msgs, size_t n)
     smtp_state *st = t->state;
     size_t k = t->tc->connections > 1 ? (size_t)t->tc->connections : 1;
     if (k > n) k = n;
-    if (k <= 1) return send_session(st, t->config, msgs, n);
+    if (k <= 1) return send_session(t, st, t->config, msgs, n);
     slice *slices = xcalloc(k, sizeof *slices);
     pthread_t *threads = xcalloc(k, sizeof *threads);
     int *started = xcalloc(k, sizeof *started);
     size_t off = 0;
     for (size_t i = 0; i < k; i++) {
         size_t len = n / k + (i < n % k ? 1 : 0);
-        slices[i] = (slice){st, t->config, msgs + off, len};
+        slices[i] = (slice){t, st, t->config, msgs + off, len};
         off += len;
         started[i] = pthread_create(&threads[i], NULL, send_slice, &slices[i]) == 0;
-        if (!started[i]) send_session(st, t->config, slices[i].msgs, slices[i].n);
+        if (!started[i]) send_session(t, st, t->config, slices[i].msgs, slices[i].n);
     }
     for (size_t i = 0; i < k; i++)
         if (started[i]) pthread_join(threads[i], NULL);
