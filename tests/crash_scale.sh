@@ -5,7 +5,7 @@
 #
 #   sh tests/crash_scale.sh [KILLS [MESSAGES]]   default 20 kills, 20,000 messages
 #   make crash-test                              the same with ./carecast (optimised)
-#   tests/t_smtp.sh                              10 kills, 2,000 messages, in make check
+#   tests/t_smtp.sh                              5 kills, 2,000 messages, in make check
 #
 # Each kill lands after the send has delivered at least one message of that
 # run (so it is mid-send, not at start-up), plus a random 0 to
