@@ -22,6 +22,8 @@ typedef struct {
     const char *content_type;
     char *userpwd;           /* "user:password" for basic auth, or NULL */
     struct curl_slist *headers; /* extra headers, borrowed */
+    int64_t journal_id;      /* outbox id noted in the delivery journal the
+                                moment a 2xx answer arrives; 0 = none */
     /* out */
     int done;                /* the transfer completed (curl_rc says how) */
     CURLcode curl_rc;
@@ -42,6 +44,8 @@ void http_batch_secret(http_batch *b, const char *secret);
  * unfinished requests have done = 0 and errbuf says why). */
 cc_code http_batch_run(http_batch *b, http_req *reqs, size_t n);
 void http_batch_free(http_batch *b);
+/* The delivery journal requests with a journal_id are noted in (-1: none). */
+void http_batch_journal(http_batch *b, int fd);
 
 /* Wipe and free a request's strings and answer. */
 void http_req_clear(http_req *r);

@@ -44,8 +44,9 @@ static int take_lock(const char *database)
  * committed.  Whatever is in it when a sender starts was accepted by a
  * sender that died (or gave up on a locked database) before recording it:
  * those rows, if still `sending`, are recorded as sent instead of going
- * again when their lease expires.  Only the SMTP transport learns of each
- * message separately today; the others are recorded per batch. */
+ * again when their lease expires.  SMTP notes a message at its end-of-data
+ * reply, the HTTP gateways (http_batch.c) at each 2xx answer; the file
+ * transport needs none (rewriting ID.eml is not a second message). */
 static char *journal_path(const char *database) { return xasprintf("%s.delivered", database); }
 
 static cc_code journal_replay(sqlite3 *db, const char *database, int64_t now, int verbose)

@@ -51,10 +51,15 @@ void transport_close(cc_transport *t)
 
 void transport_note_delivered(const cc_transport *t, int64_t id)
 {
-    if (!t || t->journal_fd < 0) return;
+    if (t) transport_journal_note(t->journal_fd, id);
+}
+
+void transport_journal_note(int fd, int64_t id)
+{
+    if (fd < 0) return;
     char line[32];
     int len = snprintf(line, sizeof line, "%lld\n", (long long)id);
     /* O_APPEND and one short write: lines from parallel sessions never mix.
      * A failed write only means a possible resend, as without a journal. */
-    if (write(t->journal_fd, line, (size_t)len) != len) {}
+    if (write(fd, line, (size_t)len) != len) {}
 }

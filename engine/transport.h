@@ -40,6 +40,8 @@ struct cc_transport {
 
 /* Append "ID\n" to t->journal_fd (one write, safe from several threads). */
 void transport_note_delivered(const cc_transport *t, int64_t id);
+/* The same on a journal descriptor (-1: nothing), for http_batch.c. */
+void transport_journal_note(int fd, int64_t id);
 
 extern const cc_transport_ops transport_file_ops;
 extern const cc_transport_ops transport_smtp_ops;

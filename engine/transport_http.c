@@ -440,7 +440,9 @@ static cc_code http_send(cc_transport *t, cc_message *msgs, size_t n, int twilio
             m->result = c;
             http_req_clear(&reqs[i]);
         }
+        reqs[i].journal_id = m->id;
     }
+    http_batch_journal(st->batch, t->journal_fd);
     cc_code rc = http_batch_run(st->batch, reqs, n);
     for (size_t i = 0; i < n; i++) {
         if (reqs[i].url) {

@@ -124,7 +124,9 @@ static cc_code kannel_send(cc_transport *t, cc_message *msgs, size_t n)
         msgs[i].retry_after = 0;
         cc_code c = make_url(t, &msgs[i], &reqs[i].url);
         if (c != CC_OK) msgs[i].result = c;
+        reqs[i].journal_id = msgs[i].id;
     }
+    http_batch_journal(st, t->journal_fd);
     cc_code rc = http_batch_run(st, reqs, n);
     for (size_t i = 0; i < n; i++) {
         if (reqs[i].url) finish(st, &reqs[i], &msgs[i]);

@@ -41,6 +41,7 @@ for case in ("kannel", "json"):
     rows += [("%s-%d" % (case, i), "N%d" % i, None, "+861380000%s%d" % ("1" if case == "kannel" else "2", i), case)
              for i in range(6)]
 rows += [("lock-%d" % i, "N%d" % i, "l%d@lock.test" % i, None, "lock") for i in range(6)]
+rows += [("killsms-%d" % i, "N%d" % i, None, "+86139000%05d" % i, "killsms") for i in range(48)]
 con.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?)", rows)
 con.commit()
 PY
@@ -177,13 +178,15 @@ cat > "$T/gateway.py" <<'PY'
 # mode "json" like a webhook (POST, 200 {"accepted": true}).  plan.json
 # maps a recipient to its answers in turn: "503", "429:SECONDS" (with
 # Retry-After), "400", "drop" (close without answering), "slow:SECONDS"
-# (then accept); afterwards, "ok".  Every request is appended to
+# (then accept); afterwards, "ok".  An optional 4th argument delays every
+# answer by that many seconds.  Every request is appended to
 # requests.jsonl with the answer given.
 import json, os, socket, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
 
 mode, port, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
 plan = json.load(open(os.path.join(folder, "plan.json")))
 lock = threading.Lock()
 
@@ -203,6 +206,7 @@ class H(BaseHTTPRequestHandler):
             what = todo.pop(0) if todo else "ok"
         if what.startswith("slow:"):
             time.sleep(int(what.split(":")[1])); what = "ok-late"
+        time.sleep(delay)
         with lock:
             with open(os.path.join(folder, "requests.jsonl"), "a") as f:
                 f.write(json.dumps({"to": to, "answer": what}) + "\n")
@@ -284,6 +288,44 @@ YAML
 }
 http_case kannel kannel 1
 http_case http-json json 2
+
+# SIGKILL in the middle of an SMS batch (http-json, 8 requests in flight,
+# the gateway takes 0.3 s per request): each 2xx goes into the delivery
+# journal as it arrives, so only requests still in flight at the kill can
+# go twice (the gateway may have accepted them).
+srv="$T/gw-killsms"; mkdir -p "$srv"; echo '{}' > "$srv/plan.json"
+port=$(free_port)
+python3 "$T/gateway.py" json "$port" "$srv" 0.3 & gw_pid=$!
+at_exit "kill $gw_pid 2>/dev/null"
+wait_port "$port" 10
+rules_for killsms sms
+cat > "$T/killsms.yaml" <<YAML
+database: $DB
+rules: $T/r-killsms
+templates: $T/templates
+transports:
+  sms: {type: http-json, url: "http://127.0.0.1:$port/send", timeout: 10 seconds, connections: 8, body: '{"phone": "{{ to }}", "message": "{{ text }}"}'}
+YAML
+cc --config "$T/killsms.yaml" --now 2026-05-01T10:00:00 plan > /dev/null
+"$CARECAST" --config "$T/killsms.yaml" --now 2026-05-01T10:00:00 send > /dev/null 2>&1 &
+send_pid=$!
+_n=100; while [ "$(wc -l < "$srv/requests.jsonl" 2>/dev/null || echo 0)" -lt 20 ] && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
+kill -9 "$send_pid"; wait "$send_pid" 2>/dev/null
+inflight=$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox WHERE campaign='killsms' AND status='sending'")
+journaled=$(wc -l < "$DB.delivered" | tr -d ' ')
+before=$(wc -l < "$srv/requests.jsonl" | tr -d ' ')
+sleep 0.5
+cc --config "$T/killsms.yaml" --now 2026-05-01T10:20:00 send > "$T/out" 2> "$T/err"
+sleep 0.5
+accepted=$(grep -c '"ok"' "$srv/requests.jsonl")
+distinct=$(grep '"ok"' "$srv/requests.jsonl" | sed 's/.*"to": "\([^"]*\)".*/\1/' | sort -u | wc -l | tr -d ' ')
+dups=$((accepted - distinct))
+[ "$(status_of killsms)" = sent ] && [ "$distinct" = 48 ] \
+  && ok "SIGKILL mid SMS batch ($before requests made, $journaled journaled, $inflight left sending): after resuming all 48 sent and accepted" \
+  || not_ok "sms kill: all sent" "status $(status_of killsms), $distinct distinct; $(cat "$T/out" "$T/err")"
+[ "$dups" -le 8 ] && ok "SMS duplicates $dups <= the 8 requests in flight at the kill" || not_ok "sms kill duplicates" "$dups > 8 ($accepted accepted)"
+echo "fault sms SIGKILL: $before requests before the kill, $journaled journaled, $inflight left sending, $dups duplicates" >> "$T/figures"
+kill "$gw_pid" 2>/dev/null; wait "$gw_pid" 2>/dev/null
 
 # ---- the database ---------------------------------------------------------
 
