@@ -71,11 +71,14 @@ static cc_code journal_replay(sqlite3 *db, const char *database, int64_t now, in
                             -1, &att, NULL) == SQLITE_OK;
     size_t recorded = 0;
     for (char *line = text, *next; ok && line && *line; line = next) {
+        /* Only whole lines: a line without its newline may be the first
+         * digits of another id, and marking that one sent would lose it. */
         next = strchr(line, '\n');
-        if (next) *next++ = '\0';
+        if (!next) break;
+        *next++ = '\0';
         char *end = NULL;
         long long id = strtoll(line, &end, 10);
-        if (end == line || *end || id <= 0) continue;   /* a torn last line */
+        if (end == line || *end || id <= 0) continue;
         sqlite3_reset(upd);
         sqlite3_bind_int64(upd, 1, id);
         sqlite3_bind_int64(upd, 2, now);

@@ -159,13 +159,19 @@ echo "smtp: $ambiguous_total message(s) taken by a server whose reply was lost (
 rm -rf "$SINK_DIR"
 start_smtp_sink
 smtp_config greet4 "$SMTP_PORT"
-jid=$(sqlite3 "$DB" "SELECT id FROM care_outbox WHERE campaign='greet4' LIMIT 1")
-sqlite3 "$DB" "UPDATE care_outbox SET status='sending', sent_at=NULL, lease_until=strftime('%s','2026-05-01 12:30:00') WHERE id=$jid"
-printf '%s\n99999999\n12' "$jid" > "$DB.delivered"   # an unknown id and a torn last line are ignored
+jid=$(sqlite3 "$DB" "SELECT id FROM care_outbox WHERE campaign='greet4' ORDER BY id LIMIT 1")
+tid=$(sqlite3 "$DB" "SELECT id FROM care_outbox WHERE campaign='greet4' ORDER BY id LIMIT 1 OFFSET 1")
+sqlite3 "$DB" "UPDATE care_outbox SET status='sending', sent_at=NULL, lease_until=strftime('%s','2026-05-01 14:00:00') WHERE id IN ($jid, $tid)"
+# Their leases run past this send.  An unknown id is ignored; so is a last
+# line without its newline (a torn write: it could be the first digits of
+# another id), here a real one.
+printf '%s\n99999999\n%s' "$jid" "$tid" > "$DB.delivered"
 cc --config "$T/greet4.yaml" --now 2026-05-01T13:00:00 -v send > "$T/out" 2> "$T/err"
 [ "$(sqlite3 "$DB" "SELECT status FROM care_outbox WHERE id=$jid")" = sent ] && [ "$(arrivals greet4 "$SINK_DIR")" = 0 ] \
   && grep -q "1 messages accepted by the server before the last sender stopped are recorded as sent" "$T/err" \
   && ok "a journaled message left 'sending' is recorded as sent, not sent again" || not_ok "journal replay" "$(cat "$T/out" "$T/err"); $(sqlite3 "$DB" "SELECT status FROM care_outbox WHERE id=$jid")"
+[ "$(sqlite3 "$DB" "SELECT status FROM care_outbox WHERE id=$tid")" = sending ] \
+  && ok "a torn journal line marks nothing sent (the message waits for its lease)" || not_ok "torn journal line" "$(sqlite3 "$DB" "SELECT status FROM care_outbox WHERE id=$tid")"
 sqlite3 "$DB" "SELECT reply FROM care_attempts WHERE outbox_id=$jid ORDER BY attempt DESC LIMIT 1" | grep -q "delivery journal" \
   && [ ! -s "$DB.delivered" ] && ok "the attempt says so and the journal is emptied" || not_ok "journal attempt/empty" "$(cat "$DB.delivered")"
 stop_smtp_sink
