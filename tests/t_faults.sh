@@ -380,6 +380,36 @@ grep -q "sent 0, retry 0, failed 0" "$T/out" && [ "$(arrivals lock "$SINK_DIR")"
   && ok "hours later nothing is sent again" || not_ok "lock: nothing again" "$(cat "$T/out")"
 stop_smtp_sink
 
+# serve while another process holds the database: a delivery report is
+# answered 503 (Kannel retries it), nothing is half-written; once the lock
+# is gone the same report is recorded.
+SPORT=$(free_port)
+export T_CB_SECRET=cb-secret-0123456789
+cat > "$T/serve.yaml" <<YAML
+database: $DB
+rules: $T/r-kannel
+templates: $T/templates
+serve: {listen: "127.0.0.1:$SPORT", public_url: "http://127.0.0.1:$SPORT", secret_env: T_CB_SECRET}
+YAML
+"$CARECAST" --config "$T/serve.yaml" serve > "$T/serve.out" 2> "$T/serve.err" &
+serve_pid=$!
+at_exit "kill $serve_pid 2>/dev/null"
+wait_port "$SPORT" 10
+did=$(sqlite3 "$DB" "SELECT id FROM care_outbox WHERE campaign='kannel' AND status='sent' LIMIT 1")
+dlr="http://127.0.0.1:$SPORT/kannel/dlr/$T_CB_SECRET?id=$did&status=1&answer=ok"
+hold_lock 13
+code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 20 "$dlr")
+wait "$lock_pid"
+[ "$code" = 503 ] && [ -z "$(sqlite3 "$DB" "SELECT delivery_status FROM care_outbox WHERE id=$did")" ] \
+  && ok "serve with the database locked: the delivery report gets 503 (the gateway retries), nothing recorded" \
+  || not_ok "serve under lock" "HTTP $code; $(tail -3 "$T/serve.err")"
+grep -q "database is locked" "$T/serve.err" && ok "serve logs why: $(grep -m1 'locked' "$T/serve.err")" || not_ok "serve lock log" "$(cat "$T/serve.err")"
+code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 20 "$dlr")
+[ "$code" = 200 ] && [ "$(sqlite3 "$DB" "SELECT delivery_status FROM care_outbox WHERE id=$did")" = delivered ] \
+  && ok "the same report after the lock is recorded (delivered)" || not_ok "serve after lock" "HTTP $code"
+kill -TERM "$serve_pid"; wait "$serve_pid"
+! grep -q "$T_CB_SECRET" "$T/serve.err" && ok "the callback secret is not in serve's log" || not_ok "serve log leaks the secret"
+
 # Disk full: the database on a 16 MB tmpfs, filled up to a given free space.
 M="$T/mnt"; mkdir -p "$M"
 if ! mount -t tmpfs -o size=16m,mode=0700 tmpfs "$M" 2>/dev/null; then
