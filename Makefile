@@ -102,5 +102,5 @@ crash-test: test-deps carecast
 	@CARECAST=$(CURDIR)/carecast sh tests/crash_scale.sh 20 20000
 
 valgrind: carecast
-	@command -v valgrind > /dev/null || apt-get install -y valgrind
+	@sh etc/install-deps.sh valgrind
 	@CARECAST=$(CURDIR)/carecast sh tests/valgrind.sh

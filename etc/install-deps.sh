@@ -7,6 +7,7 @@
 #                               and headless Chromium, which renders the HTML
 #                               report (a 120 MB download; under a minute)
 #   etc/install-deps.sh bench   test + the baselines the benchmarks compare with
+#   etc/install-deps.sh valgrind build + valgrind (make valgrind)
 #
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and exits 1.  Packages already installed
@@ -22,7 +23,8 @@ case "$what" in
   build) pkgs="$build_pkgs" ;;
   test)  pkgs="$build_pkgs $test_pkgs" ;;
   bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  valgrind) pkgs="$build_pkgs valgrind" ;;
+  *) echo "usage: $0 build|test|bench|valgrind" >&2; exit 2 ;;
 esac
 
 missing=""
