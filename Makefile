@@ -6,6 +6,8 @@
 #   make check      install what is missing (with the real test servers),
 #                   build with ASan+UBSan and run every test
 #   make install PREFIX=/usr/local
+#   make crash-test 20 SIGKILLs during a 20,000-message send (tests/crash_scale.sh)
+#   make valgrind   the main commands under valgrind (tests/valgrind.sh)
 #
 # Dependencies come from pkg-config; etc/install-deps.sh installs the Debian
 # packages that provide them.
@@ -25,7 +27,7 @@ SRCS := $(sort $(wildcard engine/*.c))
 OBJS      := $(patsubst engine/%.c,build/opt/%.o,$(SRCS))
 SAN_OBJS  := $(patsubst engine/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps test-deps bench-deps demo check test install clean bench conformance
+.PHONY: all deps test-deps bench-deps demo check test install clean bench conformance crash-test valgrind
 
 all: deps carecast
 
@@ -96,3 +98,12 @@ build/bench/render_bench: bench/render_bench.c $(filter-out build/opt/main.o,$(O
 bench: bench-deps
 	@$(MAKE) --no-print-directory carecast build/bench/render_bench
 	@sh bench/run.sh
+
+# Reliability (docs/RELIABILITY.md): the full crash test against smtp-sink
+# with the optimised binary, and valgrind over the main command paths.
+crash-test: test-deps carecast
+	@CARECAST=$(CURDIR)/carecast sh tests/crash_scale.sh 20 20000
+
+valgrind: carecast
+	@sh etc/install-deps.sh valgrind
+	@CARECAST=$(CURDIR)/carecast sh tests/valgrind.sh

@@ -242,7 +242,11 @@ int cc_parse_duration(const char *s, int64_t *seconds)
 cc_code cc_write_file_atomic(const char *path, const char *data, size_t len, int mode)
 {
     char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    /* A fresh file, never one planted at that name (a symlink in a shared
+     * folder would redirect the write): what a killed process with the
+     * same pid left is removed, then the name is created exclusively. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) {
         free(tmp);
         return CC_ERR_IO;

@@ -820,7 +820,8 @@ cc_code cmd_report(cli *c)
     report_free(&r);
 
     if (output) {
-        rc = cc_write_file_atomic(output, b.data ? b.data : "", b.len, 0644);
+        /* figures about customers: readable by the owner and group only */
+        rc = cc_write_file_atomic(output, b.data ? b.data : "", b.len, 0640);
         if (rc != CC_OK) fprintf(stderr, "carecast report: cannot write '%s'\n", output);
         else cli_log(c, 1, "carecast report: wrote %s", output);
     } else {

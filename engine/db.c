@@ -4,6 +4,7 @@
  * table; migrations[i] takes version i to i+1 inside one transaction. */
 #include "db.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,8 @@ static cc_code migrate(sqlite3 *db, char *err, size_t errlen)
     int nmig = (int)(sizeof migrations / sizeof migrations[0]);
     for (;;) {
         if (db_begin(db) != CC_OK) {
-            snprintf(err, errlen, "cannot lock the database: %s", sqlite3_errmsg(db));
+            char why[300];
+            snprintf(err, errlen, "cannot lock the database: %s", db_errmsg(db, why, sizeof why));
             return CC_ERR_DB;
         }
         /* Read the version inside the write transaction: two carecast
@@ -166,6 +168,17 @@ void db_configure(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+const char *db_errmsg(sqlite3 *db, char *buf, size_t len)
+{
+    int sys = db ? sqlite3_system_errno(db) : 0;
+    int code = db ? sqlite3_errcode(db) : SQLITE_ERROR;
+    if (sys != 0 && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN))
+        snprintf(buf, len, "%s (%s)", sqlite3_errmsg(db), strerror(sys));
+    else
+        snprintf(buf, len, "%s", db ? sqlite3_errmsg(db) : "out of memory");
+    return buf;
+}
+
 cc_code db_open(const char *path, sqlite3 **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -184,8 +197,9 @@ cc_code db_open(const char *path, sqlite3 **out, char *err, size_t errlen)
     }
     umask(old);
     if (rc != SQLITE_OK) {
+        char why[300];
         snprintf(err, errlen, "cannot open database '%s': %s", path,
-                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+                 db ? db_errmsg(db, why, sizeof why) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return CC_ERR_DB;
     }

@@ -38,6 +38,9 @@
  * database is opened. */
 void db_configure(void);
 
+/* sqlite3_errmsg() with the operating system's reason for I/O errors
+ * ("disk I/O error (No space left on device)"), written into buf. */
+const char *db_errmsg(sqlite3 *db, char *buf, size_t len);
 cc_code db_open(const char *path, sqlite3 **out, char *err, size_t errlen);
 void db_close(sqlite3 *db);
 

@@ -2,6 +2,8 @@
  * transports (http_batch.h). */
 #include "http_batch.h"
 
+#include "transport.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,13 @@ struct http_batch {
     int verify;
     char *redact[MAX_SECRETS];
     size_t n_redact;
+    int journal_fd;          /* the delivery journal, or -1 */
 };
+
+void http_batch_journal(http_batch *b, int fd)
+{
+    if (b) b->journal_fd = fd;
+}
 
 void http_wipe_free(char *p)
 {
@@ -64,6 +72,7 @@ http_batch *http_batch_new(int connections, long timeout_s, int verify)
     if (b->n_slots > MAX_CONNECTIONS) b->n_slots = MAX_CONNECTIONS;
     b->timeout_s = timeout_s > 0 ? timeout_s : 30L;
     b->verify = verify;
+    b->journal_fd = -1;
     /* As many connections to the gateway as transfers in flight, and all of
      * them kept for the next batch. */
     curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)b->n_slots);
@@ -154,7 +163,7 @@ static int setup(http_batch *b, slot *s, http_req *r)
     return 1;
 }
 
-static void collect(slot *s, CURLcode rc)
+static void collect(const http_batch *b, slot *s, CURLcode rc)
 {
     http_req *r = s->req;
     r->done = 1;
@@ -167,6 +176,9 @@ static void collect(slot *s, CURLcode rc)
     if (curl_easy_getinfo(s->h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
         r->retry_after = (int64_t)(ra > 7 * 86400 ? 7 * 86400 : ra);
 #endif
+    /* Accepted (every SMS transport counts 2xx as sent): journaled now, not
+     * when the batch is recorded, so a crash in between does not resend. */
+    if (r->status / 100 == 2 && r->journal_id > 0) transport_journal_note(b->journal_fd, r->journal_id);
 }
 
 cc_code http_batch_run(http_batch *b, http_req *reqs, size_t n) { return http_batch_run_each(b, reqs, n, NULL, NULL); }
@@ -217,7 +229,7 @@ cc_code http_batch_run_each(http_batch *b, http_req *reqs, size_t n, void (*done
             curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             if (!s || !s->req) continue;
             http_req *r = s->req;
-            collect(s, cm->data.result);
+            collect(b, s, cm->data.result);
             curl_multi_remove_handle(b->multi, s->h);
             s->req = NULL;
             active--;
@@ -259,7 +271,9 @@ cc_code http_transport_send(cc_transport *t, http_batch *b, cc_message *msgs, si
             http_req_clear(&reqs[i]);
             transport_result(t, m);
         }
+        reqs[i].journal_id = m->id;
     }
+    http_batch_journal(b, t->journal_fd);
     send_state ss = {t, reqs, msgs, finish};
     cc_code rc = http_batch_run_each(b, reqs, n, finish_one, &ss);
     /* After a failure of the multi handle: the requests it never finished. */

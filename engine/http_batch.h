@@ -23,6 +23,8 @@ typedef struct {
     const char *content_type;
     char *userpwd;           /* "user:password" for basic auth, or NULL */
     struct curl_slist *headers; /* extra headers, borrowed */
+    int64_t journal_id;      /* outbox id noted in the delivery journal the
+                                moment a 2xx answer arrives; 0 = none */
     /* out */
     int done;                /* the transfer completed (curl_rc says how) */
     CURLcode curl_rc;
@@ -55,6 +57,8 @@ typedef void (*http_finish_fn)(cc_transport *t, const http_req *r, cc_message *m
 cc_code http_transport_send(cc_transport *t, http_batch *b, cc_message *msgs, size_t n, http_make_fn make,
                             http_finish_fn finish);
 void http_batch_free(http_batch *b);
+/* The delivery journal requests with a journal_id are noted in (-1: none). */
+void http_batch_journal(http_batch *b, int fd);
 
 /* Wipe and free a request's strings and answer. */
 void http_req_clear(http_req *r);

@@ -28,7 +28,11 @@ void outbox_batch_free(outbox_batch *b)
 cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t lease_s, size_t max, outbox_batch *b)
 {
     memset(b, 0, sizeof *b);
-    if (db_begin(db) != CC_OK) return CC_ERR_DB;
+    if (db_begin(db) != CC_OK) {
+        char why[300];
+        fprintf(stderr, "carecast: claiming messages failed: %s\n", db_errmsg(db, why, sizeof why));
+        return CC_ERR_DB;
+    }
     sqlite3_stmt *sel = NULL, *upd = NULL;
     int ok = sqlite3_prepare_v2(db,
         "SELECT id, campaign, step, customer_id, kind, channel, recipient, to_name, locale, subject, body_text, "
@@ -80,7 +84,8 @@ cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t leas
     sqlite3_finalize(sel);
     sqlite3_finalize(upd);
     if (!ok || db_commit(db) != CC_OK) {
-        fprintf(stderr, "carecast: claiming messages failed: %s\n", sqlite3_errmsg(db));
+        char why[300];
+        fprintf(stderr, "carecast: claiming messages failed: %s\n", db_errmsg(db, why, sizeof why));
         db_rollback(db);
         outbox_batch_free(b);
         return CC_ERR_DB;
@@ -99,15 +104,23 @@ int64_t outbox_backoff(int attempt)
 }
 
 cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transport_config *tc,
-                      size_t *sent, size_t *retry, size_t *failed)
+                      size_t *sent_out, size_t *retry_out, size_t *failed_out)
 {
-    return outbox_finish_some(db, b, NULL, 0, now, tc, sent, retry, failed);
+    return outbox_finish_some(db, b, NULL, 0, now, tc, sent_out, retry_out, failed_out);
 }
 
 cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, size_t k, int64_t now,
-                           const cc_transport_config *tc, size_t *sent, size_t *retry, size_t *failed)
+                           const cc_transport_config *tc, size_t *sent_out, size_t *retry_out, size_t *failed_out)
 {
-    if (db_begin(db) != CC_OK) return CC_ERR_DB;
+    if (db_begin(db) != CC_OK) {
+        char why[300];
+        fprintf(stderr, "carecast: recording delivery results failed: %s\n", db_errmsg(db, why, sizeof why));
+        return CC_ERR_DB;
+    }
+    /* Counted here and added to the caller's totals only once committed:
+     * a failed finish is tried again (sender.c) and must not count twice. */
+    size_t n_sent = 0, n_retry = 0, n_failed = 0;
+    size_t *sent = &n_sent, *retry = &n_retry, *failed = &n_failed;
     sqlite3_stmt *att = NULL, *upd = NULL, *sup = NULL;
     int ok = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO care_attempts(outbox_id, attempt, at, result, reply) "
                                     "VALUES (?, ?, ?, ?, ?)", -1, &att, NULL) == SQLITE_OK &&
@@ -175,9 +188,13 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
     sqlite3_finalize(upd);
     sqlite3_finalize(sup);
     if (!ok || db_commit(db) != CC_OK) {
-        fprintf(stderr, "carecast: recording delivery results failed: %s\n", sqlite3_errmsg(db));
+        char why[300];
+        fprintf(stderr, "carecast: recording delivery results failed: %s\n", db_errmsg(db, why, sizeof why));
         db_rollback(db);
         return CC_ERR_DB;
     }
+    *sent_out += n_sent;
+    *retry_out += n_retry;
+    *failed_out += n_failed;
     return CC_OK;
 }

@@ -1448,12 +1448,15 @@ cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *rec
         }
         sqlite3_finalize(fin);
     }
-    if (!ok) fprintf(stderr, "carecast: recording the plan failed: %s\n", sqlite3_errmsg(db));
     sqlite3_finalize(run);
     sqlite3_finalize(occ);
     sqlite3_finalize(ins);
     sqlite3_finalize(task);
+    /* A full disk often shows only at COMMIT, when the WAL grows. */
     if (!ok || db_commit(db) != CC_OK) {
+        char why[300];
+        fprintf(stderr, "carecast: recording the plan failed, nothing was recorded: %s\n",
+                db_errmsg(db, why, sizeof why));
         db_rollback(db);
         *recorded = 0;
         return CC_ERR_DB;

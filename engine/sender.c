@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "outbox.h"
 #include "tasks.h"
 #include "transport.h"
@@ -44,6 +45,117 @@ static int take_lock(const char *database)
         return -1;
     }
     return fd;
+}
+
+/* The delivery journal, DATABASE.delivered: one outbox id per line, each
+ * appended by a transport the moment the server accepted that message
+ * (transport_note_delivered()).  It is emptied once a batch's results are
+ * committed.  Whatever is in it when a sender starts was accepted by a
+ * sender that died (or gave up on a locked database) before recording it:
+ * those rows, if still `sending`, are recorded as sent instead of going
+ * again when their lease expires.  SMTP notes a message at its end-of-data
+ * reply, the HTTP gateways (http_batch.c) at each 2xx answer; the file
+ * transport needs none (rewriting ID.eml is not a second message). */
+static char *journal_path(const char *database) { return xasprintf("%s.delivered", database); }
+
+static cc_code journal_replay(sqlite3 *db, const char *database, int64_t now, int verbose)
+{
+    char *path = journal_path(database);
+    size_t len = 0;
+    char *text = cc_read_file(path, &len);
+    if (!text || len == 0) {
+        free(text);
+        free(path);
+        return CC_OK;
+    }
+    int ok = db_begin(db) == CC_OK;
+    sqlite3_stmt *upd = NULL, *att = NULL;
+    ok = ok &&
+         sqlite3_prepare_v2(db, "UPDATE care_outbox SET status = 'sent', sent_at = ?2, next_attempt_at = NULL, "
+                                "last_error = NULL, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
+                            -1, &upd, NULL) == SQLITE_OK &&
+         sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO care_attempts(outbox_id, attempt, at, result, reply) "
+                                "SELECT id, attempts, ?2, 'ok', 'accepted by the server; recorded from the delivery "
+                                "journal after the sender stopped' FROM care_outbox WHERE id = ?1",
+                            -1, &att, NULL) == SQLITE_OK;
+    size_t recorded = 0;
+    for (char *line = text, *next; ok && line && *line; line = next) {
+        /* Only whole lines: a line without its newline may be the first
+         * digits of another id, and marking that one sent would lose it. */
+        next = strchr(line, '\n');
+        if (!next) break;
+        *next++ = '\0';
+        char *end = NULL;
+        long long id = strtoll(line, &end, 10);
+        if (end == line || *end || id <= 0) continue;
+        sqlite3_reset(upd);
+        sqlite3_bind_int64(upd, 1, id);
+        sqlite3_bind_int64(upd, 2, now);
+        ok = sqlite3_step(upd) == SQLITE_DONE;
+        if (ok && sqlite3_changes(db) == 1) {
+            sqlite3_reset(att);
+            sqlite3_bind_int64(att, 1, id);
+            sqlite3_bind_int64(att, 2, now);
+            ok = sqlite3_step(att) == SQLITE_DONE;
+            recorded++;
+        }
+    }
+    sqlite3_finalize(upd);
+    sqlite3_finalize(att);
+    free(text);
+    if (!ok || db_commit(db) != CC_OK) {
+        char why[300];
+        fprintf(stderr, "carecast: cannot record the delivery journal %s: %s\n", path, db_errmsg(db, why, sizeof why));
+        db_rollback(db);
+        free(path);
+        return CC_ERR_DB;
+    }
+    if (truncate(path, 0) != 0) {}   /* replaying it again changes nothing */
+    if (recorded && verbose >= 1)
+        fprintf(stderr, "carecast: %zu messages accepted by the server before the last sender stopped are "
+                        "recorded as sent (delivery journal)\n", recorded);
+    free(path);
+    return CC_OK;
+}
+
+/* How long a sender keeps trying to record what the transport said when
+ * the database is locked by another process or the disk is full. */
+#define RECORD_WAIT_SECONDS 60
+
+/* The transport has spoken: its verdicts must reach the database, or the
+ * messages, still `sending`, go again once their lease runs out (a double
+ * send).  So a failed finish is tried again, each try waiting up to the
+ * busy timeout for a lock, for RECORD_WAIT_SECONDS in all; then the
+ * sender stops, saying which messages will be repeated. */
+static cc_code finish_batch(sqlite3 *db, outbox_batch *b, const size_t *which, size_t k, int64_t now,
+                            const cc_transport_config *tc, send_totals *tot)
+{
+    size_t count = which ? k : b->n;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int tries = 1;; tries++) {
+        if (outbox_finish_some(db, b, which, k, now, tc, &tot->sent, &tot->retry, &tot->failed) == CC_OK) {
+            if (tries > 1)
+                fprintf(stderr, "carecast: recorded the results of %zu messages at try %d\n", count, tries);
+            return CC_OK;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec >= RECORD_WAIT_SECONDS) break;
+        if (tries == 1)
+            fprintf(stderr, "carecast: %zu messages were handed to the transport; trying for up to %d s to record "
+                            "their results\n", count, RECORD_WAIT_SECONDS);
+        struct timespec d = {1, 0};
+        while (nanosleep(&d, &d) != 0 && errno == EINTR) {}
+    }
+    cc_buf ids = CC_BUF_INIT;
+    for (size_t j = 0; j < count; j++)
+        cc_buf_printf(&ids, "%s%lld", j ? " " : "", (long long)b->msgs[which ? which[j] : j].id);
+    fprintf(stderr, "carecast: gave up recording the results of %zu messages after %d s; they stay 'sending' and "
+                    "go again when their lease expires (%d s), except those in the delivery journal, which the "
+                    "next send records as sent: outbox ids %s\n",
+            count, RECORD_WAIT_SECONDS, LEASE_SECONDS, cc_buf_str(&ids));
+    cc_buf_free(&ids);
+    return CC_ERR_DB;
 }
 
 static double seconds_since(const struct timespec *t)
@@ -81,8 +193,11 @@ static void progress(const send_totals *tot, size_t done, int verbose, int last)
 }
 
 /* Records a claimed batch's results in the outbox: as they come (the
- * transport's on_result), RECORD_EVERY per transaction, and whatever is
- * left when the transport returns. */
+ * transport's on_result), every RECORD_EVERY results or RECORD_SECONDS
+ * in one transaction; what is left when the transport returns, with
+ * finish_batch()'s retries.  A recording that fails while the batch is in
+ * flight is not retried there (that would stall the transfers): its
+ * messages wait for the end of the batch with the rest. */
 typedef struct {
     sqlite3 *db;
     outbox_batch *b;
@@ -93,18 +208,8 @@ typedef struct {
     size_t n_pending;
     unsigned char *recorded;
     struct timespec last;  /* of the last recording (or the batch's start) */
-    cc_code rc;            /* the first recording failure */
+    int stalled;           /* a recording failed: the rest waits for the end */
 } recorder;
-
-static void record_pending(recorder *r)
-{
-    if (!r->n_pending) return;
-    cc_code c = outbox_finish_some(r->db, r->b, r->pending, r->n_pending, r->now, r->tc, &r->tot->sent,
-                                   &r->tot->retry, &r->tot->failed);
-    if (c != CC_OK && r->rc == CC_OK) r->rc = c;
-    r->n_pending = 0;
-    clock_gettime(CLOCK_MONOTONIC, &r->last);
-}
 
 static void record_one(recorder *r, size_t i)
 {
@@ -117,7 +222,13 @@ static void on_result(void *arg, cc_message *m)
 {
     recorder *r = arg;
     record_one(r, (size_t)(m - r->b->msgs));
-    if (r->n_pending >= RECORD_EVERY || seconds_since(&r->last) >= RECORD_SECONDS) record_pending(r);
+    if (r->stalled || (r->n_pending < RECORD_EVERY && seconds_since(&r->last) < RECORD_SECONDS)) return;
+    if (outbox_finish_some(r->db, r->b, r->pending, r->n_pending, r->now, r->tc, &r->tot->sent, &r->tot->retry,
+                           &r->tot->failed) == CC_OK)
+        r->n_pending = 0;
+    else
+        r->stalled = 1;
+    clock_gettime(CLOCK_MONOTONIC, &r->last);
 }
 
 cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, int verbose, send_totals *tot)
@@ -129,8 +240,18 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         fprintf(stderr, "carecast: cannot create the send lock next to '%s': %s\n", cfg->database, strerror(errno));
         return CC_ERR_IO;
     }
+    cc_code rc = journal_replay(db, cfg->database, now, verbose);
+    if (rc != CC_OK) {
+        close(lock);
+        return rc;
+    }
+    char *jpath = journal_path(cfg->database);
+    int journal = open(jpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (journal < 0)
+        fprintf(stderr, "carecast: cannot open the delivery journal %s: %s (sending without it)\n", jpath,
+                strerror(errno));
+    free(jpath);
     static const char *const channels[] = {"email", "sms"};
-    cc_code rc = CC_OK;
     size_t done = 0;
     for (int c = 0; c < 2 && rc == CC_OK; c++) {
         /* The transport opens before anything is claimed: a configuration
@@ -145,6 +266,7 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         /* The rate limit keeps the average at `rate` messages per second
          * from the first send; a batch is at most one second's worth, so
          * bursts stay within that. */
+        t->journal_fd = journal;
         const cc_transport_config *tc = t->tc;
         size_t per_connection = t->ops->results_as_they_come ? STREAM_BATCH : BATCH;
         size_t batch = per_connection * (size_t)(tc->connections > 1 ? tc->connections : 1);
@@ -164,14 +286,14 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
                 break;
             }
             if (tc->rate > 0) pace(&t0, sent_here, tc->rate);
-            recorder rec = {db, &b, now, tc, tot, xcalloc(b.n, sizeof(size_t)), 0, xcalloc(b.n, 1), {0, 0}, CC_OK};
+            recorder rec = {db, &b, now, tc, tot, xcalloc(b.n, sizeof(size_t)), 0, xcalloc(b.n, 1), {0, 0}, 0};
             clock_gettime(CLOCK_MONOTONIC, &rec.last);
             t->on_result = on_result;
             t->on_result_arg = &rec;
             t->ops->send(t, b.msgs, b.n);
             t->on_result = NULL;
             for (size_t i = 0; i < b.n; i++) record_one(&rec, i);
-            record_pending(&rec);
+            rc = rec.n_pending ? finish_batch(db, &b, rec.pending, rec.n_pending, now, tc, tot) : CC_OK;
             free(rec.pending);
             free(rec.recorded);
             sent_here += b.n;
@@ -179,7 +301,12 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
                 fprintf(stderr, "carecast: %s #%lld to %s: %s (%s)\n", channels[c], (long long)b.msgs[i].id,
                         b.msgs[i].to ? b.msgs[i].to : "?",
                         b.msgs[i].result == CC_OK ? "sent" : cc_strerror(b.msgs[i].result), b.msgs[i].reply);
-            rc = rec.rc;
+            if (rc != CC_OK) {
+                outbox_batch_free(&b);
+                break;
+            }
+            /* recorded: the journal's lines are history now */
+            if (journal >= 0 && ftruncate(journal, 0) != 0) {}
             done += b.n;
             progress(tot, done, verbose, 0);
             outbox_batch_free(&b);
@@ -191,6 +318,7 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
      * listing every task due now (tasks.c). */
     if (rc == CC_OK && (!limit || done < limit))
         rc = tasks_send_digests(db, cfg, now, LEASE_SECONDS, verbose, &tot->sent, &tot->retry, &tot->failed);
+    if (journal >= 0) close(journal);
     close(lock);
     return rc;
 }

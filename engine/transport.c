@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 cc_code transport_open(const cc_config *cfg, const char *channel, cc_transport **out, char *err, size_t errlen)
 {
@@ -30,6 +31,7 @@ cc_code transport_open(const cc_config *cfg, const char *channel, cc_transport *
     t->config = cfg;
     t->tc = tc;
     t->channel = !strcmp(channel, "email") ? "email" : "sms";
+    t->journal_fd = -1;
     cc_code rc = ops->open ? ops->open(t) : CC_OK;
     if (rc != CC_OK) {
         snprintf(err, errlen, "cannot open the %s transport (%s): %s", channel, ops->name, cc_strerror(rc));
@@ -50,4 +52,19 @@ void transport_close(cc_transport *t)
     if (!t) return;
     if (t->ops->close) t->ops->close(t);
     free(t);
+}
+
+void transport_note_delivered(const cc_transport *t, int64_t id)
+{
+    if (t) transport_journal_note(t->journal_fd, id);
+}
+
+void transport_journal_note(int fd, int64_t id)
+{
+    if (fd < 0) return;
+    char line[32];
+    int len = snprintf(line, sizeof line, "%lld\n", (long long)id);
+    /* O_APPEND and one short write: lines from parallel sessions never mix.
+     * A failed write only means a possible resend, as without a journal. */
+    if (write(fd, line, (size_t)len) != len) {}
 }

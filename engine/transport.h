@@ -42,10 +42,19 @@ struct cc_transport {
     /* Set by the sender (may be NULL): called once per message whose result is known. */
     void (*on_result)(void *arg, cc_message *m);
     void *on_result_arg;
+    /* The delivery journal (sender.c), or -1: a transport that learns of
+     * one message's acceptance before the batch ends (SMTP, after each
+     * end-of-data reply) notes it here at once, so a sender killed before
+     * recording the batch does not send that message again. */
+    int journal_fd;
 };
 
 /* Tell the sender that m's result is set (no-op without a listener). */
 void transport_result(cc_transport *t, cc_message *m);
+/* Append "ID\n" to t->journal_fd (one write, safe from several threads). */
+void transport_note_delivered(const cc_transport *t, int64_t id);
+/* The same on a journal descriptor (-1: nothing), for http_batch.c. */
+void transport_journal_note(int fd, int64_t id);
 
 extern const cc_transport_ops transport_file_ops;
 extern const cc_transport_ops transport_smtp_ops;

@@ -6,8 +6,9 @@
  * easy handles and kept-alive connections across the batch and across
  * batches (the runner is http_batch.c, shared with twilio and http-json).
  * Replies: 2xx (Kannel answers 202 "0: Accepted for delivery" or
- * "3: Queued for later delivery") sent; 503, connection errors and
- * timeouts TRANSIENT; other 4xx PERMANENT; other 5xx TRANSIENT.
+ * "3: Queued for later delivery") sent; 503, 429, 408, connection errors
+ * and timeouts TRANSIENT (Retry-After honoured); other 4xx PERMANENT;
+ * other 5xx TRANSIENT.
  *
  * When `serve.public_url` and `serve.secret` are configured, each request
  * also asks for delivery reports: dlr-mask=19 (1 delivered to the phone,
@@ -104,7 +105,9 @@ static void finish(cc_transport *t, const http_req *r, cc_message *m)
         m->result = CC_OK;
         http_batch_reply(st, m, "%s", *body ? body : "accepted");
     } else {
-        if (code == 503) m->result = CC_ERR_TRANSIENT;
+        /* 429 (a rate limit, often from a proxy in front of smsbox) and
+         * 408 are "not now", like 503: retried, Retry-After honoured. */
+        if (code == 503 || code == 429 || code == 408) m->result = CC_ERR_TRANSIENT;
         else if (code >= 400 && code < 500) m->result = CC_ERR_PERMANENT;
         else m->result = CC_ERR_TRANSIENT;
         m->retry_after = r->retry_after;

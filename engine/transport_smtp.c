@@ -2,9 +2,9 @@
  * is cut into `connections` slices sent in parallel threads, each slice
  * over one SMTP session (many messages per connection); STARTTLS, SASL
  * AUTH, timeouts, and the mapping of the server's replies to message
- * results: 2xx sent, 4xx (and no answer at all) TRANSIENT, 5xx
- * PERMANENT.  The message bytes come from mime_build(), exactly what the
- * file transport writes.
+ * results: 2xx sent, 4xx, 503 and no answer at all (a refused session,
+ * silence for `timeout`) TRANSIENT, other 5xx PERMANENT.  The message
+ * bytes come from mime_build(), exactly what the file transport writes.
  *
  * libESMTP cannot do implicit TLS (SMTPS, port 465): `tls: tls` is refused
  * at open with a configuration error.  The password is handed to libESMTP
@@ -46,7 +46,14 @@ typedef struct {
     int given;
     smtp_message_t msg;
     smtp_recipient_t rcpt;
+    int64_t id;          /* the outbox id, for the delivery journal */
 } smtp_item;
+
+/* What the event callback needs of one session. */
+typedef struct {
+    const smtp_state *st;
+    const cc_transport *t;
+} smtp_session_ctx;
 
 static const char *message_cb(void **ctx, int *len, void *arg)
 {
@@ -109,20 +116,65 @@ static void nodelay_to_port(int port)
     closedir(d);
 }
 
-/* TLS certificate events: accept a bad or missing certificate only when
- * verification is switched off in the configuration; at connection, no
- * Nagle delay (nodelay_to_port). */
+/* What the server said last and when, per session: a session refused at
+ * the greeting or EHLO leaves no status on any message, and a server that
+ * stops answering must be told from one that hung up.  Only the server's
+ * side is kept (never what carecast writes: message text, AUTH). */
+typedef struct {
+    char last[160];       /* the last reply line */
+    char refusal[160];    /* the last 4xx/5xx reply line */
+    struct timespec last_at;
+} smtp_watch;
+
+static void monitor_cb(const char *buf, int buflen, int writing, void *arg)
+{
+    smtp_watch *w = arg;
+    if (writing != SMTP_CB_READING || buflen <= 0) return;
+    clock_gettime(CLOCK_MONOTONIC, &w->last_at);
+    int end = buflen;
+    while (end > 0 && (buf[end - 1] == '\r' || buf[end - 1] == '\n')) end--;
+    int start = end;
+    while (start > 0 && buf[start - 1] != '\n') start--;
+    size_t k = 0;
+    for (int i = start; i < end && k + 1 < sizeof w->last; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        w->last[k++] = ch < 0x20 || ch == 0x7F ? ' ' : (char)ch;
+    }
+    w->last[k] = '\0';
+    if (w->last[0] == '4' || w->last[0] == '5') memcpy(w->refusal, w->last, sizeof w->refusal);
+}
+
+static double seconds_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* libESMTP's events: at connection, no Nagle delay (nodelay_to_port); a
+ * message accepted goes into the delivery journal; TLS certificate events
+ * accept a bad or missing certificate only when verification is switched
+ * off in the configuration. */
 static void event_cb(smtp_session_t session, int event_no, void *arg, ...)
 {
-    smtp_state *st = arg;
+    const smtp_session_ctx *ctx = arg;
     int *ok = NULL;
     va_list ap;
     (void)session;
     va_start(ap, arg);
     switch (event_no) {
     case SMTP_EV_CONNECT:
-        nodelay_to_port(st->port);
+        nodelay_to_port(ctx->st->port);
         break;
+    case SMTP_EV_MESSAGESENT: {                /* smtp_message_t, after the end-of-data reply */
+        /* Accepted: into the delivery journal now, not at the batch's end. */
+        smtp_message_t msg = va_arg(ap, smtp_message_t);
+        const smtp_item *it = smtp_message_get_application_data(msg);
+        const smtp_status_t *ms = smtp_message_transfer_status(msg);
+        const smtp_status_t *rs = it && it->rcpt ? smtp_recipient_status(it->rcpt) : NULL;
+        if (it && ms && ms->code / 100 == 2 && rs && rs->code / 100 == 2) transport_note_delivered(ctx->t, it->id);
+        break;
+    }
     case SMTP_EV_INVALID_PEER_CERTIFICATE:     /* long result, int *ok, SSL * */
         (void)va_arg(ap, long);
         ok = va_arg(ap, int *);
@@ -135,7 +187,7 @@ static void event_cb(smtp_session_t session, int event_no, void *arg, ...)
         break;
     }
     va_end(ap);
-    if (ok) *ok = !st->verify;
+    if (ok) *ok = !ctx->st->verify;
 }
 
 /* Format a reply into m->reply (see message_set_reply). */
@@ -215,13 +267,17 @@ static cc_code fail_all(cc_message *msgs, size_t n, cc_code code, const char *wh
     return code;
 }
 
+/* 5xx is permanent, except 503 (bad sequence of commands): that is the
+ * session's state gone wrong (a reply that overtook another on a slow
+ * server), nothing about the message, so it is tried again. */
 static cc_code result_for(int code)
 {
-    return code / 100 == 5 ? CC_ERR_PERMANENT : CC_ERR_TRANSIENT;
+    return code / 100 == 5 && code != 503 ? CC_ERR_PERMANENT : CC_ERR_TRANSIENT;
 }
 
 /* One SMTP session carrying msgs[0..n). */
-static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_message *msgs, size_t n)
+static cc_code send_session(const cc_transport *t, const smtp_state *st, const cc_config *cfg, cc_message *msgs,
+                            size_t n)
 {
     if (n == 0) return CC_OK;
     if (!cfg || !mailbox_ok(cfg->sender.email))
@@ -235,7 +291,11 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++)
         smtp_set_timeout(session, phases[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, st->timeout_ms);
     smtp_starttls_enable(session, st->starttls ? Starttls_REQUIRED : Starttls_DISABLED);
-    smtp_set_eventcb(session, event_cb, (void *)st);
+    smtp_session_ctx ctx = {st, t};
+    smtp_set_eventcb(session, event_cb, &ctx);
+    smtp_watch watch = {{0}, {0}, {0, 0}};
+    clock_gettime(CLOCK_MONOTONIC, &watch.last_at);
+    smtp_set_monitorcb(session, monitor_cb, &watch, 0);
 
     auth_context_t auth = NULL;
     if (st->username) {
@@ -266,6 +326,8 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
             set_reply(m, "smtp: cannot add the message");
             continue;
         }
+        items[i].id = m->id;
+        smtp_message_set_application_data_release(items[i].msg, &items[i], NULL);   /* ours, freed by us */
         smtp_set_reverse_path(items[i].msg, cfg->sender.email);
         items[i].rcpt = smtp_add_recipient(items[i].msg, m->to);
         smtp_set_messagecb(items[i].msg, message_cb, &items[i]);
@@ -291,6 +353,17 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
         const char *etext = NULL;
         if (err != 0) etext = smtp_strerror(err, ebuf, sizeof ebuf);
         if (!etext) etext = "no reply from the server";
+        /* Silence for the whole timeout: libESMTP reports it as a dropped
+         * connection; say what happened. */
+        int timed_out = seconds_since(&watch.last_at) * 1000.0 >= (double)st->timeout_ms - 100.0;
+        char why_text[320];
+        if (timed_out)
+            snprintf(why_text, sizeof why_text, "no reply within the %ld s timeout%s%s%s", st->timeout_ms / 1000,
+                     watch.last[0] ? " (last reply: " : "", watch.last, watch.last[0] ? ")" : "");
+        else if (!started && watch.refusal[0])
+            snprintf(why_text, sizeof why_text, "session refused: %s", watch.refusal);
+        else
+            snprintf(why_text, sizeof why_text, "%s", etext);
 
         for (size_t i = 0; i < n; i++) {
             if (!items[i].msg) continue;
@@ -299,18 +372,23 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
             const smtp_status_t *rs = items[i].rcpt ? smtp_recipient_status(items[i].rcpt) : NULL;
             const smtp_status_t *ms = smtp_message_transfer_status(items[i].msg);
             const smtp_status_t *why = NULL;
-            if (!started) {
+            /* Judged in protocol order, and only on replies that came: a
+             * reply later in a pipelined transaction (a 503 to DATA) says
+             * nothing about a message whose RCPT was never answered. */
+            if (!started || !rp || rp->code == 0) {
                 why = NULL;
-            } else if (rp && rp->code && rp->code / 100 != 2) {
+            } else if (rp->code / 100 != 2) {
                 why = rp;
-            } else if (rs && rs->code && rs->code / 100 != 2) {
+            } else if (!rs || rs->code == 0) {
+                why = NULL;
+            } else if (rs->code / 100 != 2) {
                 why = rs;
-            } else if (ms && ms->code) {
-                why = ms;
+            } else if (ms && ms->code && ms->code / 100 != 3) {
+                why = ms;    /* a 354 with nothing after it is no answer */
             }
             if (!why) {
                 m->result = CC_ERR_TRANSIENT;
-                set_reply(m, "smtp %s: %s", st->hostport, etext);
+                set_reply(m, "smtp %s: %s", st->hostport, why_text);
             } else {
                 m->result = why->code / 100 == 2 ? CC_OK : result_for(why->code);
                 /* 5.1.x at RCPT: the mailbox or domain does not exist (a hard
@@ -339,6 +417,7 @@ static cc_code send_session(const smtp_state *st, const cc_config *cfg, cc_messa
  * by its own thread over its own connection (libESMTP keeps all state per
  * session and its error number per thread). */
 typedef struct {
+    const cc_transport *t;
     const smtp_state *st;
     const cc_config *cfg;
     cc_message *msgs;
@@ -348,7 +427,7 @@ typedef struct {
 static void *send_slice(void *arg)
 {
     slice *s = arg;
-    send_session(s->st, s->cfg, s->msgs, s->n);
+    send_session(s->t, s->st, s->cfg, s->msgs, s->n);
     return NULL;
 }
 
@@ -357,17 +436,17 @@ static cc_code smtp_send(cc_transport *t, cc_message *msgs, size_t n)
     smtp_state *st = t->state;
     size_t k = t->tc->connections > 1 ? (size_t)t->tc->connections : 1;
     if (k > n) k = n;
-    if (k <= 1) return send_session(st, t->config, msgs, n);
+    if (k <= 1) return send_session(t, st, t->config, msgs, n);
     slice *slices = xcalloc(k, sizeof *slices);
     pthread_t *threads = xcalloc(k, sizeof *threads);
     int *started = xcalloc(k, sizeof *started);
     size_t off = 0;
     for (size_t i = 0; i < k; i++) {
         size_t len = n / k + (i < n % k ? 1 : 0);
-        slices[i] = (slice){st, t->config, msgs + off, len};
+        slices[i] = (slice){t, st, t->config, msgs + off, len};
         off += len;
         started[i] = pthread_create(&threads[i], NULL, send_slice, &slices[i]) == 0;
-        if (!started[i]) send_session(st, t->config, slices[i].msgs, slices[i].n);
+        if (!started[i]) send_session(t, st, t->config, slices[i].msgs, slices[i].n);
     }
     for (size_t i = 0; i < k; i++)
         if (started[i]) pthread_join(threads[i], NULL);

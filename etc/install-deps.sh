@@ -8,6 +8,7 @@
 #                               report (a 120 MB download; under a minute)
 #   etc/install-deps.sh bench   test + the baselines the benchmarks compare with
 #                               (apache2-utils: ab against Kannel's sendsms)
+#   etc/install-deps.sh valgrind build + valgrind (make valgrind)
 #
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and exits 1.  Packages already installed
@@ -24,7 +25,8 @@ case "$what" in
   build) pkgs="$build_pkgs" ;;
   test)  pkgs="$build_pkgs $test_pkgs" ;;
   bench) pkgs="$build_pkgs $(printf '%s\n' $test_pkgs $bench_pkgs | sort -u | tr '\n' ' ')" ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  valgrind) pkgs="$build_pkgs valgrind" ;;
+  *) echo "usage: $0 build|test|bench|valgrind" >&2; exit 2 ;;
 esac
 
 missing=""

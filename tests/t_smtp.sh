@@ -15,12 +15,12 @@ import sqlite3, sys
 con = sqlite3.connect(sys.argv[1])
 con.execute("CREATE TABLE customers(id TEXT PRIMARY KEY, name TEXT, email TEXT, batch TEXT)")
 rows = [("C%04d" % i, "Customer %d" % i, "c%04d@example.com" % i, b) for b, lo, hi in
-        (("ok", 0, 20), ("soft", 20, 40), ("hard", 40, 60), ("down", 60, 80), ("race", 80, 280), ("crash", 1000, 3000))
+        (("ok", 0, 20), ("soft", 20, 40), ("hard", 40, 60), ("down", 60, 80), ("race", 80, 280))
         for i in range(lo, hi)]
 con.executemany("INSERT INTO customers VALUES (?, ?, ?, ?)", rows)
 con.commit()
 PY
-for b in ok soft hard down race crash; do
+for b in ok soft hard down race; do
   printf 'campaign: %s\nkind: service\nschedule: manual\naudience: {where: batch == "%s"}\nrepeat: once\nchannels: [email]\ntemplate: t\n' "$b" "$b" > "$T/rules/$b.yaml"
 done
 printf -- '---\nsubject: Hello {{ customer.name }}\n---\nHello {{ customer.name }}\n' > "$T/templates/t.email.liquid"
@@ -92,36 +92,10 @@ n=$(delivered_to 'c0[012][0-9][0-9]@')
 dups=$(grep -h '^To:' "$SINK_DIR"/* | sort | uniq -d | wc -l)
 [ "$(( $(sink_count) - before ))" = 200 ] && [ "$dups" = 0 ] && ok "two concurrent runs: 200 messages, each once" || not_ok "concurrent runs" "$(( $(sink_count) - before )) arrived, $dups doubled; $(cat "$T/race1" "$T/race2")"
 
-# 6. SIGKILL at random moments of a 2,000-message send.
-config crash
-cc --config "$T/crash.yaml" --now 2026-05-01T10:00:00 plan > /dev/null
-before=$(sink_count)
-inflight=0 kills=0 now=0
-while [ "$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox WHERE campaign='crash' AND status <> 'sent'")" != 0 ] && [ $kills -lt 40 ]; do
-  # Each restart runs as of later, so leases of killed senders have expired.
-  now=$((now + 1))
-  # 1000 s apart: longer than the 900 s lease of a killed sender.
-  cc --config "$T/crash.yaml" --now "$(date -u -d "@$((1777629600 + now * 1000))" +%Y-%m-%dT%H:%M:%SZ)" send > /dev/null 2>&1 &
-  pid=$!
-  sleep "0.$(( ($(od -An -N1 -tu1 /dev/urandom) % 5) + 1 ))"
-  if kill -9 $pid 2>/dev/null; then
-    kills=$((kills + 1))
-    wait $pid 2>/dev/null
-    f=$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox WHERE campaign='crash' AND status='sending'")
-    inflight=$((inflight + f))
-  else
-    wait $pid 2>/dev/null
-  fi
-done
-sleep 1
-arrived=$(( $(sink_count) - before ))
-unique=$(grep -h '^To:' "$SINK_DIR"/* | grep -c 'c[123][0-9][0-9][0-9]@' )
-distinct=$(grep -h '^To:' "$SINK_DIR"/* | grep 'c[123][0-9][0-9][0-9]@' | sort -u | wc -l)
-dups=$((unique - distinct))
-[ "$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox WHERE campaign='crash' AND status='sent'")" = 2000 ] && [ "$distinct" = 2000 ] \
-  && ok "after $kills SIGKILLs: all 2,000 messages arrived" || not_ok "crash: all arrived" "$distinct distinct, $kills kills"
-[ "$dups" -le "$inflight" ] && ok "duplicates $dups <= messages in flight at the kills $inflight" || not_ok "crash duplicates bounded" "$dups > $inflight"
-echo "crash test: $kills kills, $inflight in flight, $dups duplicates, $arrived deliveries for 2000 messages"
+# 6. SIGKILL at random moments of a 2,000-message send (5 kills): the reduced crash
+# test (tests/crash_scale.sh owns it; `make crash-test` runs 20 kills over
+# 20,000 messages).  Its ok/not_ok lines count in this file's results.
+CRASH_MAX_DELAY_MS=${CRASH_MAX_DELAY_MS:-60} sh "$ROOT/tests/crash_scale.sh" 5 2000
 
 # TLS required but not offered: never a plaintext fallback; the message waits.
 config ok
