@@ -180,9 +180,11 @@ static cc_code load_one(const char *path, const ynode *root, cc_segment *s, cc_d
     } else {
         err(&l, method, "unknown method '%s' (one of: abc, rfm, rules)", method->value);
     }
-    for (size_t i = 0; i < root->n; i++) {
+    for (size_t i = 0; i < root->n && specific; i++) {
+        /* Without a known method there is no telling which keys belong:
+         * the method's own error is the one to fix. */
         const char *k = root->keys[i]->value;
-        if (key_allowed(k, common) || (specific && key_allowed(k, specific))) continue;
+        if (key_allowed(k, common) || key_allowed(k, specific)) continue;
         err(&l, root->keys[i], "unknown key '%s' in a %s segment", k,
             method && method->kind == YN_SCALAR ? method->value : "");
     }
