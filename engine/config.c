@@ -27,6 +27,7 @@ typedef struct {
 typedef struct {
     const char *file;
     cc_diags *diags;
+    cc_config *cfg;
 } loader;
 
 #define CFG(f) offsetof(cc_config, f)
@@ -111,9 +112,10 @@ static void set_str(char **slot, const char *v)
 
 /* Read a secret named by `key_env` / `key_file`.  The value is never echoed
  * in messages: only the variable or file name is. */
-static void load_secret(loader *l, const ynode *keynode, const char *base, const ynode *v,
-                        int is_file, char **slot)
+static void load_secret(loader *l, const char *section, const ynode *keynode, const char *base,
+                        const ynode *v, int is_file, char **slot)
 {
+    cc_config *cfg = l->cfg;
     if (v->kind != YN_SCALAR || !v->value[0]) {
         err_at(l, v, "'%s' must name %s", keynode->value,
                is_file ? "a file" : "an environment variable");
@@ -122,8 +124,17 @@ static void load_secret(loader *l, const ynode *keynode, const char *base, const
     if (!is_file) {
         const char *val = getenv(v->value);
         /* A missing variable is not an error at load time: commands that
-         * need the secret say so when they need it. */
-        if (val) set_str(slot, val);
+         * need the secret say so when they need it, at this place. */
+        if (val && *val) {
+            set_str(slot, val);
+        } else if (cfg) {
+            cfg->unset_secrets = xrealloc(cfg->unset_secrets, (cfg->n_unset_secrets + 1) * sizeof *cfg->unset_secrets);
+            cc_unset_secret *u = &cfg->unset_secrets[cfg->n_unset_secrets++];
+            u->key = xasprintf("%s.%s", section, keynode->value);
+            u->var = xstrdup(v->value);
+            u->line = v->line;
+            u->col = v->col;
+        }
         return;
     }
     char *path = v->value[0] == '/' ? xstrdup(v->value) : xasprintf("%s/%s", base, v->value);
@@ -241,7 +252,7 @@ static void load_fields(loader *l, const ynode *map, const field *fields, void *
             set_str((char **)slot, v->value);
             break;
         case F_SECRET:
-            load_secret(l, k, base_dir, v, secret_file, (char **)slot);
+            load_secret(l, section, k, base_dir, v, secret_file, (char **)slot);
             break;
         case F_INT: {
             long n;
@@ -574,6 +585,11 @@ void config_free(cc_config *cfg)
     free(cfg->policy.coverage);
     free_transport(&cfg->email);
     free_transport(&cfg->sms_transport);
+    for (size_t i = 0; i < cfg->n_unset_secrets; i++) {
+        free(cfg->unset_secrets[i].key);
+        free(cfg->unset_secrets[i].var);
+    }
+    free(cfg->unset_secrets);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -593,7 +609,7 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
         return CC_ERR_CONFIG;
     }
     size_t before = diags->count;
-    loader l = {path, diags};
+    loader l = {path, diags, cfg};
     ynode *root = ydoc_parse(path, text, len, diags);
     free(text);
     if (!root) {
@@ -681,4 +697,24 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
         return CC_ERR_CONFIG;
     }
     return CC_OK;
+}
+
+const cc_unset_secret *config_unset_secret(const cc_config *cfg, const char *prefix)
+{
+    for (size_t i = 0; i < cfg->n_unset_secrets; i++)
+        if (strncmp(cfg->unset_secrets[i].key, prefix, strlen(prefix)) == 0) return &cfg->unset_secrets[i];
+    return NULL;
+}
+
+size_t config_report_unset_secrets(const cc_config *cfg, const char *prefix, cc_diags *diags)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_unset_secrets; i++) {
+        const cc_unset_secret *u = &cfg->unset_secrets[i];
+        if (strncmp(u->key, prefix, strlen(prefix)) != 0) continue;
+        cc_diag(diags, cfg->path, u->line, u->col,
+                "error: the environment variable %s (named by %s) is not set, or empty", u->var, u->key);
+        n++;
+    }
+    return n;
 }

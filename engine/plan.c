@@ -174,7 +174,9 @@ static int planner_open(planner *p)
         rc = -1;
     }
     if (!rc && p->cfg->unsubscribe.url && (!p->cfg->unsubscribe.secret || !*p->cfg->unsubscribe.secret)) {
-        /* Unsigned links would let anyone unsubscribe anyone: refuse. */
+        /* Unsigned links would let anyone unsubscribe anyone: refuse,
+         * where the secret is named when it names an unset variable. */
+        if (config_report_unset_secrets(p->cfg, "unsubscribe.", p->diags) == 0)
         cc_diag(p->diags, p->cfg->path, 0, 0,
                 "%serror: unsubscribe.url is set but its secret is empty: set the variable named by "
                 "unsubscribe.secret_env, or unsubscribe.secret_file", p->cfg->path ? "" : "carecast: ");
