@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "serve.h"
 #include "ydoc.h"
 
 typedef enum { F_STR, F_INT, F_BOOL, F_NUM, F_DURATION, F_SECRET, F_PATH, F_HEADERS } field_type;
@@ -178,6 +179,19 @@ static void load_headers(loader *l, const ynode *keynode, const ynode *v, cc_tra
     }
 }
 
+/* An address as From and Reply-To need it: one '@', something before
+ * it, a dotted domain after it, no blanks, quotes or angle brackets. */
+static int plain_address(const char *s)
+{
+    const char *at = strchr(s, '@');
+    if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.') return 0;
+    size_t n = strlen(s);
+    if (s[n - 1] == '.') return 0;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || strchr("\"<>(),;:[]\\", *p)) return 0;
+    return 1;
+}
+
 static int parse_int(const char *s, long *out)
 {
     char *end = NULL;
@@ -337,6 +351,12 @@ static void load_transport(loader *l, const ynode *node, cc_transport_config *tc
         if (!tc->from && !tc->messaging_service_sid)
             err_at(l, node, "transports.%s (twilio) needs 'from' or 'messaging_service_sid'", channel);
     }
+    /* A port is 1-65535: 0 or 70000 would only fail at the first send. */
+    const ynode *pn = ydoc_get(node, "port");
+    long pv = 0;
+    if (pn && pn->kind == YN_SCALAR && parse_int(pn->value, &pv) == 0 && pv >= 0 && pv <= 1000000000 &&
+        (pv < 1 || pv > 65535))
+        err_at(l, pn, "'port' must be a port number (1-65535), not '%s'", pn->value);
     if (tc->n_headers && !cc_streq(tc->type, "http-json"))
         err_at(l, ydoc_get(node, "headers"), "'headers' is only for the http-json transport");
 }
@@ -386,6 +406,12 @@ static void load_policy(loader *l, cc_config *cfg, const ynode *node)
             if (v->kind != YN_SCALAR || strlen(v->value) != 11 || v->value[5] != '-' ||
                 !valid_hhmm(v->value, 5) || !valid_hhmm(v->value + 6, 5)) {
                 err_at(l, v, "quiet_hours is written \"HH:MM-HH:MM\", e.g. \"21:00-08:00\"");
+                continue;
+            }
+            if (strncmp(v->value, v->value + 6, 5) == 0) {
+                /* Empty or the whole day: either way not what was meant. */
+                err_at(l, v, "quiet_hours starts and ends at the same time (%.5s); write the period, e.g. \"21:00-08:00\"",
+                       v->value);
                 continue;
             }
             set_str(&cfg->policy.quiet_hours, v->value);
@@ -629,6 +655,13 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
                 load_fields(&l, v, customer_fields, cfg, "customers", cfg->base);
             } else if (strcmp(k, "sender") == 0) {
                 load_fields(&l, v, sender_fields, cfg, "sender", cfg->base);
+                static const char *const addr_keys[] = {"email", "reply_to"};
+                for (int a = 0; a < 2 && v->kind == YN_MAP; a++) {
+                    const ynode *an = ydoc_get(v, addr_keys[a]);
+                    if (an && an->kind == YN_SCALAR && !ydoc_is_null(an) && !plain_address(an->value))
+                        err_at(&l, an, "sender.%s '%s' is not an email address (name@example.cn)", addr_keys[a],
+                               an->value);
+                }
             } else if (strcmp(k, "transports") == 0) {
                 if (v->kind != YN_MAP) {
                     err_at(&l, v, "'transports' must be a map with 'email' and/or 'sms'");
@@ -651,6 +684,16 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
                 load_fields(&l, v, unsubscribe_fields, cfg, "unsubscribe", cfg->base);
             } else if (strcmp(k, "serve") == 0) {
                 load_fields(&l, v, serve_fields, cfg, "serve", cfg->base);
+                /* Checked here, where it is written, not when serve starts. */
+                const ynode *ln = v->kind == YN_MAP ? ydoc_get(v, "listen") : NULL;
+                if (ln && ln->kind == YN_SCALAR && cfg->serve.listen) {
+                    struct sockaddr_storage sa;
+                    socklen_t salen = 0;
+                    int loop = 0;
+                    char why[200];
+                    if (serve_parse_listen(cfg->serve.listen, &sa, &salen, &loop, why, sizeof why) != CC_OK)
+                        err_at(&l, ln, "serve.listen: %s", why);
+                }
             } else {
                 int known = 0;
                 for (const field *f = top_fields; f->key; f++) known |= strcmp(f->key, k) == 0;
