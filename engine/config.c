@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -192,6 +193,17 @@ static int plain_address(const char *s)
     return 1;
 }
 
+/* http:// or https:// and a host, with no blanks or control characters
+ * (the value ends up in requests and in links sent to customers). */
+static int web_url(const char *s)
+{
+    const char *rest = !strncasecmp(s, "http://", 7) ? s + 7 : !strncasecmp(s, "https://", 8) ? s + 8 : NULL;
+    if (!rest || !*rest || *rest == '/') return 0;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) return 0;
+    return 1;
+}
+
 static int parse_int(const char *s, long *out)
 {
     char *end = NULL;
@@ -250,6 +262,14 @@ static void load_fields(loader *l, const ynode *map, const field *fields, void *
             continue;
         }
         if (secret_file < 0) continue;
+        if (l->cfg && v->kind == YN_SCALAR) {
+            cc_config *cfg = l->cfg;
+            cfg->locs = xrealloc(cfg->locs, (cfg->n_locs + 1) * sizeof *cfg->locs);
+            cc_key_loc *kl = &cfg->locs[cfg->n_locs++];
+            kl->key = strcmp(section, "the configuration") ? xasprintf("%s.%s", section, k->value) : xstrdup(k->value);
+            kl->line = v->line;
+            kl->col = v->col;
+        }
         void *slot = (char *)base_ptr + f->off;
         if (f->type == F_HEADERS) {
             load_headers(l, k, v, (cc_transport_config *)base_ptr);
@@ -351,6 +371,17 @@ static void load_transport(loader *l, const ynode *node, cc_transport_config *tc
         if (!tc->from && !tc->messaging_service_sid)
             err_at(l, node, "transports.%s (twilio) needs 'from' or 'messaging_service_sid'", channel);
     }
+    /* Zero connections or attempts would leave every message waiting. */
+    static const char *const at_least_one[] = {"connections", "max_attempts"};
+    for (int a = 0; a < 2; a++) {
+        const ynode *an = ydoc_get(node, at_least_one[a]);
+        long av = -1;
+        if (an && an->kind == YN_SCALAR && parse_int(an->value, &av) == 0 && av == 0)
+            err_at(l, an, "'%s' must be at least 1", at_least_one[a]);
+    }
+    const ynode *un = ydoc_get(node, "url");
+    if (un && un->kind == YN_SCALAR && tc->url && !web_url(tc->url))
+        err_at(l, un, "'url' must be an http:// or https:// URL, not '%s'", tc->url);
     /* A port is 1-65535: 0 or 70000 would only fail at the first send. */
     const ynode *pn = ydoc_get(node, "port");
     long pv = 0;
@@ -616,6 +647,8 @@ void config_free(cc_config *cfg)
         free(cfg->unset_secrets[i].var);
     }
     free(cfg->unset_secrets);
+    for (size_t i = 0; i < cfg->n_locs; i++) free(cfg->locs[i].key);
+    free(cfg->locs);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -682,8 +715,15 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
                 load_policy(&l, cfg, v);
             } else if (strcmp(k, "unsubscribe") == 0) {
                 load_fields(&l, v, unsubscribe_fields, cfg, "unsubscribe", cfg->base);
+                const ynode *un = v->kind == YN_MAP ? ydoc_get(v, "url") : NULL;
+                if (un && un->kind == YN_SCALAR && cfg->unsubscribe.url && !web_url(cfg->unsubscribe.url))
+                    err_at(&l, un, "unsubscribe.url must be an http:// or https:// URL, not '%s'", cfg->unsubscribe.url);
             } else if (strcmp(k, "serve") == 0) {
                 load_fields(&l, v, serve_fields, cfg, "serve", cfg->base);
+                const ynode *pu = v->kind == YN_MAP ? ydoc_get(v, "public_url") : NULL;
+                if (pu && pu->kind == YN_SCALAR && cfg->serve.public_url && !web_url(cfg->serve.public_url))
+                    err_at(&l, pu, "serve.public_url must be an http:// or https:// URL, not '%s'",
+                           cfg->serve.public_url);
                 /* Checked here, where it is written, not when serve starts. */
                 const ynode *ln = v->kind == YN_MAP ? ydoc_get(v, "listen") : NULL;
                 if (ln && ln->kind == YN_SCALAR && cfg->serve.listen) {
@@ -760,4 +800,15 @@ size_t config_report_unset_secrets(const cc_config *cfg, const char *prefix, cc_
         n++;
     }
     return n;
+}
+
+int config_locate(const cc_config *cfg, const char *key, int *line, int *col)
+{
+    for (size_t i = cfg->n_locs; i-- > 0;)
+        if (strcmp(cfg->locs[i].key, key) == 0) {
+            *line = cfg->locs[i].line;
+            *col = cfg->locs[i].col;
+            return 1;
+        }
+    return 0;
 }

@@ -54,6 +54,13 @@ typedef struct {
     int line, col;       /* of the variable's name in the file */
 } cc_unset_secret;
 
+/* Where a setting was written ("customers.email" -> line, column of its
+ * value), so later checks against the database can point at it. */
+typedef struct {
+    char *key;
+    int line, col;
+} cc_key_loc;
+
 typedef struct {
     char *path;          /* the config file as given; NULL when none was found */
     char *base;          /* folder that relative paths are resolved against */
@@ -101,6 +108,8 @@ typedef struct {
 
     cc_unset_secret *unset_secrets;
     size_t n_unset_secrets;
+    cc_key_loc *locs;
+    size_t n_locs;
 } cc_config;
 
 /* Load `path` (NULL: $CARECAST_CONFIG, else etc/carecast.yaml when it exists,
@@ -115,6 +124,9 @@ void config_free(cc_config *cfg);
 /* Report, as located errors, the unset secrets whose key starts with
  * `prefix` ("transports.", "unsubscribe.", ...).  Returns how many. */
 size_t config_report_unset_secrets(const cc_config *cfg, const char *prefix, cc_diags *diags);
+/* 1 and the place of setting `key` ("customers.email") when the file
+ * sets it, else 0. */
+int config_locate(const cc_config *cfg, const char *key, int *line, int *col);
 /* The first unset secret under `prefix`, or NULL. */
 const cc_unset_secret *config_unset_secret(const cc_config *cfg, const char *prefix);
 

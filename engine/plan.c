@@ -166,13 +166,34 @@ static int planner_open(planner *p)
     db_quote_ident(p->cfg->customers.id, &sql);
     cc_buf_puts(&sql, " = ?");
     int rc = 0;
-    if (!db_table_exists(p->db, p->cfg->customers.table)) {
+    int cl = 0, cc = 0;
+    if (!db_table_exists(p->db, p->cfg->customers.table) && config_locate(p->cfg, "customers.table", &cl, &cc)) {
+        cc_diag(p->diags, p->cfg->path, cl, cc, "error: customers.table: the database has no table '%s'",
+                p->cfg->customers.table);
+        rc = -1;
+    } else if (!db_table_exists(p->db, p->cfg->customers.table)) {
         cc_diag(p->diags, p->cfg->path ? p->cfg->path : NULL, 0, 0,
                 "%serror: the database has no customers table '%s' (import one with 'carecast import %s FILE.csv', "
                 "or make demo data with 'carecast demo-data')",
                 p->cfg->path ? "" : "carecast: ", p->cfg->customers.table, p->cfg->customers.table);
         rc = -1;
     }
+    /* A column mapping the file sets must name a column: a typo would
+     * otherwise read as "no address" for every customer. */
+    const struct { const char *key, *col; } mapped[] = {
+        {"customers.id", p->cfg->customers.id}, {"customers.email", p->cfg->customers.email},
+        {"customers.phone", p->cfg->customers.phone}, {"customers.birth_date", p->cfg->customers.birth_date},
+        {"customers.locale", p->cfg->customers.locale}, {"customers.timezone", p->cfg->customers.timezone},
+        {"customers.email_opt_in", p->cfg->customers.email_opt_in},
+        {"customers.sms_opt_in", p->cfg->customers.sms_opt_in},
+        {"customers.preferred_channel", p->cfg->customers.preferred_channel}};
+    for (size_t i = 0; !rc && i < sizeof mapped / sizeof mapped[0]; i++)
+        if (mapped[i].col && config_locate(p->cfg, mapped[i].key, &cl, &cc) &&
+            !db_has_column(p->db, p->cfg->customers.table, mapped[i].col)) {
+            cc_diag(p->diags, p->cfg->path, cl, cc, "error: %s: table '%s' has no column '%s'", mapped[i].key,
+                    p->cfg->customers.table, mapped[i].col);
+            rc = -1;
+        }
     if (!rc && p->cfg->unsubscribe.url && (!p->cfg->unsubscribe.secret || !*p->cfg->unsubscribe.secret)) {
         /* Unsigned links would let anyone unsubscribe anyone: refuse,
          * where the secret is named when it names an unset variable. */

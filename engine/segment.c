@@ -272,7 +272,14 @@ cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, cons
     expr_register_functions(db);
     cc_code rc = CC_OK;
     if (!db_table_exists(db, cfg->customers.table)) {
-        cc_diag(diags, s->file, 1, 1, "error: the database has no customers table '%s'", cfg->customers.table);
+        int cl = 0, cc = 0;
+        /* Where the table is named, when the configuration names it: the
+         * same message as the campaigns' check, so it is said once. */
+        if (config_locate(cfg, "customers.table", &cl, &cc))
+            cc_diag(diags, cfg->path, cl, cc, "error: customers.table: the database has no table '%s'",
+                    cfg->customers.table);
+        else
+            cc_diag(diags, s->file, 1, 1, "error: the database has no customers table '%s'", cfg->customers.table);
         return CC_ERR_INPUT;
     }
     if (check_expr(&x, &s->value, "value", 0, 1, 0) != CC_OK) rc = CC_ERR_INPUT;

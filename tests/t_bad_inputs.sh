@@ -273,6 +273,13 @@ for exp in "$BAD"/serve/*.expect; do
   if [ -z "$why" ]; then ok "$name"
   else not_ok "$name" "$why; log: $(tail -n 3 "$T/serve.err" | head -c 500)"; fi
 done
+# The good twin of the serve cases: a valid one-click unsubscribe answers
+# 200 and does change the database, so "unchanged" above was a real check.
+SUM=$(db_sum "$SW/var/carecast.db")
+TOKEN=djEfQzIfYm9iQGV4YW1wbGUuY29t.FjAy_JdXuU_1WnwcTVW5I_O6-pZBrcqtvRw3fNFBISw  # C2, bob@example.com, signed with T_BAD_UNSUB_SECRET
+got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X POST -d 'List-Unsubscribe=One-Click' "http://127.0.0.1:$PORT/unsubscribe/$TOKEN")
+if [ "$got" = 200 ] && [ "$(db_sum "$SW/var/carecast.db")" != "$SUM" ]; then ok "serve good twin: a signed one-click unsubscribe is 200 and writes"
+else not_ok "serve good twin: a signed one-click unsubscribe is 200 and writes" "HTTP $got"; fi
 kill -TERM "$SPID" 2>/dev/null
 wait "$SPID"; src=$?
 if [ $src -eq 0 ] && ! sanitizer "$T/serve.err"; then ok "serve: exits 0 on SIGTERM after the bad requests, no sanitizer report"
