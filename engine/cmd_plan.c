@@ -128,7 +128,7 @@ static cc_code compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         if (f && f->only_campaign && strcmp(f->only_campaign, camps[i].id) != 0) continue;
-        if (plan_check_campaign(c->db, &c->cfg, &c->clock, &camps[i], &diags) != CC_OK) bad = 1;
+        if (plan_check_templates(c->db, &c->cfg, &c->clock, &camps[i], &diags) != CC_OK) bad = 1;
     }
     if (bad) {
         cc_diag_print(&diags, stderr);

@@ -197,7 +197,12 @@ static int planner_open(planner *p)
     if (!rc && p->cfg->unsubscribe.url && (!p->cfg->unsubscribe.secret || !*p->cfg->unsubscribe.secret)) {
         /* Unsigned links would let anyone unsubscribe anyone: refuse,
          * where the secret is named when it names an unset variable. */
-        if (config_report_unset_secrets(p->cfg, "unsubscribe.", p->diags) == 0)
+        const cc_unset_secret *u = config_unset_secret(p->cfg, "unsubscribe.");
+        if (u)
+            cc_diag(p->diags, p->cfg->path, u->line, u->col,
+                    "error: unsubscribe.url is set but its secret is empty: the environment variable %s (named by %s) "
+                    "is not set, or empty", u->var, u->key);
+        else
         cc_diag(p->diags, p->cfg->path, 0, 0,
                 "%serror: unsubscribe.url is set but its secret is empty: set the variable named by "
                 "unsubscribe.secret_env, or unsubscribe.secret_file", p->cfg->path ? "" : "carecast: ");
@@ -997,8 +1002,26 @@ static void check_template_var(void *arg, const char *file, const char *path, in
     }
 }
 
+static cc_code check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
+                              cc_diags *diags, int queries);
+
 cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
                             cc_diags *diags)
+{
+    return check_campaign(db, cfg, clk, c, diags, 1);
+}
+
+cc_code plan_check_templates(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
+                             cc_diags *diags)
+{
+    return check_campaign(db, cfg, clk, c, diags, 0);
+}
+
+/* lint's checks of one campaign; `queries` 0 leaves out the audience,
+ * when and vars expressions (trigger ignores when, and planning compiles
+ * them itself). */
+static cc_code check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
+                              cc_diags *diags, int queries)
 {
     planner p;
     planner_init(&p, db, cfg, clk, diags);
@@ -1006,10 +1029,12 @@ cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *c
     cc_code rc = planner_open(&p) == 0 ? CC_OK : CC_ERR_INPUT;
     for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) {
         const cc_step *st = &c->steps[s];
-        step_query q;
-        if (compile_step(&p, c, st, &q, NULL) != CC_OK) rc = CC_ERR_INPUT;
-        expr_ctx_free(&q.x);
-        cc_buf_free(&q.sql);
+        if (queries) {
+            step_query q;
+            if (compile_step(&p, c, st, &q, NULL) != CC_OK) rc = CC_ERR_INPUT;
+            expr_ctx_free(&q.x);
+            cc_buf_free(&q.sql);
+        }
         /* A missing template is one mistake, however many channels need
          * it: one error, at the `template:` value. */
         int tl = st->template_line ? st->template_line : st->line, tc = st->template_line ? st->template_col : st->col;
