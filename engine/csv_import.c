@@ -1016,6 +1016,14 @@ cc_code csv_import(sqlite3 *db, const cc_config *cfg, const char *table, const c
             c->name = "?";
             continue;
         }
+        int ctl = 0;
+        for (size_t k = 0; k < r.len[i]; k++) ctl |= (unsigned char)r.fields[i][k] < 0x20 || r.fields[i][k] == 0x7f;
+        if (ctl) {
+            err(&im, r.rec_line, "header column %zu holds a line break or control character (a quote left open?)",
+                i + 1);
+            c->name = "?";
+            continue;
+        }
         if (has_bom(r.fields[i], r.len[i])) {
             err(&im, r.rec_line, "a byte order mark (U+FEFF) in header column %zu: were two files joined? Remove it",
                 i + 1);
