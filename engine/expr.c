@@ -687,6 +687,12 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
             }
         }
     }
+    if (!strcmp(fname, "date") && nargs == 1 && args[0].type == ET_TEXT && (*astart[0] == '"' || *astart[0] == '\'')) {
+        /* A quoted literal that is no calendar date: SQLite's date() would
+         * answer null and the condition would select nobody, silently. */
+        error_at(ps, astart[0], "date() of a text that is no date (write YYYY-MM-DD, a real day)");
+        goto done;
+    }
     char *today = param_text(ps, ps->ctx->today);
     const char *a0 = args[0].sql, *a1 = nargs > 1 ? args[1].sql : NULL;
     if (!strcmp(fname, "days_since"))
