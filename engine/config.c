@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "liquid.h"
 #include "serve.h"
 #include "ydoc.h"
 
@@ -370,6 +371,21 @@ static void load_transport(loader *l, const ynode *node, cc_transport_config *tc
         if (!tc->account_sid) err_at(l, node, "transports.%s (twilio) needs an 'account_sid'", channel);
         if (!tc->from && !tc->messaging_service_sid)
             err_at(l, node, "transports.%s (twilio) needs 'from' or 'messaging_service_sid'", channel);
+    }
+    /* The http-json body is a Liquid template: a syntax error in it is
+     * the file's, at its place, not a failure of every send. */
+    const ynode *bn = ydoc_get(node, "body");
+    if (bn && bn->kind == YN_SCALAR && tc->body) {
+        liq_error le = {0};
+        liq_options lo = {0, 0};
+        liq_template *lt = liq_parse(l->file, 1, tc->body, &lo, &le);
+        if (!lt) {
+            int line = bn->line + (le.line > 1 ? le.line - 1 : 0);
+            int col = le.line > 1 ? le.col : bn->col + (bn->quoted ? 1 : 0) + (le.col > 0 ? le.col - 1 : 0);
+            cc_diag(l->diags, l->file, line, col, "error: transports.%s.body: %s", channel, le.msg);
+            liq_error_clear(&le);
+        }
+        liq_free(lt);
     }
     /* Zero connections or attempts would leave every message waiting. */
     static const char *const at_least_one[] = {"connections", "max_attempts"};
