@@ -285,6 +285,16 @@ wait "$SPID"; src=$?
 if [ $src -eq 0 ] && ! sanitizer "$T/serve.err"; then ok "serve: exits 0 on SIGTERM after the bad requests, no sanitizer report"
 else not_ok "serve: exits 0 on SIGTERM, no sanitizer report" "exit $src: $(grep -A5 -E 'Sanitizer|runtime error' "$T/serve.err" | head -c 800)"; fi
 
+# Every file of the corpus belongs to a case with an expectation: an input
+# left without its .expect would otherwise never run.
+orphans=""
+for f in "$BAD"/config/* "$BAD"/segments/* "$BAD"/templates/* "$BAD"/expressions/* "$BAD"/csv/* "$BAD"/serve/*; do
+  [ -e "$f" ] || continue
+  b=$(basename "$f")
+  [ -e "$(dirname "$f")/${b%%.*}.expect" ] || orphans="$orphans $b"
+done
+check "every corpus file has its .expect${orphans:+ (not:$orphans)}" test -z "$orphans"
+
 summary=""
 for c in config segments templates expressions csv serve; do
   eval "summary=\"\$summary $c=\${count_$c:-0}\""
