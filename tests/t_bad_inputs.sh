@@ -233,6 +233,17 @@ at_exit "kill $SPID 2>/dev/null"
 if wait_port "$PORT" 20; then ok "serve: listening on 127.0.0.1:$PORT"
 else not_ok "serve: listening" "$(head -c 600 "$T/serve.err")"; fi
 
+# logged_since N REGEX: serve logged a line matching REGEX after its first
+# N lines (it logs when a request completes: wait up to two seconds).
+logged_since() {
+  _i=0
+  while [ $_i -lt 40 ]; do
+    tail -n +"$(($1 + 1))" "$T/serve.err" | grep -q -E "$2" && return 0
+    sleep 0.05; _i=$((_i + 1))
+  done
+  return 1
+}
+
 for exp in "$BAD"/serve/*.expect; do
   [ -e "$exp" ] || continue
   base=${exp%.expect}
@@ -256,17 +267,15 @@ for exp in "$BAD"/serve/*.expect; do
   SUM=$(db_sum "$SW/var/carecast.db")
   lines_before=$(grep -c '' "$T/serve.err")
   got=$(curl "$@" "http://127.0.0.1:$PORT$path" 2> "$T/curl.err")
-  sleep 0.05
   why=""
   if [ "$got" != "$status" ]; then why="HTTP $got, wanted $status"
   elif [ "$(db_sum "$SW/var/carecast.db")" != "$SUM" ]; then why="the database changed"
   elif ! kill -0 "$SPID" 2>/dev/null; then why="serve died"
   elif ! curl -s --max-time 5 "http://127.0.0.1:$PORT/health" | grep -q '^ok$'; then why="serve no longer answers /health"
-  elif [ "$(field "$exp" log)" = library ] &&
-       ! tail -n +"$((lines_before + 1))" "$T/serve.err" | grep -q -E "^carecast serve: http: "; then
+  elif [ "$(field "$exp" log)" = library ] && ! logged_since "$lines_before" "^carecast serve: http: "; then
     why="no log line from the HTTP library"
   elif [ "$(field "$exp" log)" != library ] &&
-       ! tail -n +"$((lines_before + 1))" "$T/serve.err" | grep -q -E "^carecast serve: [0-9.]+ $method [^ ]* $status\$"; then
+       ! logged_since "$lines_before" "^carecast serve: [0-9.]+ $method [^ ]* $status\$"; then
     why="no log line '$method ... $status'"
   elif grep -q -F "$SECRET" "$T/serve.err"; then why="the secret is in the log"
   fi
