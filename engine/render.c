@@ -90,6 +90,11 @@ static const char *front_matter(const char *path, const char *text, char **subje
     *body_line = 1;
     if (strncmp(text, "---\n", 4) != 0 && strncmp(text, "---\r\n", 5) != 0) return text;
     const char *start = strchr(text, '\n') + 1;
+    if (strncmp(start, "---", 3) == 0) {
+        cc_diag(diags, path, 2, 1, "error: the front matter is empty: write 'subject: ...' between the '---' lines");
+        *bad = 1;
+        return text;
+    }
     const char *end = strstr(start, "\n---");
     if (!end) {
         cc_diag(diags, path, 1, 1, "error: front matter opened with '---' is never closed");
@@ -115,7 +120,11 @@ static const char *front_matter(const char *path, const char *text, char **subje
     for (size_t i = 0; i < root->n; i++) {
         const char *k = root->keys[i]->value;
         const ynode *v = root->items[i];
-        if (!strcmp(k, "subject") && v->kind == YN_SCALAR) {
+        if (!strcmp(k, "subject") && (v->kind != YN_SCALAR || ydoc_is_null(v) || !v->value[0])) {
+            cc_diag(diags, path, v->line, v->col, "error: the subject must be one line of text, not %s",
+                    v->kind != YN_SCALAR ? ydoc_kind_name(v->kind) : "empty");
+            *bad = 1;
+        } else if (!strcmp(k, "subject")) {
             *subject = xstrdup(v->value);
             *subject_line = v->line;
         } else {
@@ -152,9 +161,12 @@ static cached *load(render_set *rs, const char *path, int email, cc_diags *diags
         free(text);
         return c;
     }
+    /* A byte order mark (Windows editors) is no part of the text: it would
+     * hide the front matter and, in an SMS, force UCS-2 for nothing. */
+    const char *src = strncmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;
     char *subject = NULL;
     int subject_line = 1, body_line = 1, bad = 0;
-    const char *body = email ? front_matter(path, text, &subject, &subject_line, &body_line, diags, &bad) : text;
+    const char *body = email ? front_matter(path, src, &subject, &subject_line, &body_line, diags, &bad) : src;
     if (email && !bad && !subject) {
         cc_diag(diags, path, 1, 1, "error: an email template starts with front matter: ---\\nsubject: ...\\n---");
         bad = 1;
@@ -229,7 +241,7 @@ static const tpl *load_partial(void *arg, const char *name, int *missing, cc_dia
         c->broken = 1;
         *missing = 0;
     } else {
-        c->body = tpl_compile(path, 1, text, diags);
+        c->body = tpl_compile(path, 1, strncmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text, diags);
         c->broken = !c->body;
         *missing = 0;
     }

@@ -111,6 +111,15 @@ twin plan plan
 twin segment segment
 twin import import customers good.csv
 
+# Not bad input: a template saved with a byte order mark (Windows editors)
+# is read without it, so its front matter is found and lint is clean.
+rm -rf "$T/twin"; cp -a "$FIX" "$T/twin"
+for f in "$T/twin/templates/case.sms.liquid" "$T/twin/templates/case.email.liquid"; do
+  { printf '\357\273\277'; cat "$f"; } > "$f.new" && mv "$f.new" "$f"
+done
+cc_in "$T/twin" lint > "$T/out" 2> "$T/err"; rc=$?
+check "templates with a leading byte order mark lint clean" test $rc -eq 0
+
 # ---- the .expect reader ---------------------------------------------------
 # field FILE KEY: the value of the first `KEY:` line (empty when none).
 field() { sed -n "s/^$2: //p" "$1" | head -n 1; }
