@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "csv_import.h"
 #include "liquid.h"
 #include "serve.h"
 #include "ydoc.h"
@@ -702,6 +703,12 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
             const ynode *v = root->items[i];
             if (strcmp(k, "customers") == 0) {
                 load_fields(&l, v, customer_fields, cfg, "customers", cfg->base);
+                /* Local numbers are made E.164 with it: a country carecast
+                 * cannot normalise would fail every such row on import. */
+                const ynode *dc = v->kind == YN_MAP ? ydoc_get(v, "default_country") : NULL;
+                if (dc && dc->kind == YN_SCALAR && !csv_phone_country_known(dc->value))
+                    err_at(&l, dc, "customers.default_country '%s' is not a country carecast normalises numbers for (%s)",
+                           dc->value, csv_phone_country_codes());
             } else if (strcmp(k, "sender") == 0) {
                 load_fields(&l, v, sender_fields, cfg, "sender", cfg->base);
                 static const char *const addr_keys[] = {"email", "reply_to"};

@@ -377,6 +377,18 @@ static const struct {
     {"FR", "33", 1, 9, 9, 0},     {"IN", "91", 0, 10, 10, 0},
 };
 
+const char *csv_phone_country_codes(void)
+{
+    return "CN, US, CA, GB, HK, MO, SG, TW, JP, KR, AU, DE, FR, IN";
+}
+
+int csv_phone_country_known(const char *iso)
+{
+    for (size_t i = 0; iso && i < sizeof countries / sizeof *countries; i++)
+        if (strcasecmp(iso, countries[i].iso) == 0) return 1;
+    return 0;
+}
+
 /* Normalise a phone number to E.164 in `out`; 0 when impossible. */
 static int norm_phone(const char *s, size_t n, const char *country, cc_buf *out)
 {
