@@ -168,8 +168,10 @@ void cc_buf_free(cc_buf *b)
 
 void cc_diag(cc_diags *d, const char *file, int line, int col, const char *fmt, ...)
 {
-    d->count++;
-    if (d->limit && d->n >= d->limit) return;
+    if (d->limit && d->n >= d->limit) {
+        d->count++;
+        return;
+    }
     cc_buf b = CC_BUF_INIT;
     if (file) cc_buf_puts(&b, file);
     if (file && line > 0) cc_buf_printf(&b, ":%d", line);
@@ -179,6 +181,14 @@ void cc_diag(cc_diags *d, const char *file, int line, int col, const char *fmt, 
     va_start(ap, fmt);
     cc_buf_vprintf(&b, fmt, ap);
     va_end(ap);
+    /* One mistake, one message: a check that runs once per campaign (the
+     * configuration's, say) must not repeat itself. */
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->msgs[i], cc_buf_str(&b)) == 0) {
+            cc_buf_free(&b);
+            return;
+        }
+    d->count++;
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 8;
         d->msgs = xrealloc(d->msgs, d->cap * sizeof *d->msgs);

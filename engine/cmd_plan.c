@@ -58,6 +58,9 @@ cc_code cmd_lint(cli *c)
     }
     for (size_t i = 0; i < n; i++)
         if (plan_check_campaign(c->db, &c->cfg, &c->clock, &camps[i], &diags) != CC_OK) problems = 1;
+    /* Secrets the transports name but the environment lacks: send would
+     * refuse to start, so lint says so now, where they are named. */
+    if (config_report_unset_secrets(&c->cfg, "transports.", &diags)) problems = 1;
     cc_segment *segs = NULL;
     size_t nseg = 0;
     if (segment_load_dir(c->cfg.rules, &segs, &nseg, &diags) != CC_OK) problems = 1;
@@ -151,6 +154,19 @@ static cc_code compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *
 {
     cc_diags diags = {.limit = 100};
     memset(pl, 0, sizeof *pl);
+    /* What lint refuses is not planned: the template checks (unknown
+     * variables, columns, vars) run here too, before anything is
+     * computed, so a typo is an error and not an empty string sent. */
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (f && f->only_campaign && strcmp(f->only_campaign, camps[i].id) != 0) continue;
+        if (plan_check_templates(c->db, &c->cfg, &c->clock, &camps[i], &diags) != CC_OK) bad = 1;
+    }
+    if (bad) {
+        cc_diag_print(&diags, stderr);
+        cc_diags_free(&diags);
+        return CC_ERR_INPUT;
+    }
     plan_stats stats;
     cc_code rc = plan_compute(c->db, &c->cfg, &c->clock, camps, n, f, pl, &diags, &stats);
     cc_diag_print(&diags, stderr);
@@ -310,6 +326,17 @@ cc_code cmd_preview(cli *c)
     return rc;
 }
 
+/* A transport whose secret is named but unset cannot deliver: refuse
+ * before anything is planned, claimed or written. */
+static cc_code transports_ready(cli *c)
+{
+    cc_diags diags = {.limit = 20};
+    size_t n = config_report_unset_secrets(&c->cfg, "transports.", &diags);
+    cc_diag_print(&diags, stderr);
+    cc_diags_free(&diags);
+    return n ? CC_ERR_CONFIG : CC_OK;
+}
+
 static cc_code do_send(cli *c, size_t limit)
 {
     send_totals tot;
@@ -333,7 +360,8 @@ cc_code cmd_send(cli *c)
         fprintf(stderr, "usage: carecast send [--limit N]\n");
         return CC_ERR_USAGE;
     }
-    cc_code rc = open_existing_db(c);
+    cc_code rc = transports_ready(c);
+    if (rc == CC_OK) rc = open_existing_db(c);
     if (rc != CC_OK) return rc;
     return do_send(c, (size_t)limit);
 }
@@ -347,7 +375,9 @@ cc_code cmd_run(cli *c)
     }
     /* Segments a day old are recomputed first, so `segment.X` and
      * `previous()` see today's customers (campaigns.md section 8). */
-    cc_code rc = access(c->cfg.database, F_OK) == 0 ? segments_refresh_if_stale(c) : CC_OK;
+    cc_code rc = transports_ready(c);
+    if (rc != CC_OK) return rc;
+    rc = access(c->cfg.database, F_OK) == 0 ? segments_refresh_if_stale(c) : CC_OK;
     if (rc == CC_OK) rc = do_plan(c, 0, 0);
     if (rc != CC_OK) return rc;
     return do_send(c, 0);

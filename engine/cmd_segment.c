@@ -43,6 +43,17 @@ static cc_code compute(cli *c, int only_if_stale)
     }
     char today[11], local[20];
     now_local(c, local, today);
+    /* The same checks as lint (types of value, if, recency...): a rule
+     * lint refuses is never computed into labels. */
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (segment_check(c->db, &c->cfg, today, &segs[i], &diags) != CC_OK) bad = 1;
+    if (bad) {
+        cc_diag_print(&diags, stderr);
+        cc_diags_free(&diags);
+        segments_free(segs, n);
+        return CC_ERR_INPUT;
+    }
     segment_result *res = xcalloc(n, sizeof *res);
     rc = segment_compute(c->db, &c->cfg, c->clock.now, today, local, segs, n, res, &diags);
     cc_diag_print(&diags, stderr);

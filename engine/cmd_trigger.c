@@ -272,6 +272,19 @@ cc_code cmd_trigger(cli *c)
             goto out;
         }
     }
+    /* Recorded messages are delivered at once: a transport whose secret
+     * is named but unset refuses before anything is recorded. */
+    {
+        cc_diags sd = {.limit = 20};
+        size_t unset = config_report_unset_secrets(&c->cfg, "transports.", &sd);
+        cc_diag_print(&sd, stderr);
+        cc_diags_free(&sd);
+        if (unset) {
+            cc_buf_free(&sum);
+            rc = CC_ERR_CONFIG;
+            goto out;
+        }
+    }
     size_t recorded = 0;
     rc = plan_record(c->db, &c->clock, &pl, &recorded);
     if (rc == CC_OK && !text) cmdplan_print_items(c, &pl);

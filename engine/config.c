@@ -11,9 +11,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "csv_import.h"
+#include "liquid.h"
+#include "serve.h"
 #include "ydoc.h"
 
 typedef enum { F_STR, F_INT, F_BOOL, F_NUM, F_DURATION, F_SECRET, F_PATH, F_HEADERS } field_type;
@@ -27,6 +31,7 @@ typedef struct {
 typedef struct {
     const char *file;
     cc_diags *diags;
+    cc_config *cfg;
 } loader;
 
 #define CFG(f) offsetof(cc_config, f)
@@ -111,9 +116,10 @@ static void set_str(char **slot, const char *v)
 
 /* Read a secret named by `key_env` / `key_file`.  The value is never echoed
  * in messages: only the variable or file name is. */
-static void load_secret(loader *l, const ynode *keynode, const char *base, const ynode *v,
-                        int is_file, char **slot)
+static void load_secret(loader *l, const char *section, const ynode *keynode, const char *base,
+                        const ynode *v, int is_file, char **slot)
 {
+    cc_config *cfg = l->cfg;
     if (v->kind != YN_SCALAR || !v->value[0]) {
         err_at(l, v, "'%s' must name %s", keynode->value,
                is_file ? "a file" : "an environment variable");
@@ -122,8 +128,17 @@ static void load_secret(loader *l, const ynode *keynode, const char *base, const
     if (!is_file) {
         const char *val = getenv(v->value);
         /* A missing variable is not an error at load time: commands that
-         * need the secret say so when they need it. */
-        if (val) set_str(slot, val);
+         * need the secret say so when they need it, at this place. */
+        if (val && *val) {
+            set_str(slot, val);
+        } else if (cfg) {
+            cfg->unset_secrets = xrealloc(cfg->unset_secrets, (cfg->n_unset_secrets + 1) * sizeof *cfg->unset_secrets);
+            cc_unset_secret *u = &cfg->unset_secrets[cfg->n_unset_secrets++];
+            u->key = xasprintf("%s.%s", section, keynode->value);
+            u->var = xstrdup(v->value);
+            u->line = v->line;
+            u->col = v->col;
+        }
         return;
     }
     char *path = v->value[0] == '/' ? xstrdup(v->value) : xasprintf("%s/%s", base, v->value);
@@ -165,6 +180,30 @@ static void load_headers(loader *l, const ynode *keynode, const ynode *v, cc_tra
         tc->headers = xrealloc(tc->headers, (tc->n_headers + 1) * sizeof *tc->headers);
         tc->headers[tc->n_headers++] = xasprintf("%s: %s", hk->value, hv->value);
     }
+}
+
+/* An address as From and Reply-To need it: one '@', something before
+ * it, a dotted domain after it, no blanks, quotes or angle brackets. */
+static int plain_address(const char *s)
+{
+    const char *at = strchr(s, '@');
+    if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.') return 0;
+    size_t n = strlen(s);
+    if (s[n - 1] == '.') return 0;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || strchr("\"<>(),;:[]\\", *p)) return 0;
+    return 1;
+}
+
+/* http:// or https:// and a host, with no blanks or control characters
+ * (the value ends up in requests and in links sent to customers). */
+static int web_url(const char *s)
+{
+    const char *rest = !strncasecmp(s, "http://", 7) ? s + 7 : !strncasecmp(s, "https://", 8) ? s + 8 : NULL;
+    if (!rest || !*rest || *rest == '/') return 0;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) return 0;
+    return 1;
 }
 
 static int parse_int(const char *s, long *out)
@@ -225,6 +264,14 @@ static void load_fields(loader *l, const ynode *map, const field *fields, void *
             continue;
         }
         if (secret_file < 0) continue;
+        if (l->cfg && v->kind == YN_SCALAR) {
+            cc_config *cfg = l->cfg;
+            cfg->locs = xrealloc(cfg->locs, (cfg->n_locs + 1) * sizeof *cfg->locs);
+            cc_key_loc *kl = &cfg->locs[cfg->n_locs++];
+            kl->key = strcmp(section, "the configuration") ? xasprintf("%s.%s", section, k->value) : xstrdup(k->value);
+            kl->line = v->line;
+            kl->col = v->col;
+        }
         void *slot = (char *)base_ptr + f->off;
         if (f->type == F_HEADERS) {
             load_headers(l, k, v, (cc_transport_config *)base_ptr);
@@ -241,7 +288,7 @@ static void load_fields(loader *l, const ynode *map, const field *fields, void *
             set_str((char **)slot, v->value);
             break;
         case F_SECRET:
-            load_secret(l, k, base_dir, v, secret_file, (char **)slot);
+            load_secret(l, section, k, base_dir, v, secret_file, (char **)slot);
             break;
         case F_INT: {
             long n;
@@ -326,6 +373,38 @@ static void load_transport(loader *l, const ynode *node, cc_transport_config *tc
         if (!tc->from && !tc->messaging_service_sid)
             err_at(l, node, "transports.%s (twilio) needs 'from' or 'messaging_service_sid'", channel);
     }
+    /* The http-json body is a Liquid template: a syntax error in it is
+     * the file's, at its place, not a failure of every send. */
+    const ynode *bn = ydoc_get(node, "body");
+    if (bn && bn->kind == YN_SCALAR && tc->body) {
+        liq_error le = {0};
+        liq_options lo = {0, 0};
+        liq_template *lt = liq_parse(l->file, 1, tc->body, &lo, &le);
+        if (!lt) {
+            int line = bn->line + (le.line > 1 ? le.line - 1 : 0);
+            int col = le.line > 1 ? le.col : bn->col + (bn->quoted ? 1 : 0) + (le.col > 0 ? le.col - 1 : 0);
+            cc_diag(l->diags, l->file, line, col, "error: transports.%s.body: %s", channel, le.msg);
+            liq_error_clear(&le);
+        }
+        liq_free(lt);
+    }
+    /* Zero connections or attempts would leave every message waiting. */
+    static const char *const at_least_one[] = {"connections", "max_attempts"};
+    for (int a = 0; a < 2; a++) {
+        const ynode *an = ydoc_get(node, at_least_one[a]);
+        long av = -1;
+        if (an && an->kind == YN_SCALAR && parse_int(an->value, &av) == 0 && av == 0)
+            err_at(l, an, "'%s' must be at least 1", at_least_one[a]);
+    }
+    const ynode *un = ydoc_get(node, "url");
+    if (un && un->kind == YN_SCALAR && tc->url && !web_url(tc->url))
+        err_at(l, un, "'url' must be an http:// or https:// URL, not '%s'", tc->url);
+    /* A port is 1-65535: 0 or 70000 would only fail at the first send. */
+    const ynode *pn = ydoc_get(node, "port");
+    long pv = 0;
+    if (pn && pn->kind == YN_SCALAR && parse_int(pn->value, &pv) == 0 && pv >= 0 && pv <= 1000000000 &&
+        (pv < 1 || pv > 65535))
+        err_at(l, pn, "'port' must be a port number (1-65535), not '%s'", pn->value);
     if (tc->n_headers && !cc_streq(tc->type, "http-json"))
         err_at(l, ydoc_get(node, "headers"), "'headers' is only for the http-json transport");
 }
@@ -375,6 +454,12 @@ static void load_policy(loader *l, cc_config *cfg, const ynode *node)
             if (v->kind != YN_SCALAR || strlen(v->value) != 11 || v->value[5] != '-' ||
                 !valid_hhmm(v->value, 5) || !valid_hhmm(v->value + 6, 5)) {
                 err_at(l, v, "quiet_hours is written \"HH:MM-HH:MM\", e.g. \"21:00-08:00\"");
+                continue;
+            }
+            if (strncmp(v->value, v->value + 6, 5) == 0) {
+                /* Empty or the whole day: either way not what was meant. */
+                err_at(l, v, "quiet_hours starts and ends at the same time (%.5s); write the period, e.g. \"21:00-08:00\"",
+                       v->value);
                 continue;
             }
             set_str(&cfg->policy.quiet_hours, v->value);
@@ -574,6 +659,13 @@ void config_free(cc_config *cfg)
     free(cfg->policy.coverage);
     free_transport(&cfg->email);
     free_transport(&cfg->sms_transport);
+    for (size_t i = 0; i < cfg->n_unset_secrets; i++) {
+        free(cfg->unset_secrets[i].key);
+        free(cfg->unset_secrets[i].var);
+    }
+    free(cfg->unset_secrets);
+    for (size_t i = 0; i < cfg->n_locs; i++) free(cfg->locs[i].key);
+    free(cfg->locs);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -593,7 +685,7 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
         return CC_ERR_CONFIG;
     }
     size_t before = diags->count;
-    loader l = {path, diags};
+    loader l = {path, diags, cfg};
     ynode *root = ydoc_parse(path, text, len, diags);
     free(text);
     if (!root) {
@@ -611,8 +703,21 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
             const ynode *v = root->items[i];
             if (strcmp(k, "customers") == 0) {
                 load_fields(&l, v, customer_fields, cfg, "customers", cfg->base);
+                /* Local numbers are made E.164 with it: a country carecast
+                 * cannot normalise would fail every such row on import. */
+                const ynode *dc = v->kind == YN_MAP ? ydoc_get(v, "default_country") : NULL;
+                if (dc && dc->kind == YN_SCALAR && !csv_phone_country_known(dc->value))
+                    err_at(&l, dc, "customers.default_country '%s' is not a country carecast normalises numbers for (%s)",
+                           dc->value, csv_phone_country_codes());
             } else if (strcmp(k, "sender") == 0) {
                 load_fields(&l, v, sender_fields, cfg, "sender", cfg->base);
+                static const char *const addr_keys[] = {"email", "reply_to"};
+                for (int a = 0; a < 2 && v->kind == YN_MAP; a++) {
+                    const ynode *an = ydoc_get(v, addr_keys[a]);
+                    if (an && an->kind == YN_SCALAR && !ydoc_is_null(an) && !plain_address(an->value))
+                        err_at(&l, an, "sender.%s '%s' is not an email address (name@example.cn)", addr_keys[a],
+                               an->value);
+                }
             } else if (strcmp(k, "transports") == 0) {
                 if (v->kind != YN_MAP) {
                     err_at(&l, v, "'transports' must be a map with 'email' and/or 'sms'");
@@ -633,8 +738,25 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
                 load_policy(&l, cfg, v);
             } else if (strcmp(k, "unsubscribe") == 0) {
                 load_fields(&l, v, unsubscribe_fields, cfg, "unsubscribe", cfg->base);
+                const ynode *un = v->kind == YN_MAP ? ydoc_get(v, "url") : NULL;
+                if (un && un->kind == YN_SCALAR && cfg->unsubscribe.url && !web_url(cfg->unsubscribe.url))
+                    err_at(&l, un, "unsubscribe.url must be an http:// or https:// URL, not '%s'", cfg->unsubscribe.url);
             } else if (strcmp(k, "serve") == 0) {
                 load_fields(&l, v, serve_fields, cfg, "serve", cfg->base);
+                const ynode *pu = v->kind == YN_MAP ? ydoc_get(v, "public_url") : NULL;
+                if (pu && pu->kind == YN_SCALAR && cfg->serve.public_url && !web_url(cfg->serve.public_url))
+                    err_at(&l, pu, "serve.public_url must be an http:// or https:// URL, not '%s'",
+                           cfg->serve.public_url);
+                /* Checked here, where it is written, not when serve starts. */
+                const ynode *ln = v->kind == YN_MAP ? ydoc_get(v, "listen") : NULL;
+                if (ln && ln->kind == YN_SCALAR && cfg->serve.listen) {
+                    struct sockaddr_storage sa;
+                    socklen_t salen = 0;
+                    int loop = 0;
+                    char why[200];
+                    if (serve_parse_listen(cfg->serve.listen, &sa, &salen, &loop, why, sizeof why) != CC_OK)
+                        err_at(&l, ln, "serve.listen: %s", why);
+                }
             } else {
                 int known = 0;
                 for (const field *f = top_fields; f->key; f++) known |= strcmp(f->key, k) == 0;
@@ -681,4 +803,35 @@ cc_code config_load(const char *path, cc_config *cfg, cc_diags *diags)
         return CC_ERR_CONFIG;
     }
     return CC_OK;
+}
+
+const cc_unset_secret *config_unset_secret(const cc_config *cfg, const char *prefix)
+{
+    for (size_t i = 0; i < cfg->n_unset_secrets; i++)
+        if (strncmp(cfg->unset_secrets[i].key, prefix, strlen(prefix)) == 0) return &cfg->unset_secrets[i];
+    return NULL;
+}
+
+size_t config_report_unset_secrets(const cc_config *cfg, const char *prefix, cc_diags *diags)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_unset_secrets; i++) {
+        const cc_unset_secret *u = &cfg->unset_secrets[i];
+        if (strncmp(u->key, prefix, strlen(prefix)) != 0) continue;
+        cc_diag(diags, cfg->path, u->line, u->col,
+                "error: the environment variable %s (named by %s) is not set, or empty", u->var, u->key);
+        n++;
+    }
+    return n;
+}
+
+int config_locate(const cc_config *cfg, const char *key, int *line, int *col)
+{
+    for (size_t i = cfg->n_locs; i-- > 0;)
+        if (strcmp(cfg->locs[i].key, key) == 0) {
+            *line = cfg->locs[i].line;
+            *col = cfg->locs[i].col;
+            return 1;
+        }
+    return 0;
 }

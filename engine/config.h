@@ -44,6 +44,23 @@ typedef struct {
     int64_t window_s;    /* a day, a week or a month (30 days, as caps) */
 } cc_coverage_rule;
 
+/* A secret named by `KEY_env: VARIABLE` whose variable is unset or empty
+ * when the config was loaded: not an error at load (not every command
+ * needs every secret), but the commands that need it, and lint, report it
+ * at the place it is named. */
+typedef struct {
+    char *key;           /* "transports.email.password_env", "unsubscribe.secret_env", ... */
+    char *var;           /* the variable's name */
+    int line, col;       /* of the variable's name in the file */
+} cc_unset_secret;
+
+/* Where a setting was written ("customers.email" -> line, column of its
+ * value), so later checks against the database can point at it. */
+typedef struct {
+    char *key;
+    int line, col;
+} cc_key_loc;
+
 typedef struct {
     char *path;          /* the config file as given; NULL when none was found */
     char *base;          /* folder that relative paths are resolved against */
@@ -88,6 +105,11 @@ typedef struct {
         char *public_url;  /* base URL Kannel reaches `serve` at, for dlr-url */
         char *secret;      /* resolved; must appear in callback URLs */
     } serve;
+
+    cc_unset_secret *unset_secrets;
+    size_t n_unset_secrets;
+    cc_key_loc *locs;
+    size_t n_locs;
 } cc_config;
 
 /* Load `path` (NULL: $CARECAST_CONFIG, else etc/carecast.yaml when it exists,
@@ -99,5 +121,13 @@ void config_defaults(cc_config *cfg);
 /* Resolve a path relative to the config's base folder; caller frees. */
 char *config_path(const cc_config *cfg, const char *p);
 void config_free(cc_config *cfg);
+/* Report, as located errors, the unset secrets whose key starts with
+ * `prefix` ("transports.", "unsubscribe.", ...).  Returns how many. */
+size_t config_report_unset_secrets(const cc_config *cfg, const char *prefix, cc_diags *diags);
+/* 1 and the place of setting `key` ("customers.email") when the file
+ * sets it, else 0. */
+int config_locate(const cc_config *cfg, const char *key, int *line, int *col);
+/* The first unset secret under `prefix`, or NULL. */
+const cc_unset_secret *config_unset_secret(const cc_config *cfg, const char *prefix);
 
 #endif

@@ -377,6 +377,18 @@ static const struct {
     {"FR", "33", 1, 9, 9, 0},     {"IN", "91", 0, 10, 10, 0},
 };
 
+const char *csv_phone_country_codes(void)
+{
+    return "CN, US, CA, GB, HK, MO, SG, TW, JP, KR, AU, DE, FR, IN";
+}
+
+int csv_phone_country_known(const char *iso)
+{
+    for (size_t i = 0; iso && i < sizeof countries / sizeof *countries; i++)
+        if (strcasecmp(iso, countries[i].iso) == 0) return 1;
+    return 0;
+}
+
 /* Normalise a phone number to E.164 in `out`; 0 when impossible. */
 static int norm_phone(const char *s, size_t n, const char *country, cc_buf *out)
 {
@@ -541,6 +553,18 @@ static int customer_kind(const importer *im, const char *name)
     return K_NONE;
 }
 
+/* A field is a name, an address, a note: anything near this size is a
+ * broken file (a quote never closed, a binary pasted in), not data. */
+#define MAX_FIELD (1 << 20)
+
+/* U+FEFF inside the data: only the file's first bytes may be a BOM. */
+static int has_bom(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 2 < n; i++)
+        if ((unsigned char)s[i] == 0xEF && (unsigned char)s[i + 1] == 0xBB && (unsigned char)s[i + 2] == 0xBF) return 1;
+    return 0;
+}
+
 /* Check and normalise field `i` of the record starting at `line`; the result
  * is in cols[i].val (NULL data/len 0 and *isnull for empty).  Returns 0 when
  * the value is invalid (reported). */
@@ -553,9 +577,18 @@ static int prepare_value(importer *im, size_t i, const char *s, size_t n, int li
         err(im, line, "NUL byte in column %s", c->name);
         return 0;
     }
+    if (n > MAX_FIELD) {
+        err(im, line, "the value in column %s is %zu bytes, larger than the %d MiB a field may hold", c->name, n,
+            MAX_FIELD >> 20);
+        return 0;
+    }
     if (utf8_valid_prefix((const unsigned char *)s, n) != n) {
         err(im, line, "invalid UTF-8 in column %s (if the file is GBK/GB18030, use --encoding gb18030)",
             c->name);
+        return 0;
+    }
+    if (has_bom(s, n)) {
+        err(im, line, "a byte order mark (U+FEFF) in column %s: were two files joined? Remove it", c->name);
         return 0;
     }
     if (c->kind != K_NONE) { /* trim blanks around standard customer fields */
@@ -992,6 +1025,20 @@ cc_code csv_import(sqlite3 *db, const cc_config *cfg, const char *table, const c
             utf8_valid_prefix((const unsigned char *)r.fields[i], r.len[i]) != r.len[i]) {
             err(&im, r.rec_line, "invalid UTF-8 or NUL byte in header column %zu%s", i + 1,
                 gb ? "" : " (if the file is GBK/GB18030, use --encoding gb18030)");
+            c->name = "?";
+            continue;
+        }
+        int ctl = 0;
+        for (size_t k = 0; k < r.len[i]; k++) ctl |= (unsigned char)r.fields[i][k] < 0x20 || r.fields[i][k] == 0x7f;
+        if (ctl) {
+            err(&im, r.rec_line, "header column %zu holds a line break or control character (a quote left open?)",
+                i + 1);
+            c->name = "?";
+            continue;
+        }
+        if (has_bom(r.fields[i], r.len[i])) {
+            err(&im, r.rec_line, "a byte order mark (U+FEFF) in header column %zu: were two files joined? Remove it",
+                i + 1);
             c->name = "?";
             continue;
         }

@@ -43,5 +43,9 @@ cc_code csv_import(sqlite3 *db, const cc_config *cfg, const char *table, const c
  * numbers read as `country` (ISO 3166 code, e.g. "CN").  1 on success, 0
  * when `s` is not a phone number. */
 int csv_phone_e164(const char *s, const char *country, cc_buf *out);
+/* 1 when local numbers of country `iso` (customers.default_country) can be
+ * normalised; the codes that can, for messages. */
+int csv_phone_country_known(const char *iso);
+const char *csv_phone_country_codes(void);
 
 #endif

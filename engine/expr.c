@@ -52,7 +52,13 @@ typedef struct {
     scope scopes[8];
     int depth;
     int agg_counter;
+    int nest;             /* sub-expressions open now: (, f(, not, - */
 } parser;
+
+/* The parser recurses once per parenthesis, call, 'not' and unary '-':
+ * deeper than this is no rule anyone writes, and must not be able to
+ * overflow the stack. */
+#define EXPR_MAX_NESTING 200
 
 static const char *const functions[] = {
     "days_since", "days_until", "months_since", "years_since", "date", "year", "month", "day",
@@ -424,6 +430,19 @@ static value segment_ref(parser *ps, const char *name_at, const char *name, cons
 
 static value parse_or(parser *ps);
 
+/* Enter one nesting level; 0 (with the error reported) when too deep. */
+static int nest_in(parser *ps)
+{
+    if (ps->nest >= EXPR_MAX_NESTING) {
+        if (!ps->failed)
+            error_at(ps, ps->tok.start, "the expression is nested too deeply (more than %d levels)", EXPR_MAX_NESTING);
+        return 0;
+    }
+    ps->nest++;
+    return 1;
+}
+
+
 static int dateish(expr_type t) { return t == ET_DATE || t == ET_DATETIME; }
 
 /* A text literal that is an ISO date counts as a date in comparisons. */
@@ -439,6 +458,13 @@ static value parse_duration_or_number(parser *ps)
 {
     double n = ps->tok.num;
     const char *start = ps->tok.start;
+    if (!isfinite(n) || fabs(n) > 1e15) {
+        /* strtod gives inf for 1e999; SQLite and the casts below would
+         * turn it into something nobody wrote. */
+        error_at(ps, start, "number %.*s is out of range", (int)ps->tok.len, start);
+        next(ps);
+        return mk(NULL, ET_UNKNOWN);
+    }
     next(ps);
     static const struct { const char *w; char unit; double mult; } units[] = {
         {"minute", 's', 60}, {"minutes", 's', 60}, {"hour", 's', 3600}, {"hours", 's', 3600},
@@ -452,6 +478,10 @@ static value parse_duration_or_number(parser *ps)
                 v.amount = n * units[i].mult;
                 v.unit = units[i].unit;
                 if (n != floor(n)) error_at(ps, start, "a duration needs a whole number");
+                /* 10,000 years either way: beyond that no calendar date
+                 * exists, and SQLite would answer null without a word. */
+                else if (fabs(v.amount) > (v.unit == 'm' ? 120000.0 : v.unit == 'd' ? 3652500.0 : 3652500.0 * 86400))
+                    error_at(ps, start, "a duration of at most 10000 years, not %.0f %s", n, units[i].w);
                 return v;
             }
         /* A word right after a number can only be an operator word or a
@@ -657,6 +687,12 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
             }
         }
     }
+    if (!strcmp(fname, "date") && nargs == 1 && args[0].type == ET_TEXT && (*astart[0] == '"' || *astart[0] == '\'')) {
+        /* A quoted literal that is no calendar date: SQLite's date() would
+         * answer null and the condition would select nobody, silently. */
+        error_at(ps, astart[0], "date() of a text that is no date (write YYYY-MM-DD, a real day)");
+        goto done;
+    }
     char *today = param_text(ps, ps->ctx->today);
     const char *a0 = args[0].sql, *a1 = nargs > 1 ? args[1].sql : NULL;
     if (!strcmp(fname, "days_since"))
@@ -822,7 +858,9 @@ static value parse_unary(parser *ps)
     if (is_op(ps, "-")) {
         const char *start = ps->tok.start;
         next(ps);
+        if (!nest_in(ps)) return mk(NULL, ET_UNKNOWN);
         value v = parse_unary(ps);
+        ps->nest--;
         if (v.type == ET_DURATION) {
             v.amount = -v.amount;
             return v;
@@ -1041,7 +1079,9 @@ static value parse_not(parser *ps)
     if (is_word(ps, "not")) {
         const char *start = ps->tok.start;
         next(ps);
+        if (!nest_in(ps)) return mk(NULL, ET_UNKNOWN);
         value v = parse_not(ps);
+        ps->nest--;
         if (!ps->failed && v.type != ET_BOOL && v.type != ET_UNKNOWN && v.type != ET_NULL)
             error_at(ps, start, "'not' needs a true/false value, not %s", expr_type_name(v.type));
         char *s = xasprintf("(NOT %s)", v.sql ? v.sql : "NULL");
@@ -1077,7 +1117,13 @@ static value parse_logic(parser *ps, int is_or)
     return l;
 }
 
-static value parse_or(parser *ps) { return parse_logic(ps, 1); }
+static value parse_or(parser *ps)
+{
+    if (!nest_in(ps)) return mk(NULL, ET_UNKNOWN);
+    value v = parse_logic(ps, 1);
+    ps->nest--;
+    return v;
+}
 
 cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *type)
 {

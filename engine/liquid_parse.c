@@ -31,7 +31,14 @@ typedef struct {
     tok *toks;
     size_t ntok, i;
     int in_liquid_tag;       /* parsing the lines of {% liquid %} */
+    int nest, vnest;         /* blocks, and nested values, open now */
 } parser;
+
+/* How deep blocks ({% if %} in {% for %} ...) and values ((1..(2..3)),
+ * a[b[c]]) may nest: the parser, the lint walk and the renderer recurse
+ * once per level, so a hostile template must not choose the stack depth.
+ * Ruby Liquid stops at 100 too ("Nesting too deep"). */
+#define LIQ_MAX_NESTING 100
 
 void liq_error_clear(liq_error *e)
 {
@@ -368,9 +375,23 @@ static void parse_path(lexer *x, liq_expr *e)
     }
 }
 
+static liq_expr *parse_expr_in(lexer *x);
+
 static liq_expr *parse_expr(lexer *x)
 {
     if (x->p->failed) return NULL;
+    if (x->p->vnest >= LIQ_MAX_NESTING) {
+        lerr(x, "values nested too deeply (more than %d levels)", LIQ_MAX_NESTING);
+        return NULL;
+    }
+    x->p->vnest++;
+    liq_expr *e = parse_expr_in(x);
+    x->p->vnest--;
+    return e;
+}
+
+static liq_expr *parse_expr_in(lexer *x)
+{
     liq_expr *e;
     switch (x->cur.k) {
     case L_STR:
@@ -633,7 +654,22 @@ static void never_closed(parser *p, const tok *t, const char *tag)
 
 static void parse_tag(parser *p, liq_block *b, const tok *t);
 
+static int parse_block_in(parser *p, liq_block *b, const char *const *ends, const tok **end_tok);
+
 static int parse_block(parser *p, liq_block *b, const char *const *ends, const tok **end_tok)
+{
+    if (p->nest >= LIQ_MAX_NESTING) {
+        const tok *t = &p->toks[p->i ? p->i - 1 : 0];
+        perr_at(p, t->line, t->col, "blocks nested too deeply (more than %d levels)", LIQ_MAX_NESTING);
+        return -1;
+    }
+    p->nest++;
+    int r = parse_block_in(p, b, ends, end_tok);
+    p->nest--;
+    return r;
+}
+
+static int parse_block_in(parser *p, liq_block *b, const char *const *ends, const tok **end_tok)
 {
     while (!p->failed && p->i < p->ntok) {
         const tok *t = &p->toks[p->i++];

@@ -44,7 +44,7 @@ struct liq_ctx {
     int depth;
     int in_render;             /* inside {% render %}: include is refused */
     const liq_template *t;
-    int line;
+    int line, col;             /* of the node or filter being rendered, for errors */
 };
 
 static void scope_set(scope *s, const char *name, lv v)
@@ -113,7 +113,7 @@ void liq_fail(liq_ctx *c, const char *fmt, ...)
     c->sh->err->msg = cc_buf_take(&b);
     c->sh->err->file = xstrdup(c->t->file);
     c->sh->err->line = c->line;
-    c->sh->err->col = 1;
+    c->sh->err->col = c->col > 0 ? c->col : 1;
 }
 
 lv_arena *liq_arena(liq_ctx *c) { return c->sh->a; }
@@ -204,10 +204,12 @@ static lv eval_chain(liq_ctx *c, const liq_chain *ch)
             kw[k] = f->kw[k];
             kwv[k] = eval(c, f->kwv[k]);
         }
-        int saved = c->line;
+        int saved = c->line, saved_col = c->col;
         c->line = f->line;
+        c->col = f->col;   /* a filter's error points at the filter */
         v = f->fn(c, v, args, na, kw, kwv, nk);
         c->line = saved;
+        c->col = saved_col;
     }
     return v;
 }
@@ -555,7 +557,7 @@ static void render_partial(liq_ctx *c, const liq_node *n, cc_buf *out)
 
     if (include) {
         const liq_template *saved_t = c->t;
-        int saved_line = c->line;
+        int saved_line = c->line, saved_col = c->col;
         c->depth++;
         for (size_t i = 0; i < m && !failed(c); i++) {
             if (n->with) scope_set(&c->scopes[c->nscopes - 1], var, items[i]);
@@ -563,6 +565,7 @@ static void render_partial(liq_ctx *c, const liq_node *n, cc_buf *out)
             render_block(c, &pt->body, out);
             c->t = saved_t;
             c->line = saved_line;
+            c->col = saved_col;
         }
         pop_scope(c);
         c->depth--;
@@ -593,6 +596,7 @@ static void render_partial(liq_ctx *c, const liq_node *n, cc_buf *out)
 static void render_node(liq_ctx *c, const liq_node *n, cc_buf *out)
 {
     c->line = n->line;
+    c->col = n->col;
     switch (n->k) {
     case N_TEXT: emit(c, out, n->text, n->len); break;
     case N_OUT: {

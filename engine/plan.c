@@ -205,15 +205,43 @@ static int planner_open(planner *p)
     db_quote_ident(p->cfg->customers.id, &sql);
     cc_buf_puts(&sql, " = ?");
     int rc = 0;
-    if (!db_table_exists(p->db, p->cfg->customers.table)) {
+    int cl = 0, cc = 0;
+    if (!db_table_exists(p->db, p->cfg->customers.table) && config_locate(p->cfg, "customers.table", &cl, &cc)) {
+        cc_diag(p->diags, p->cfg->path, cl, cc, "error: customers.table: the database has no table '%s'",
+                p->cfg->customers.table);
+        rc = -1;
+    } else if (!db_table_exists(p->db, p->cfg->customers.table)) {
         cc_diag(p->diags, p->cfg->path ? p->cfg->path : NULL, 0, 0,
                 "%serror: the database has no customers table '%s' (import one with 'carecast import %s FILE.csv', "
                 "or make demo data with 'carecast demo-data')",
                 p->cfg->path ? "" : "carecast: ", p->cfg->customers.table, p->cfg->customers.table);
         rc = -1;
     }
+    /* A column mapping the file sets must name a column: a typo would
+     * otherwise read as "no address" for every customer. */
+    const struct { const char *key, *col; } mapped[] = {
+        {"customers.id", p->cfg->customers.id}, {"customers.email", p->cfg->customers.email},
+        {"customers.phone", p->cfg->customers.phone}, {"customers.birth_date", p->cfg->customers.birth_date},
+        {"customers.locale", p->cfg->customers.locale}, {"customers.timezone", p->cfg->customers.timezone},
+        {"customers.email_opt_in", p->cfg->customers.email_opt_in},
+        {"customers.sms_opt_in", p->cfg->customers.sms_opt_in},
+        {"customers.preferred_channel", p->cfg->customers.preferred_channel}};
+    for (size_t i = 0; !rc && i < sizeof mapped / sizeof mapped[0]; i++)
+        if (mapped[i].col && config_locate(p->cfg, mapped[i].key, &cl, &cc) &&
+            !db_has_column(p->db, p->cfg->customers.table, mapped[i].col)) {
+            cc_diag(p->diags, p->cfg->path, cl, cc, "error: %s: table '%s' has no column '%s'", mapped[i].key,
+                    p->cfg->customers.table, mapped[i].col);
+            rc = -1;
+        }
     if (!rc && p->cfg->unsubscribe.url && (!p->cfg->unsubscribe.secret || !*p->cfg->unsubscribe.secret)) {
-        /* Unsigned links would let anyone unsubscribe anyone: refuse. */
+        /* Unsigned links would let anyone unsubscribe anyone: refuse,
+         * where the secret is named when it names an unset variable. */
+        const cc_unset_secret *u = config_unset_secret(p->cfg, "unsubscribe.");
+        if (u)
+            cc_diag(p->diags, p->cfg->path, u->line, u->col,
+                    "error: unsubscribe.url is set but its secret is empty: the environment variable %s (named by %s) "
+                    "is not set, or empty", u->var, u->key);
+        else
         cc_diag(p->diags, p->cfg->path, 0, 0,
                 "%serror: unsubscribe.url is set but its secret is empty: set the variable named by "
                 "unsubscribe.secret_env, or unsubscribe.secret_file", p->cfg->path ? "" : "carecast: ");
@@ -1288,8 +1316,26 @@ static void check_template_var(void *arg, const char *file, const char *path, in
     }
 }
 
+static cc_code check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
+                              cc_diags *diags, int queries);
+
 cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
                             cc_diags *diags)
+{
+    return check_campaign(db, cfg, clk, c, diags, 1);
+}
+
+cc_code plan_check_templates(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
+                             cc_diags *diags)
+{
+    return check_campaign(db, cfg, clk, c, diags, 0);
+}
+
+/* lint's checks of one campaign; `queries` 0 leaves out the audience,
+ * when and vars expressions (trigger ignores when, and planning compiles
+ * them itself). */
+static cc_code check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
+                              cc_diags *diags, int queries)
 {
     planner p;
     planner_init(&p, db, cfg, clk, diags);
@@ -1297,10 +1343,12 @@ cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *c
     cc_code rc = planner_open(&p) == 0 ? CC_OK : CC_ERR_INPUT;
     for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) {
         const cc_step *st = &c->steps[s];
-        step_query q;
-        if (compile_step(&p, c, st, &q, NULL) != CC_OK) rc = CC_ERR_INPUT;
-        expr_ctx_free(&q.x);
-        cc_buf_free(&q.sql);
+        if (queries) {
+            step_query q;
+            if (compile_step(&p, c, st, &q, NULL) != CC_OK) rc = CC_ERR_INPUT;
+            expr_ctx_free(&q.x);
+            cc_buf_free(&q.sql);
+        }
         /* A missing template is one mistake, however many channels need
          * it: one error, at the `template:` value. */
         int tl = st->template_line ? st->template_line : st->line, tc = st->template_line ? st->template_col : st->col;

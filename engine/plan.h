@@ -94,5 +94,9 @@ void plan_list_free(plan_list *pl);
  * (for lint); diagnostics for each problem. */
 cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
                             cc_diags *diags);
+/* The template part of plan_check_campaign (files, syntax, variables):
+ * what plan, preview and trigger check before computing anything. */
+cc_code plan_check_templates(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
+                             cc_diags *diags);
 
 #endif

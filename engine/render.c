@@ -77,6 +77,29 @@ void rendered_free(rendered *r)
     memset(r, 0, sizeof *r);
 }
 
+/* A template must be UTF-8 text: a NUL byte or an invalid sequence (a
+ * file saved as GBK) is reported at its line and column; 0 when clean. */
+static int bad_bytes(const char *path, const char *text, size_t len, cc_diags *diags)
+{
+    int line = 1, col = 1;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t l = text[i] ? cc_utf8_decode((const unsigned char *)text + i, len - i, &cp) : 0;
+        if (!l) {
+            if (text[i])
+                cc_diag(diags, path, line, col, "error: invalid UTF-8 (byte 0x%02X); save the template as UTF-8",
+                        (unsigned char)text[i]);
+            else
+                cc_diag(diags, path, line, col, "error: the template contains a NUL byte");
+            return 1;
+        }
+        if (text[i] == '\n') line++, col = 1;
+        else col++;
+        i += l;
+    }
+    return 0;
+}
+
 /* Split "---\nsubject: ...\n---\nbody" front matter.  Returns the body
  * start and sets *subject (owned) and *subject_line. */
 static const char *front_matter(const char *path, const char *text, char **subject, int *subject_line,
@@ -86,34 +109,45 @@ static const char *front_matter(const char *path, const char *text, char **subje
     *body_line = 1;
     if (strncmp(text, "---\n", 4) != 0 && strncmp(text, "---\r\n", 5) != 0) return text;
     const char *start = strchr(text, '\n') + 1;
+    if (strncmp(start, "---", 3) == 0) {
+        cc_diag(diags, path, 2, 1, "error: the front matter is empty: write 'subject: ...' between the '---' lines");
+        *bad = 1;
+        return text;
+    }
     const char *end = strstr(start, "\n---");
     if (!end) {
         cc_diag(diags, path, 1, 1, "error: front matter opened with '---' is never closed");
         *bad = 1;
         return text;
     }
-    char *fm = xstrndup(start, (size_t)(end - start + 1));
-    cc_diags local = {0};
-    ynode *root = ydoc_parse(path, fm, strlen(fm), &local);
+    /* Parsed with the opening '---' line left empty, so the lines the
+     * YAML parser reports are the template file's own. */
+    char *fm = xasprintf("\n%.*s", (int)(end - start + 1), start);
+    ynode *root = ydoc_parse(path, fm, strlen(fm), diags);
     free(fm);
     if (!root) {
-        for (size_t i = 0; i < local.n; i++) {
-            /* Shift line numbers past the opening '---'. */
-            cc_diag(diags, NULL, 0, 0, "%s", local.msgs[i]);
-        }
-        cc_diags_free(&local);
         *bad = 1;
         return text;
     }
-    cc_diags_free(&local);
-    for (size_t i = 0; root->kind == YN_MAP && i < root->n; i++) {
+    if (root->kind != YN_MAP) {
+        cc_diag(diags, path, root->line, root->col,
+                "error: front matter is 'key: value' lines, such as 'subject: Happy birthday'");
+        ydoc_free(root);
+        *bad = 1;
+        return text;
+    }
+    for (size_t i = 0; i < root->n; i++) {
         const char *k = root->keys[i]->value;
         const ynode *v = root->items[i];
-        if (!strcmp(k, "subject") && v->kind == YN_SCALAR) {
+        if (!strcmp(k, "subject") && (v->kind != YN_SCALAR || ydoc_is_null(v) || !v->value[0])) {
+            cc_diag(diags, path, v->line, v->col, "error: the subject must be one line of text, not %s",
+                    v->kind != YN_SCALAR ? ydoc_kind_name(v->kind) : "empty");
+            *bad = 1;
+        } else if (!strcmp(k, "subject")) {
             *subject = xstrdup(v->value);
-            *subject_line = v->line + 1;
+            *subject_line = v->line;
         } else {
-            cc_diag(diags, path, root->keys[i]->line + 1, root->keys[i]->col,
+            cc_diag(diags, path, root->keys[i]->line, root->keys[i]->col,
                     "error: unknown front matter key '%s' (allowed: subject)", k);
             *bad = 1;
         }
@@ -141,15 +175,17 @@ static cached *load(render_set *rs, const char *path, int email, cc_diags *diags
         c->missing = 1;
         return c;
     }
-    if (memchr(text, '\0', len)) {
-        cc_diag(diags, path, 1, 1, "error: the template contains a NUL byte");
+    if (bad_bytes(path, text, len, diags)) {
         c->broken = 1;
         free(text);
         return c;
     }
+    /* A byte order mark (Windows editors) is no part of the text: it would
+     * hide the front matter and, in an SMS, force UCS-2 for nothing. */
+    const char *src = strncmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;
     char *subject = NULL;
     int subject_line = 1, body_line = 1, bad = 0;
-    const char *body = email ? front_matter(path, text, &subject, &subject_line, &body_line, diags, &bad) : text;
+    const char *body = email ? front_matter(path, src, &subject, &subject_line, &body_line, diags, &bad) : src;
     if (email && !bad && !subject) {
         cc_diag(diags, path, 1, 1, "error: an email template starts with front matter: ---\\nsubject: ...\\n---");
         bad = 1;
@@ -243,12 +279,11 @@ static const tpl *load_partial(void *arg, const char *name, int *missing, cc_dia
     char *text = cc_read_file(path, &len);
     if (!text) {
         c->missing = 1;
-    } else if (memchr(text, '\0', len)) {
-        cc_diag(diags, path, 1, 1, "error: the template contains a NUL byte");
+    } else if (bad_bytes(path, text, len, diags)) {
         c->broken = 1;
         *missing = 0;
     } else {
-        c->body = tpl_compile(path, 1, text, diags);
+        c->body = tpl_compile(path, 1, strncmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text, diags);
         c->broken = !c->body;
         *missing = 0;
     }

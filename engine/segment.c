@@ -91,7 +91,7 @@ static void load_abc(loader *l, const ynode *root, cc_segment *s)
         const ynode *c = cuts->items[i];
         char *end = NULL;
         double v = c->kind == YN_SCALAR ? strtod(c->value, &end) : -1;
-        if (c->kind != YN_SCALAR || end == c->value || strcmp(end, "%") != 0 || v <= 0 || v >= 100) {
+        if (c->kind != YN_SCALAR || end == c->value || strcmp(end, "%") != 0 || !isfinite(v) || v <= 0 || v >= 100) {
             err(l, c, "a cut is a percentage between 0%% and 100%%, such as 5%%");
             continue;
         }
@@ -111,6 +111,12 @@ static void load_abc(loader *l, const ynode *root, cc_segment *s)
             err(l, labels->items[i], "a label is a short text such as A");
             continue;
         }
+        for (size_t k = 0; k < s->n_labels; k++)
+            if (!strcmp(s->labels[k], labels->items[i]->value)) {
+                err(l, labels->items[i], "label '%s' is given twice: each tier needs its own label",
+                    labels->items[i]->value);
+                break;
+            }
         s->labels[s->n_labels++] = xstrdup(labels->items[i]->value);
     }
 }
@@ -133,7 +139,8 @@ static void load_rules(loader *l, const ynode *root, cc_segment *s)
         for (size_t k = 0; k < r->n; k++) {
             const char *key = r->keys[k]->value;
             if (!strcmp(key, "label")) {
-                if (r->items[k]->kind != YN_SCALAR) err(l, r->items[k], "a label is a short text");
+                if (r->items[k]->kind != YN_SCALAR || !r->items[k]->value[0] || ydoc_is_null(r->items[k]))
+                    err(l, r->items[k], "a label is a short text (not empty)");
                 else sr->label = xstrdup(r->items[k]->value);
             } else if (!strcmp(key, "if")) {
                 expr_at(l, r->items[k], "if", &sr->cond);
@@ -141,7 +148,7 @@ static void load_rules(loader *l, const ynode *root, cc_segment *s)
                 err(l, r->keys[k], "unknown key '%s' in a rule (allowed: label, if)", key);
             }
         }
-        if (!sr->label) err(l, r, "this rule needs a 'label'");
+        if (!ydoc_get(r, "label")) err(l, r, "this rule needs a 'label'");
         if (!ydoc_get(r, "if")) err(l, r, "this rule needs an 'if' (write 'if: true' for the last one)");
     }
 }
@@ -180,9 +187,11 @@ static cc_code load_one(const char *path, const ynode *root, cc_segment *s, cc_d
     } else {
         err(&l, method, "unknown method '%s' (one of: abc, rfm, rules)", method->value);
     }
-    for (size_t i = 0; i < root->n; i++) {
+    for (size_t i = 0; i < root->n && specific; i++) {
+        /* Without a known method there is no telling which keys belong:
+         * the method's own error is the one to fix. */
         const char *k = root->keys[i]->value;
-        if (key_allowed(k, common) || (specific && key_allowed(k, specific))) continue;
+        if (key_allowed(k, common) || key_allowed(k, specific)) continue;
         err(&l, root->keys[i], "unknown key '%s' in a %s segment", k,
             method && method->kind == YN_SCALAR ? method->value : "");
     }
@@ -210,10 +219,11 @@ cc_code segment_load_dir(const char *dir, cc_segment **out, size_t *n, cc_diags 
     for (size_t i = 0; i < nf; i++) {
         size_t len = 0;
         char *text = cc_read_file(files[i], &len);
-        cc_diags quiet = {0};
-        /* Campaign files and unreadable ones are the campaign loader's to report. */
-        ynode *root = text ? ydoc_parse(files[i], text, len, &quiet) : NULL;
-        cc_diags_free(&quiet);
+        /* A file that does not parse may be a segment: `carecast segment`
+         * must not compute the others as if it were not there.  (lint
+         * prints the campaign loader's identical message once.) */
+        ynode *root = text ? ydoc_parse(files[i], text, len, diags) : NULL;
+        if (text && !root) rc = CC_ERR_INPUT;
         free(text);
         if (root && root->kind == YN_MAP && ydoc_get(root, "segment")) {
             cc_segment s;
@@ -256,6 +266,28 @@ static cc_code check_expr(expr_ctx *x, const cc_expr_src *e, const char *what, i
     return CC_OK;
 }
 
+/* Whether expression text mentions segment.NAME (outside quotes). */
+static int refers_to(const char *text, const char *name)
+{
+    size_t nl = strlen(name);
+    char q = 0;
+    for (const char *p = text; *p; p++) {
+        if (q) {
+            if (*p == '\\' && p[1]) p++;
+            else if (*p == q) q = 0;
+            continue;
+        }
+        if (*p == '"' || *p == '\'') {
+            q = *p;
+            continue;
+        }
+        if (strncmp(p, "segment.", 8) == 0 && (p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_')) &&
+            strncmp(p + 8, name, nl) == 0 && !(isalnum((unsigned char)p[8 + nl]) || p[8 + nl] == '_'))
+            return 1;
+    }
+    return 0;
+}
+
 cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, const cc_segment *s, cc_diags *diags)
 {
     expr_ctx x;
@@ -270,8 +302,26 @@ cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, cons
     expr_register_functions(db);
     cc_code rc = CC_OK;
     if (!db_table_exists(db, cfg->customers.table)) {
-        cc_diag(diags, s->file, 1, 1, "error: the database has no customers table '%s'", cfg->customers.table);
+        int cl = 0, cc = 0;
+        /* Where the table is named, when the configuration names it: the
+         * same message as the campaigns' check, so it is said once. */
+        if (config_locate(cfg, "customers.table", &cl, &cc))
+            cc_diag(diags, cfg->path, cl, cc, "error: customers.table: the database has no table '%s'",
+                    cfg->customers.table);
+        else
+            cc_diag(diags, s->file, 1, 1, "error: the database has no customers table '%s'", cfg->customers.table);
         return CC_ERR_INPUT;
+    }
+    /* A segment's own label is what it computes: reading it (on the first
+     * computation null, then last run's) makes the labels chase themselves. */
+    const cc_expr_src *all[] = {&s->value, &s->recency, &s->frequency, &s->monetary};
+    for (size_t i = 0; i < 4 + s->n_rules && s->name; i++) {
+        const cc_expr_src *e = i < 4 ? all[i] : &s->rules[i - 4].cond;
+        if (e->text && refers_to(e->text, s->name)) {
+            cc_diag(diags, s->file, e->line, e->col, "error: segment '%s' cannot use its own label (segment.%s)",
+                    s->name, s->name);
+            rc = CC_ERR_INPUT;
+        }
     }
     if (check_expr(&x, &s->value, "value", 0, 1, 0) != CC_OK) rc = CC_ERR_INPUT;
     if (check_expr(&x, &s->recency, "recency", 0, 0, 1) != CC_OK) rc = CC_ERR_INPUT;

@@ -36,6 +36,7 @@ struct serve_server {
 typedef struct {
     int started;             /* the access handler has seen it */
     int too_big;             /* the body passed MAX_BODY: it is discarded */
+    const char *bad_query;   /* why the query string is refused, or NULL */
     size_t uri_len;          /* path + query as sent */
     char *raw_uri;           /* the same, kept for Twilio's signature */
     cc_buf body;
@@ -817,10 +818,42 @@ static enum MHD_Result route(serve_server *sv, struct MHD_Connection *conn, requ
     return respond(conn, r, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
+/* libmicrohttpd decodes the query leniently and hands out C strings:
+ * "id=1%00x" would read as id 1, "id=1&id=2" as one of them.  A query is
+ * refused unless every component decodes strictly (form_decode: no bad
+ * escape, no NUL) and no name comes twice. */
+static const char *query_problem(const char *uri)
+{
+    const char *q = strchr(uri, '?');
+    if (!q) return NULL;
+    q++;
+    size_t len = strlen(q), i = 0, nkeys = 0;
+    cc_buf keys[32];
+    const char *why = NULL;
+    while (i < len && !why) {
+        size_t end = i;
+        while (end < len && q[end] != '&') end++;
+        size_t eq = i;
+        while (eq < end && q[eq] != '=') eq++;
+        cc_buf k = CC_BUF_INIT, v = CC_BUF_INIT;
+        if (!form_decode(q + i, eq - i, &k) || (eq < end && !form_decode(q + eq + 1, end - eq - 1, &v)))
+            why = "malformed query string (a bad %-escape or a NUL)\n";
+        for (size_t j = 0; !why && k.len && j < nkeys; j++)
+            if (!strcmp(cc_buf_str(&keys[j]), cc_buf_str(&k))) why = "a query parameter is given twice\n";
+        cc_buf_free(&v);
+        if (!why && k.len && nkeys < sizeof keys / sizeof keys[0]) keys[nkeys++] = k;
+        else cc_buf_free(&k);
+        i = end + 1;
+    }
+    for (size_t j = 0; j < nkeys; j++) cc_buf_free(&keys[j]);
+    return why;
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     request *r = xcalloc(1, sizeof *r);
     r->uri_len = uri ? strlen(uri) : 0;
+    if (uri && r->uri_len <= MAX_URI) r->bad_query = query_problem(uri);
     /* Only Twilio's callbacks need it (the signed URL includes the query). */
     if (uri && r->uri_len <= MAX_URI && !strncmp(uri, "/twilio/status/", 15)) r->raw_uri = xstrdup(uri);
     return r;
@@ -845,6 +878,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "POST"))
             return respond_h(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "",
                              (const header[]){{"Allow", "GET, HEAD, POST"}}, 1);
+        if (r->bad_query) return respond(conn, r, MHD_HTTP_BAD_REQUEST, r->bad_query);
         /* Refuse a declared oversized body before reading any of it. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {

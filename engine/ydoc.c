@@ -184,6 +184,24 @@ ynode *ydoc_parse(const char *file, const char *text, size_t len, cc_diags *diag
         cc_diag(diags, file, line, col, "error: the file contains a NUL byte");
         return NULL;
     }
+    /* libyaml checks the encoding of its whole input before it parses,
+     * and then reports an invalid byte at 1:1; say where it is. */
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t l = cc_utf8_decode((const unsigned char *)text + i, len - i, &cp);
+        if (l) {
+            i += l;
+            continue;
+        }
+        int line = 1, col = 1;
+        for (size_t q = 0; q < i; q++) {
+            if (text[q] == '\n') line++, col = 1;
+            else if (((unsigned char)text[q] & 0xC0) != 0x80) col++;
+        }
+        cc_diag(diags, file, line, col, "error: invalid UTF-8 (byte 0x%02X); save the file as UTF-8",
+                (unsigned char)text[i]);
+        return NULL;
+    }
     yaml_parser_initialize(&b.parser);
     yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);
     ynode *root = NULL;
