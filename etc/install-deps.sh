@@ -5,7 +5,8 @@
 #   etc/install-deps.sh test    build + the real servers the tests start
 #                               (Postfix smtp-sink, Kannel + fakesmsc, sqlite3)
 #                               and headless Chromium, which renders the HTML
-#                               report (a 120 MB download; under a minute)
+#                               report (a 120 MB download; under a minute),
+#                               and clang with libFuzzer for tests/fuzz/
 #   etc/install-deps.sh bench   test + the baselines the benchmarks compare with
 #
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
@@ -15,7 +16,7 @@ set -u
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libyaml-dev libsqlite3-dev libcurl4-openssl-dev libesmtp-dev libicu-dev libssl-dev libmicrohttpd-dev"
-test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps time python3-jinja2 chromium"
+test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps time python3-jinja2 chromium clang libclang-rt-14-dev"
 bench_pkgs=""   # the test packages cover the baselines today
 
 case "$what" in
