@@ -1089,6 +1089,8 @@ static void iso_week(const dtime *t, int64_t days, int wday, int64_t *wyear, int
     (void)t;
 }
 
+#define STRFTIME_MAX_WIDTH 1024
+
 static void strftime_dt(const dtime *t, const char *fmt, cc_buf *b)
 {
     cc_date d = {(int)t->year, t->mon, t->day};
@@ -1104,8 +1106,13 @@ static void strftime_dt(const dtime *t, const char *fmt, cc_buf *b)
         const char *start = p++;
         char flag = 0;
         while (*p == '-' || *p == '_' || *p == '0' || *p == '^' || *p == '#') flag = *p++;
+        /* A field width past STRFTIME_MAX_WIDTH is that wide: "%99999999999Y"
+         * must neither overflow an int nor pad a gigabyte. */
         int width = 0;
-        while (isdigit((unsigned char)*p)) width = width * 10 + (*p++ - '0');
+        while (isdigit((unsigned char)*p)) {
+            width = width * 10 + (*p++ - '0');
+            if (width > STRFTIME_MAX_WIDTH) width = STRFTIME_MAX_WIDTH;
+        }
         int colon = 0;
         while (*p == ':') {
             colon++;

@@ -121,3 +121,11 @@ printf '{%% for i in (1..100000000) %%}{%% for j in (1..100000000) %%}x{%% endfo
 cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 plan --dry-run > "$T/out" 2> "$T/err"; rc=$?
 if [ $rc -ne 0 ] && [ $rc -lt 98 ] && grep -q "limits exceeded" "$T/err"; then ok "a runaway loop hits the resource limit"
 else not_ok "a runaway loop hits the resource limit" "exit $rc: $(head -c 600 "$T/err")"; fi
+
+# A date format with an absurd field width (found by tests/fuzz/fuzz_liquid)
+# is capped at 1024 columns: no integer overflow, no gigabyte of padding.
+printf '[{{ today | date: "%%77777777777777m" | size }} {{ today | date: "%%Y-%%4m" }}]\n' > "$TPL/div.sms.liquid"
+cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 preview div --limit 1 > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 0 ] && ! sanitizer "$T/err" && grep -q "\[1024 2026-0006\]" "$T/out"; then
+  ok "a date format width is capped, not overflowed"
+else not_ok "a date format width is capped, not overflowed" "exit $rc: $(head -c 300 "$T/out") $(head -c 600 "$T/err")"; fi
