@@ -154,6 +154,12 @@ static void load_channels(loader *l, const ynode *n, cc_step *st)
         }
         st->channels[st->n_channels++] = xstrdup(c->value);
     }
+    /* No valid channel: no list at all, as before, so the default channels
+     * that fill an empty step do not replace (and leak) an empty array. */
+    if (st->n_channels == 0) {
+        free(st->channels);
+        st->channels = NULL;
+    }
 }
 
 static void load_when(loader *l, const ynode *n, cc_step *st)
