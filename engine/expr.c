@@ -451,7 +451,11 @@ static value parse_duration_or_number(parser *ps)
                 value v = mk(NULL, ET_DURATION);
                 v.amount = n * units[i].mult;
                 v.unit = units[i].unit;
+                /* Within 10,000 years, so applying it (as whole months,
+                 * days or seconds in int64) cannot overflow. */
+                double days = fabs(v.amount) * (v.unit == 's' ? 1.0 / 86400 : v.unit == 'm' ? 31 : 1);
                 if (n != floor(n)) error_at(ps, start, "a duration needs a whole number");
+                else if (!(days <= 3660000)) error_at(ps, start, "a duration of more than 10000 years");
                 return v;
             }
         /* A word right after a number can only be an operator word or a
