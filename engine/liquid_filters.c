@@ -964,10 +964,17 @@ static int parse_time_zone(const char *p, dtime *t, int local_off)
     return 0;
 }
 
+/* Unix seconds the date filter takes as an instant: about 31 million years
+ * either way, so days, years and the zone conversion stay far from integer
+ * limits.  Beyond it a number is not a date (the filter returns it as is). */
+#define EPOCH_LIMIT 1000000000000000LL
+
 static int parse_date(liq_ctx *c, lv in, dtime *t)
 {
     memset(t, 0, sizeof *t);
     if (in.k == LV_INT || in.k == LV_FLOAT) {
+        if (in.k == LV_INT ? (in.u.i > EPOCH_LIMIT || in.u.i < -EPOCH_LIMIT) : !(fabs(in.u.f) <= EPOCH_LIMIT))
+            return 0;
         *t = dt_from_epoch(c, in.k == LV_INT ? in.u.i : (int64_t)floor(in.u.f));
         return 1;
     }
@@ -981,7 +988,9 @@ static int parse_date(liq_ctx *c, lv in, dtime *t)
     const char *p = s;
     if (*p == '-') p++;
     if (*p && strspn(p, "0123456789") == strlen(p)) {
-        *t = dt_from_epoch(c, strtoll(s, NULL, 10));
+        long long v = strtoll(s, NULL, 10);   /* saturates: past the limit either way */
+        if (v > EPOCH_LIMIT || v < -EPOCH_LIMIT) return 0;
+        *t = dt_from_epoch(c, v);
         return 1;
     }
     /* The zone's offset for wall times given without one. */

@@ -129,3 +129,11 @@ cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 preview div -
 if [ $rc -eq 0 ] && ! sanitizer "$T/err" && grep -q "\[1024 2026-0006\]" "$T/out"; then
   ok "a date format width is capped, not overflowed"
 else not_ok "a date format width is capped, not overflowed" "exit $rc: $(head -c 300 "$T/out") $(head -c 600 "$T/err")"; fi
+
+# Unix seconds far outside any calendar (found by tests/fuzz/fuzz_liquid)
+# are not dates: the filter returns its input, as for any non-date.
+printf '[{{ "-9223372036854775808" | date: "%%Y" }} {{ 1000000000000001 | date: "%%Y" }} {{ 86400 | date: "%%Y-%%m-%%d" }}]\n' > "$TPL/div.sms.liquid"
+cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 preview div --limit 1 > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 0 ] && ! sanitizer "$T/err" && grep -q -- "\[-9223372036854775808 1000000000000001 1970-01-02\]" "$T/out"; then
+  ok "date on seconds out of range returns the input"
+else not_ok "date on seconds out of range returns the input" "exit $rc: $(head -c 300 "$T/out") $(head -c 600 "$T/err")"; fi
