@@ -52,7 +52,19 @@ typedef struct {
     scope scopes[8];
     int depth;
     int agg_counter;
+    int nesting;   /* parse_not/parse_unary frames open: see MAX_NESTING */
 } parser;
+
+/* How deep an expression may nest: each parenthesis, function call or list
+ * opens two levels, each prefix 'not' or '-' one.  Real rules stay far
+ * below; the limit keeps the recursive descent's stack small and the SQL
+ * within what SQLite's parser accepts ("parser stack overflow" past about
+ * a hundred open parentheses, the whole statement counted). */
+#define MAX_NESTING 40
+/* The same for the generated SQL's parentheses, which also open for every
+ * operator of a chain (a * b * c is ((a * b) * c)) and for date functions.
+ * Planning wraps a fragment in a few more. */
+#define MAX_SQL_DEPTH 64
 
 static const char *const functions[] = {
     "days_since", "days_until", "months_since", "years_since", "date", "year", "month", "day",
@@ -821,7 +833,24 @@ static value parse_primary(parser *ps)
     }
 }
 
+/* Count one nesting level; 0 (with an error, once) past MAX_NESTING. */
+static int nest_enter(parser *ps)
+{
+    if (++ps->nesting <= MAX_NESTING) return 1;
+    if (!ps->failed) error_at(ps, ps->tok.start, "the expression is nested too deeply (simplify it or split it into vars)");
+    return 0;
+}
+
+static value parse_unary_inner(parser *ps);
+
 static value parse_unary(parser *ps)
+{
+    value v = nest_enter(ps) ? parse_unary_inner(ps) : mk(NULL, ET_UNKNOWN);
+    ps->nesting--;
+    return v;
+}
+
+static value parse_unary_inner(parser *ps)
 {
     if (is_op(ps, "-")) {
         const char *start = ps->tok.start;
@@ -1040,7 +1069,16 @@ static value parse_cmp(parser *ps)
     return l;
 }
 
+static value parse_not_inner(parser *ps);
+
 static value parse_not(parser *ps)
+{
+    value v = nest_enter(ps) ? parse_not_inner(ps) : mk(NULL, ET_UNKNOWN);
+    ps->nesting--;
+    return v;
+}
+
+static value parse_not_inner(parser *ps)
 {
     if (is_word(ps, "not")) {
         const char *start = ps->tok.start;
@@ -1083,6 +1121,27 @@ static value parse_logic(parser *ps, int is_or)
 
 static value parse_or(parser *ps) { return parse_logic(ps, 1); }
 
+/* The deepest parenthesis nesting of generated SQL, outside quoted
+ * identifiers and strings. */
+static int sql_depth(const char *sql)
+{
+    int depth = 0, max = 0;
+    for (const char *p = sql ? sql : ""; *p; p++) {
+        if (*p == '"' || *p == '\'') {
+            char q = *p;
+            /* a doubled quote is an escaped one: the loop re-enters */
+            while (*++p && *p != q) {
+            }
+            if (!*p) break;
+        } else if (*p == '(') {
+            if (++depth > max) max = depth;
+        } else if (*p == ')') {
+            depth--;
+        }
+    }
+    return max;
+}
+
 cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *type)
 {
     parser ps;
@@ -1099,6 +1158,10 @@ cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *typ
         error_at(&ps, ps.tok.start, "this ')' has no matching '('");
     else if (!ps.failed && ps.tok.kind != TK_EOF)
         error_at(&ps, ps.tok.start, "unexpected '%.*s' after a complete expression", (int)ps.tok.len, ps.tok.start);
+    /* Left-associative chains (a * b * c ...) nest in SQL without nesting
+     * here: the SQL's own depth is what SQLite's parser must hold. */
+    if (!ps.failed && sql_depth(v.sql) > MAX_SQL_DEPTH)
+        error_at(&ps, src, "the expression is nested too deeply (simplify it or split it into vars)");
     free(ps.tok.str);
     if (ps.failed) {
         vfree(&v);
