@@ -626,14 +626,23 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
         expect_close(ps, open);
         return v;
     }
-    value args[8];
-    const char *astart[8];
-    int nargs = 0;
+    /* At most MAX_ARGS are kept; `given` counts them all, so a call with
+     * more is an argument-count error, never silently cut short. */
+    enum { MAX_ARGS = 8 };
+    value args[MAX_ARGS];
+    const char *astart[MAX_ARGS];
+    int nargs = 0, given = 0;
     if (!is_op(ps, ")")) {
         for (;;) {
-            astart[nargs] = ps->tok.start;
+            const char *at = ps->tok.start;
             value a = parse_or(ps);
-            if (nargs < 8) args[nargs++] = a; else vfree(&a);
+            given++;
+            if (nargs < MAX_ARGS) {
+                astart[nargs] = at;
+                args[nargs++] = a;
+            } else {
+                vfree(&a);
+            }
             if (ps->failed) break;
             if (is_op(ps, ",")) {
                 next(ps);
@@ -656,10 +665,13 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
         {"round", 1, 2, ET_NUM}};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         if (strcmp(sigs[i].name, fname) != 0) continue;
-        if (nargs < sigs[i].min || nargs > sigs[i].max) {
-            error_at(ps, fstart, "%s() takes %d%s argument%s, not %d", fname, sigs[i].min,
-                     sigs[i].max > sigs[i].min ? " or more" : "", sigs[i].min == 1 && sigs[i].max == 1 ? "" : "s",
-                     nargs);
+        if (given < sigs[i].min || given > sigs[i].max) {
+            if (given > sigs[i].max && sigs[i].max > sigs[i].min)
+                error_at(ps, fstart, "%s() takes at most %d arguments, not %d", fname, sigs[i].max, given);
+            else
+                error_at(ps, fstart, "%s() takes %d%s argument%s, not %d", fname, sigs[i].min,
+                         sigs[i].max > sigs[i].min ? " or more" : "",
+                         sigs[i].min == 1 && sigs[i].max == 1 ? "" : "s", given);
             goto done;
         }
         for (int a = 0; a < nargs && sigs[i].arg != ET_UNKNOWN; a++) {
