@@ -7,6 +7,7 @@
 #                   build with ASan+UBSan and run every test
 #   make fuzz       build the libFuzzer harnesses (tests/fuzz/) with clang and
 #                   run each for FUZZ_SECONDS (default 600), two at a time
+#                   (FUZZ_ONLY="expr serve" for some)
 #   make install PREFIX=/usr/local
 #
 # Dependencies come from pkg-config; etc/install-deps.sh installs the Debian
@@ -105,6 +106,8 @@ bench: bench-deps carecast build/bench/render_bench
 # its seed corpus under build/fuzz/work/ and reports what crashed.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
+FUZZ_ONLY    ?=
+FUZZ_WORK    ?= $(CURDIR)/build/fuzz/work
 FUZZ_NAMES    = campaign expr liquid csv mime serve
 FUZZ_SAN      = -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_OBJS    := $(patsubst engine/%.c,build/fuzz/obj/%.o,$(filter-out engine/main.c,$(SRCS)))
@@ -125,4 +128,4 @@ build/fuzz/obj:
 
 fuzz: test-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_WORK=$(CURDIR)/build/fuzz/work sh tests/run.sh tests/t_fuzz.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY="$(FUZZ_ONLY)" FUZZ_WORK=$(FUZZ_WORK) sh tests/run.sh tests/t_fuzz.sh

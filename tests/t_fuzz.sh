@@ -10,6 +10,7 @@
 #   FUZZ_SECONDS  seconds per harness (default 60)
 #   FUZZ_WORK     keep corpora, logs and crash inputs here (default: $T,
 #                 removed at exit); `make fuzz` uses build/fuzz/work
+#   FUZZ_ONLY     run only these harnesses ("expr serve"; default all)
 . "$(dirname "$0")/lib.sh"
 
 SECONDS_EACH=${FUZZ_SECONDS:-60}
@@ -19,6 +20,13 @@ mkdir -p "$WORK"
 # name and -max_len: long enough for the real inputs, short enough that
 # the fuzzer spends its time on structure rather than on bulk.
 HARNESSES="campaign:8192 expr:1024 liquid:4096 csv:8192 mime:4096 serve:4096"
+if [ -n "${FUZZ_ONLY:-}" ]; then
+  _all=$HARNESSES; HARNESSES=""
+  for _h in $_all; do
+    case " $FUZZ_ONLY " in *" ${_h%%:*} "*) HARNESSES="$HARNESSES $_h" ;; esac
+  done
+  [ -n "$HARNESSES" ] || not_ok "FUZZ_ONLY names a harness" "no harness in '$FUZZ_ONLY'"
+fi
 
 if ! command -v clang >/dev/null 2>&1; then
   not_ok "clang is installed" "the fuzz harnesses need clang and libFuzzer: sh etc/install-deps.sh test"
