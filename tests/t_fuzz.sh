@@ -60,7 +60,7 @@ report() {
   if [ "$_rc" = 0 ] && [ -z "$_crash" ]; then
     ok "fuzz_$_n ran ${SECONDS_EACH}s without a crash (${_execs:-?} inputs, corpus $_files files)"
   else
-    _what=$(grep -m1 -E '^==[0-9]+==ERROR|runtime error:|ERROR: libFuzzer|^fuzz_[a-z]+: ' "$WORK/$_n.log")
+    _what=$(grep -a -m1 -E '^==[0-9]+==ERROR|runtime error:|ERROR: libFuzzer|^fuzz_[a-z]+: ' "$WORK/$_n.log")
     not_ok "fuzz_$_n ran ${SECONDS_EACH}s without a crash" \
       "exit $_rc; ${_what:-see the log}; input: ${_crash:+$WORK/crashes/$_n/$_crash}; log: $WORK/$_n.log"
     [ -n "${FUZZ_WORK:-}" ] || { echo "--- $WORK/$_n.log (tail)"; tail -40 "$WORK/$_n.log"; }
