@@ -5,6 +5,9 @@
 #                   run the example campaigns into var/outbox/
 #   make check      install what is missing (with the real test servers),
 #                   build with ASan+UBSan and run every test
+#   make fuzz       build the libFuzzer harnesses (tests/fuzz/) with clang and
+#                   run each for FUZZ_SECONDS (default 600), two at a time
+#                   (FUZZ_ONLY="expr serve" for some)
 #   make install PREFIX=/usr/local
 #   make crash-test 20 SIGKILLs during a 20,000-message send (tests/crash_scale.sh)
 #   make valgrind   the main commands under valgrind (tests/valgrind.sh)
@@ -27,7 +30,7 @@ SRCS := $(sort $(wildcard engine/*.c))
 OBJS      := $(patsubst engine/%.c,build/opt/%.o,$(SRCS))
 SAN_OBJS  := $(patsubst engine/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps test-deps bench-deps demo check test install clean bench conformance crash-test valgrind
+.PHONY: all deps test-deps bench-deps demo check test install clean bench conformance crash-test valgrind fuzz
 
 all: deps carecast
 
@@ -59,7 +62,8 @@ demo: deps carecast
 	@sh tests/demo.sh
 
 check: test-deps
-	@$(MAKE) --no-print-directory carecast build/san/carecast build/san/liquid_conformance build/bench/render_bench
+	@$(MAKE) --no-print-directory carecast build/san/carecast build/san/liquid_conformance build/bench/render_bench \
+	  $(FUZZ_BINS)
 	@CARECAST=$(CURDIR)/build/san/carecast sh tests/run.sh
 
 test: check
@@ -107,3 +111,35 @@ crash-test: test-deps carecast
 valgrind: carecast
 	@sh etc/install-deps.sh valgrind
 	@CARECAST=$(CURDIR)/carecast sh tests/valgrind.sh
+
+# Fuzzing (tests/fuzz/, docs/RELIABILITY.md): libFuzzer harnesses built with
+# clang over the engine objects compiled again with the fuzzer's coverage
+# instrumentation and ASan+UBSan (main.c left out: each harness has its own
+# entry point).  `make check` builds them and tests/t_fuzz.sh runs each for
+# a minute; `make fuzz` runs each for FUZZ_SECONDS into a scratch copy of
+# its seed corpus under build/fuzz/work/ and reports what crashed.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_ONLY    ?=
+FUZZ_WORK    ?= $(CURDIR)/build/fuzz/work
+FUZZ_NAMES    = campaign expr liquid csv mime serve
+FUZZ_SAN      = -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_OBJS    := $(patsubst engine/%.c,build/fuzz/obj/%.o,$(filter-out engine/main.c,$(SRCS)))
+FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_NAMES))
+
+build/fuzz/obj/%.o: engine/%.c engine/*.h | build/fuzz/obj
+	$(FUZZ_CC) $(CSTD) $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) engine/*.h | build/fuzz/obj
+	$(FUZZ_CC) $(CSTD) $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Iengine -o $@ $< \
+	  $(FUZZ_OBJS) $(PKG_LIBS) -lm -pthread
+
+# Kept: pattern-rule intermediates would be deleted after each link.
+.SECONDARY: $(FUZZ_OBJS)
+
+build/fuzz/obj:
+	mkdir -p $@
+
+fuzz: test-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY="$(FUZZ_ONLY)" FUZZ_WORK=$(FUZZ_WORK) sh tests/run.sh tests/t_fuzz.sh

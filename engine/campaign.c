@@ -154,6 +154,12 @@ static void load_channels(loader *l, const ynode *n, cc_step *st)
         }
         st->channels[st->n_channels++] = xstrdup(c->value);
     }
+    /* No valid channel: no list at all, as before, so the default channels
+     * that fill an empty step do not replace (and leak) an empty array. */
+    if (st->n_channels == 0) {
+        free(st->channels);
+        st->channels = NULL;
+    }
 }
 
 static void load_when(loader *l, const ynode *n, cc_step *st)
@@ -630,15 +636,24 @@ cc_code campaign_load(const char *path, cc_campaign *c, int *is_segment, cc_diag
 {
     memset(c, 0, sizeof *c);
     *is_segment = 0;
-    loader l = {.file = path, .diags = diags};
     size_t len = 0;
     char *text = cc_read_file(path, &len);
     if (!text) {
         cc_diag(diags, path, 0, 0, "error: cannot read: %s", strerror(errno));
         return CC_ERR_IO;
     }
-    ynode *root = ydoc_parse(path, text, len, diags);
+    cc_code rc = campaign_load_text(path, text, len, c, is_segment, diags);
     free(text);
+    return rc;
+}
+
+cc_code campaign_load_text(const char *path, const char *text, size_t len, cc_campaign *c, int *is_segment,
+                           cc_diags *diags)
+{
+    memset(c, 0, sizeof *c);
+    *is_segment = 0;
+    loader l = {.file = path, .diags = diags};
+    ynode *root = ydoc_parse(path, text, len, diags);
     if (!root) return CC_ERR_INPUT;
     if (root->kind != YN_MAP) {
         err(&l, root, "a campaign file must be a map of keys (campaign, audience, when, ...)");

@@ -64,6 +64,10 @@ typedef struct {
 /* Load one campaign file.  Returns CC_ERR_INPUT with diagnostics on error;
  * 1 in *is_segment (and CC_OK, nothing loaded) for a `segment:` file. */
 cc_code campaign_load(const char *path, cc_campaign *c, int *is_segment, cc_diags *diags);
+/* The same for a file's text already in memory (`len` bytes; `path` names
+ * it in diagnostics and gives the default id). */
+cc_code campaign_load_text(const char *path, const char *text, size_t len, cc_campaign *c, int *is_segment,
+                           cc_diags *diags);
 /* Load every *.yaml / *.yml campaign under `dir` (sorted by file name,
  * sub-folders included).  Segment files are skipped.  Campaign ids must be
  * unique.  On error the diagnostics say why and *out holds what loaded. */

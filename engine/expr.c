@@ -52,13 +52,19 @@ typedef struct {
     scope scopes[8];
     int depth;
     int agg_counter;
-    int nest;             /* sub-expressions open now: (, f(, not, - */
+    int nesting;   /* parse_not/parse_unary frames open: see MAX_NESTING */
 } parser;
 
-/* The parser recurses once per parenthesis, call, 'not' and unary '-':
- * deeper than this is no rule anyone writes, and must not be able to
- * overflow the stack. */
-#define EXPR_MAX_NESTING 200
+/* How deep an expression may nest: each parenthesis, function call or list
+ * opens two levels, each prefix 'not' or '-' one.  Real rules stay far
+ * below; the limit keeps the recursive descent's stack small and the SQL
+ * within what SQLite's parser accepts ("parser stack overflow" past about
+ * a hundred open parentheses, the whole statement counted). */
+#define MAX_NESTING 40
+/* The same for the generated SQL's parentheses, which also open for every
+ * operator of a chain (a * b * c is ((a * b) * c)) and for date functions.
+ * Planning wraps a fragment in a few more. */
+#define MAX_SQL_DEPTH 64
 
 static const char *const functions[] = {
     "days_since", "days_until", "months_since", "years_since", "date", "year", "month", "day",
@@ -430,19 +436,6 @@ static value segment_ref(parser *ps, const char *name_at, const char *name, cons
 
 static value parse_or(parser *ps);
 
-/* Enter one nesting level; 0 (with the error reported) when too deep. */
-static int nest_in(parser *ps)
-{
-    if (ps->nest >= EXPR_MAX_NESTING) {
-        if (!ps->failed)
-            error_at(ps, ps->tok.start, "the expression is nested too deeply (more than %d levels)", EXPR_MAX_NESTING);
-        return 0;
-    }
-    ps->nest++;
-    return 1;
-}
-
-
 static int dateish(expr_type t) { return t == ET_DATE || t == ET_DATETIME; }
 
 /* A text literal that is an ISO date counts as a date in comparisons. */
@@ -479,7 +472,9 @@ static value parse_duration_or_number(parser *ps)
                 v.unit = units[i].unit;
                 if (n != floor(n)) error_at(ps, start, "a duration needs a whole number");
                 /* 10,000 years either way: beyond that no calendar date
-                 * exists, and SQLite would answer null without a word. */
+                 * exists, SQLite would answer null without a word, and
+                 * applying it (as whole months, days or seconds in int64)
+                 * could overflow. */
                 else if (fabs(v.amount) > (v.unit == 'm' ? 120000.0 : v.unit == 'd' ? 3652500.0 : 3652500.0 * 86400))
                     error_at(ps, start, "a duration of at most 10000 years, not %.0f %s", n, units[i].w);
                 return v;
@@ -640,14 +635,23 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
         expect_close(ps, open);
         return v;
     }
-    value args[8];
-    const char *astart[8];
-    int nargs = 0;
+    /* At most MAX_ARGS are kept; `given` counts them all, so a call with
+     * more is an argument-count error, never silently cut short. */
+    enum { MAX_ARGS = 8 };
+    value args[MAX_ARGS];
+    const char *astart[MAX_ARGS];
+    int nargs = 0, given = 0;
     if (!is_op(ps, ")")) {
         for (;;) {
-            astart[nargs] = ps->tok.start;
+            const char *at = ps->tok.start;
             value a = parse_or(ps);
-            if (nargs < 8) args[nargs++] = a; else vfree(&a);
+            given++;
+            if (nargs < MAX_ARGS) {
+                astart[nargs] = at;
+                args[nargs++] = a;
+            } else {
+                vfree(&a);
+            }
             if (ps->failed) break;
             if (is_op(ps, ",")) {
                 next(ps);
@@ -670,10 +674,13 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
         {"round", 1, 2, ET_NUM}};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         if (strcmp(sigs[i].name, fname) != 0) continue;
-        if (nargs < sigs[i].min || nargs > sigs[i].max) {
-            error_at(ps, fstart, "%s() takes %d%s argument%s, not %d", fname, sigs[i].min,
-                     sigs[i].max > sigs[i].min ? " or more" : "", sigs[i].min == 1 && sigs[i].max == 1 ? "" : "s",
-                     nargs);
+        if (given < sigs[i].min || given > sigs[i].max) {
+            if (given > sigs[i].max && sigs[i].max > sigs[i].min)
+                error_at(ps, fstart, "%s() takes at most %d arguments, not %d", fname, sigs[i].max, given);
+            else
+                error_at(ps, fstart, "%s() takes %d%s argument%s, not %d", fname, sigs[i].min,
+                         sigs[i].max > sigs[i].min ? " or more" : "",
+                         sigs[i].min == 1 && sigs[i].max == 1 ? "" : "s", given);
             goto done;
         }
         for (int a = 0; a < nargs && sigs[i].arg != ET_UNKNOWN; a++) {
@@ -853,14 +860,29 @@ static value parse_primary(parser *ps)
     }
 }
 
+/* Count one nesting level; 0 (with an error, once) past MAX_NESTING. */
+static int nest_enter(parser *ps)
+{
+    if (++ps->nesting <= MAX_NESTING) return 1;
+    if (!ps->failed) error_at(ps, ps->tok.start, "the expression is nested too deeply (simplify it or split it into vars)");
+    return 0;
+}
+
+static value parse_unary_inner(parser *ps);
+
 static value parse_unary(parser *ps)
+{
+    value v = nest_enter(ps) ? parse_unary_inner(ps) : mk(NULL, ET_UNKNOWN);
+    ps->nesting--;
+    return v;
+}
+
+static value parse_unary_inner(parser *ps)
 {
     if (is_op(ps, "-")) {
         const char *start = ps->tok.start;
         next(ps);
-        if (!nest_in(ps)) return mk(NULL, ET_UNKNOWN);
         value v = parse_unary(ps);
-        ps->nest--;
         if (v.type == ET_DURATION) {
             v.amount = -v.amount;
             return v;
@@ -1074,14 +1096,21 @@ static value parse_cmp(parser *ps)
     return l;
 }
 
+static value parse_not_inner(parser *ps);
+
 static value parse_not(parser *ps)
+{
+    value v = nest_enter(ps) ? parse_not_inner(ps) : mk(NULL, ET_UNKNOWN);
+    ps->nesting--;
+    return v;
+}
+
+static value parse_not_inner(parser *ps)
 {
     if (is_word(ps, "not")) {
         const char *start = ps->tok.start;
         next(ps);
-        if (!nest_in(ps)) return mk(NULL, ET_UNKNOWN);
         value v = parse_not(ps);
-        ps->nest--;
         if (!ps->failed && v.type != ET_BOOL && v.type != ET_UNKNOWN && v.type != ET_NULL)
             error_at(ps, start, "'not' needs a true/false value, not %s", expr_type_name(v.type));
         char *s = xasprintf("(NOT %s)", v.sql ? v.sql : "NULL");
@@ -1117,12 +1146,27 @@ static value parse_logic(parser *ps, int is_or)
     return l;
 }
 
-static value parse_or(parser *ps)
+static value parse_or(parser *ps) { return parse_logic(ps, 1); }
+
+/* The deepest parenthesis nesting of generated SQL, outside quoted
+ * identifiers and strings. */
+static int sql_depth(const char *sql)
 {
-    if (!nest_in(ps)) return mk(NULL, ET_UNKNOWN);
-    value v = parse_logic(ps, 1);
-    ps->nest--;
-    return v;
+    int depth = 0, max = 0;
+    for (const char *p = sql ? sql : ""; *p; p++) {
+        if (*p == '"' || *p == '\'') {
+            char q = *p;
+            /* a doubled quote is an escaped one: the loop re-enters */
+            while (*++p && *p != q) {
+            }
+            if (!*p) break;
+        } else if (*p == '(') {
+            if (++depth > max) max = depth;
+        } else if (*p == ')') {
+            depth--;
+        }
+    }
+    return max;
 }
 
 cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *type)
@@ -1141,6 +1185,10 @@ cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *typ
         error_at(&ps, ps.tok.start, "this ')' has no matching '('");
     else if (!ps.failed && ps.tok.kind != TK_EOF)
         error_at(&ps, ps.tok.start, "unexpected '%.*s' after a complete expression", (int)ps.tok.len, ps.tok.start);
+    /* Left-associative chains (a * b * c ...) nest in SQL without nesting
+     * here: the SQL's own depth is what SQLite's parser must hold. */
+    if (!ps.failed && sql_depth(v.sql) > MAX_SQL_DEPTH)
+        error_at(&ps, src, "the expression is nested too deeply (simplify it or split it into vars)");
     free(ps.tok.str);
     if (ps.failed) {
         vfree(&v);

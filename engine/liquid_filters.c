@@ -964,10 +964,17 @@ static int parse_time_zone(const char *p, dtime *t, int local_off)
     return 0;
 }
 
+/* Unix seconds the date filter takes as an instant: about 31 million years
+ * either way, so days, years and the zone conversion stay far from integer
+ * limits.  Beyond it a number is not a date (the filter returns it as is). */
+#define EPOCH_LIMIT 1000000000000000LL
+
 static int parse_date(liq_ctx *c, lv in, dtime *t)
 {
     memset(t, 0, sizeof *t);
     if (in.k == LV_INT || in.k == LV_FLOAT) {
+        if (in.k == LV_INT ? (in.u.i > EPOCH_LIMIT || in.u.i < -EPOCH_LIMIT) : !(fabs(in.u.f) <= EPOCH_LIMIT))
+            return 0;
         *t = dt_from_epoch(c, in.k == LV_INT ? in.u.i : (int64_t)floor(in.u.f));
         return 1;
     }
@@ -981,7 +988,9 @@ static int parse_date(liq_ctx *c, lv in, dtime *t)
     const char *p = s;
     if (*p == '-') p++;
     if (*p && strspn(p, "0123456789") == strlen(p)) {
-        *t = dt_from_epoch(c, strtoll(s, NULL, 10));
+        long long v = strtoll(s, NULL, 10);   /* saturates: past the limit either way */
+        if (v > EPOCH_LIMIT || v < -EPOCH_LIMIT) return 0;
+        *t = dt_from_epoch(c, v);
         return 1;
     }
     /* The zone's offset for wall times given without one. */
@@ -1089,6 +1098,8 @@ static void iso_week(const dtime *t, int64_t days, int wday, int64_t *wyear, int
     (void)t;
 }
 
+#define STRFTIME_MAX_WIDTH 1024
+
 static void strftime_dt(const dtime *t, const char *fmt, cc_buf *b)
 {
     cc_date d = {(int)t->year, t->mon, t->day};
@@ -1104,8 +1115,13 @@ static void strftime_dt(const dtime *t, const char *fmt, cc_buf *b)
         const char *start = p++;
         char flag = 0;
         while (*p == '-' || *p == '_' || *p == '0' || *p == '^' || *p == '#') flag = *p++;
+        /* A field width past STRFTIME_MAX_WIDTH is that wide: "%99999999999Y"
+         * must neither overflow an int nor pad a gigabyte. */
         int width = 0;
-        while (isdigit((unsigned char)*p)) width = width * 10 + (*p++ - '0');
+        while (isdigit((unsigned char)*p)) {
+            width = width * 10 + (*p++ - '0');
+            if (width > STRFTIME_MAX_WIDTH) width = STRFTIME_MAX_WIDTH;
+        }
         int colon = 0;
         while (*p == ':') {
             colon++;

@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "csv_import.h"
+#include "serve_parse.h"
 #include "sms.h"
 #include "unsubscribe.h"
 
@@ -77,41 +78,6 @@ static int secret_ok(const char *given, const char *secret)
     return CRYPTO_memcmp(a, b, la) == 0;
 }
 
-/* A strictly decimal, positive integer that fits in int64 (no sign, no
- * spaces, at most 18 digits). */
-static int parse_id(const char *s, int64_t *out)
-{
-    if (!s || !*s || strlen(s) > 18) return 0;
-    int64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return 0;
-        v = v * 10 + (*p - '0');
-    }
-    *out = v;
-    return v > 0;
-}
-
-/* Text safe to store and show: valid UTF-8 only, controls to spaces, cut
- * at `max` bytes on a character boundary. */
-static void clean_text(const char *s, size_t max, cc_buf *out)
-{
-    size_t n = strlen(s), i = 0;
-    while (i < n) {
-        uint32_t cp;
-        size_t l = cc_utf8_decode((const unsigned char *)s + i, n - i, &cp);
-        if (out->len + (l ? l : 1) > max) break;
-        if (l == 0) {
-            cc_buf_putc(out, '?');
-            l = 1;
-        } else if (cp < 0x20 || cp == 0x7f) {
-            cc_buf_putc(out, ' ');
-        } else {
-            cc_buf_append(out, s + i, l);
-        }
-        i += l;
-    }
-}
-
 static void html_escape(const char *s, cc_buf *out)
 {
     for (; *s; s++) {
@@ -124,87 +90,6 @@ static void html_escape(const char *s, cc_buf *out)
         default: cc_buf_putc(out, *s);
         }
     }
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode one application/x-www-form-urlencoded component; 0 when it holds
- * a bad %-escape or a NUL. */
-static int form_decode(const char *s, size_t n, cc_buf *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '+') c = ' ';
-        else if (c == '%') {
-            if (i + 2 >= n) return 0;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-            if (h < 0 || l < 0) return 0;
-            c = (char)(h * 16 + l);
-            i += 2;
-        }
-        if (c == '\0') return 0;
-        cc_buf_putc(out, c);
-    }
-    return 1;
-}
-
-/* The value of field `name` in an urlencoded body: 1 found (value in out),
- * 0 absent, -1 malformed. */
-static int form_field(const char *body, size_t len, const char *name, cc_buf *out)
-{
-    size_t i = 0;
-    int found = 0;
-    while (i < len) {
-        size_t end = i;
-        while (end < len && body[end] != '&') end++;
-        size_t eq = i;
-        while (eq < end && body[eq] != '=') eq++;
-        cc_buf key = CC_BUF_INIT;
-        int ok = form_decode(body + i, eq - i, &key);
-        if (ok && !found && strcmp(cc_buf_str(&key), name) == 0) {
-            cc_buf_reset(out);
-            ok = eq < end ? form_decode(body + eq + 1, end - eq - 1, out) : 1;
-            found = 1;
-        }
-        cc_buf_free(&key);
-        if (!ok) return -1;
-        i = end + 1;
-    }
-    return found;
-}
-
-/* find_bytes() is a GNU extension; this is the portable few lines. */
-static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m)
-{
-    if (m == 0) return hay;
-    for (size_t i = 0; i + m <= n; i++)
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) return hay + i;
-    return NULL;
-}
-
-/* The value of `name` in a multipart/form-data body (only what RFC 8058
- * senders post: small text fields).  1 found, 0 absent. */
-static int multipart_field(const char *body, size_t len, const char *name, cc_buf *out)
-{
-    char *needle = xasprintf("name=\"%s\"", name);
-    const char *end = body + len;
-    const char *p = find_bytes(body, len, needle, strlen(needle));
-    free(needle);
-    if (!p) return 0;
-    const char *v = find_bytes(p, (size_t)(end - p), "\r\n\r\n", 4);
-    if (!v) return 0;
-    v += 4;
-    const char *e = find_bytes(v, (size_t)(end - v), "\r\n", 2);
-    if (!e) return 0;
-    cc_buf_reset(out);
-    cc_buf_append(out, v, (size_t)(e - v));
-    return 1;
 }
 
 /* ---- responses -------------------------------------------------------- */
@@ -247,7 +132,7 @@ static const char *param(struct MHD_Connection *conn, request *r, const char *na
     if (!r->body.len) return NULL;
     const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) return NULL;
-    int f = form_field(r->body.data, r->body.len, name, scratch);
+    int f = serve_form_field(r->body.data, r->body.len, name, scratch);
     if (f < 0) *bad = 1;
     return f > 0 ? cc_buf_str(scratch) : NULL;
 }
@@ -263,7 +148,7 @@ static enum MHD_Result on_dlr(serve_server *sv, struct MHD_Connection *conn, req
     const char *answer = param(conn, r, "answer", &s3, &bad);
     int64_t id = 0, status = 0;
     enum MHD_Result rc;
-    if (bad || !parse_id(id_s, &id) || !parse_id(status_s, &status)) {
+    if (bad || !serve_parse_id(id_s, &id) || !serve_parse_id(status_s, &status)) {
         rc = respond(conn, r, MHD_HTTP_BAD_REQUEST, "expected id=OUTBOX_ID&status=KANNEL_DLR_TYPE\n");
         goto out;
     }
@@ -281,7 +166,7 @@ static enum MHD_Result on_dlr(serve_server *sv, struct MHD_Connection *conn, req
         cc_buf_printf(&detail, "kannel dlr %lld", (long long)status);
         if (answer && *answer) {
             cc_buf_puts(&detail, ": ");
-            clean_text(answer, MAX_DETAIL, &detail);
+            serve_clean_text(answer, MAX_DETAIL, &detail);
         }
         /* One statement: the first final report wins, except that a later
          * "delivered" overrides "undelivered" (a retry got through).  The
@@ -341,17 +226,6 @@ out:
 
 /* ---- Twilio status callbacks ------------------------------------------- */
 
-typedef struct {
-    char *key, *value;
-} form_pair;
-
-static int pair_cmp(const void *a, const void *b)
-{
-    const form_pair *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : strcmp(x->value, y->value);
-}
-
 /* Twilio's request signature (X-Twilio-Signature): base64(HMAC-SHA1(auth
  * token, URL + each POST parameter's name and value, sorted by name)),
  * where URL is what Twilio requested: our public_url + the path and query
@@ -364,41 +238,20 @@ static int twilio_signature_ok(const serve_server *sv, struct MHD_Connection *co
     if (!given || !*given || !r->raw_uri || !pub || !*pub) return 0;
     const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (r->body.len && (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)) return 0;
-    form_pair *pairs = NULL;
+    serve_form_pair *pairs = NULL;
     size_t n = 0;
-    int ok = 1;
-    const char *body = cc_buf_str(&r->body);
-    size_t len = r->body.len, i = 0;
-    while (ok && i < len) {
-        size_t end = i;
-        while (end < len && body[end] != '&') end++;
-        size_t eq = i;
-        while (eq < end && body[eq] != '=') eq++;
-        if (end > i) {
-            cc_buf k = CC_BUF_INIT, v = CC_BUF_INIT;
-            ok = form_decode(body + i, eq - i, &k) && (eq >= end || form_decode(body + eq + 1, end - eq - 1, &v));
-            pairs = xrealloc(pairs, (n + 1) * sizeof *pairs);
-            pairs[n].key = cc_buf_take(&k);
-            pairs[n].value = cc_buf_take(&v);
-            if (!pairs[n].key) pairs[n].key = xstrdup("");
-            if (!pairs[n].value) pairs[n].value = xstrdup("");
-            n++;
-        }
-        i = end + 1;
-    }
+    int ok = serve_form_pairs(cc_buf_str(&r->body), r->body.len, &pairs, &n);
     cc_buf data = CC_BUF_INIT;
     size_t pl = strlen(pub);
     while (pl && pub[pl - 1] == '/') pl--;
     cc_buf_append(&data, pub, pl);
     cc_buf_puts(&data, r->raw_uri);
-    if (n) qsort(pairs, n, sizeof *pairs, pair_cmp);
+    if (n) qsort(pairs, n, sizeof *pairs, serve_form_pair_cmp);
     for (size_t k = 0; k < n; k++) {
         cc_buf_puts(&data, pairs[k].key);
         cc_buf_puts(&data, pairs[k].value);
-        free(pairs[k].key);
-        free(pairs[k].value);
     }
-    free(pairs);
+    serve_form_pairs_free(pairs, n);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int ml = 0;
     unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
@@ -410,14 +263,6 @@ static int twilio_signature_ok(const serve_server *sv, struct MHD_Connection *co
     }
     cc_buf_free(&data);
     return ok;
-}
-
-static int is_sid(const char *s)
-{
-    if (!s || !*s || strlen(s) > 64) return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s)) return 0;
-    return 1;
 }
 
 /* POST /twilio/status/SECRET[?id=ID] with MessageSid, MessageStatus and
@@ -442,7 +287,7 @@ static enum MHD_Result on_twilio(serve_server *sv, struct MHD_Connection *conn, 
     enum MHD_Result rc;
     sqlite3_stmt *st = NULL;
     int src = SQLITE_OK;
-    if (bad || !is_sid(sid) || !status || !*status || (id_s && !parse_id(id_s, &id))) {
+    if (bad || !serve_is_sid(sid) || !status || !*status || (id_s && !serve_parse_id(id_s, &id))) {
         rc = respond(conn, r, MHD_HTTP_BAD_REQUEST, "expected MessageSid and MessageStatus\n");
         goto out;
     }
@@ -472,7 +317,7 @@ static enum MHD_Result on_twilio(serve_server *sv, struct MHD_Connection *conn, 
         cc_buf_printf(&detail, "twilio %s sid=%s", status, sid);
         if (error && *error) {
             cc_buf_puts(&detail, " error ");
-            clean_text(error, MAX_DETAIL, &detail);
+            serve_clean_text(error, MAX_DETAIL, &detail);
         }
         src = sqlite3_prepare_v2(
             sv->db,
@@ -528,49 +373,6 @@ out:
 
 /* ---- inbound SMS ------------------------------------------------------ */
 
-/* Skip whitespace at both ends, including U+3000 (ideographic space) and
- * U+00A0, which phones put around Chinese replies. */
-static void trim(const char **s, size_t *n)
-{
-    const unsigned char *p = (const unsigned char *)*s;
-    size_t len = *n;
-    for (;;) {
-        if (len && isspace(p[0])) { p++; len--; }
-        else if (len >= 3 && p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) { p += 3; len -= 3; }
-        else if (len >= 2 && p[0] == 0xc2 && p[1] == 0xa0) { p += 2; len -= 2; }
-        else break;
-    }
-    for (;;) {
-        if (len && isspace(p[len - 1])) len--;
-        else if (len >= 3 && p[len - 3] == 0xe3 && p[len - 2] == 0x80 && p[len - 1] == 0x80) len -= 3;
-        else if (len >= 2 && p[len - 2] == 0xc2 && p[len - 1] == 0xa0) len -= 2;
-        else break;
-    }
-    *s = (const char *)p;
-    *n = len;
-}
-
-/* Is this reply an opt-out?  STOP, UNSUBSCRIBE, TD and T count as whole
- * first words, case-insensitively ("T" must not catch "Thanks" or "T恤");
- * 退订 (which covers 退订T) counts as a prefix, since Chinese has no spaces
- * between words. */
-static int is_stop(const char *text)
-{
-    if (!text) return 0;
-    const char *s = text;
-    size_t n = strlen(text);
-    trim(&s, &n);
-    static const char *const words[] = {"UNSUBSCRIBE", "STOP", "TD", "T"};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        size_t l = strlen(words[i]);
-        if (n < l || strncasecmp(s, words[i], l) != 0) continue;
-        if (n == l) return 1;
-        unsigned char next = (unsigned char)s[l];
-        if (next < 0x80 && !isalnum(next)) return 1;
-    }
-    return n >= 6 && memcmp(s, "退订", 6) == 0;
-}
-
 static enum MHD_Result on_inbound(serve_server *sv, struct MHD_Connection *conn, request *r)
 {
     cc_buf s1 = CC_BUF_INIT, s2 = CC_BUF_INIT, num = CC_BUF_INIT, reply = CC_BUF_INIT;
@@ -582,7 +384,7 @@ static enum MHD_Result on_inbound(serve_server *sv, struct MHD_Connection *conn,
         rc = respond(conn, r, MHD_HTTP_BAD_REQUEST, bad ? "malformed form body\n" : "expected from=NUMBER&text=TEXT\n");
         goto out;
     }
-    if (!is_stop(text)) {
+    if (!serve_is_stop(text)) {
         /* Kannel sends a non-empty answer back as an SMS; an empty one is
          * dropped when the sms-service says omit-empty = true. */
         rc = respond(conn, r, MHD_HTTP_OK, "");
@@ -715,9 +517,9 @@ static enum MHD_Result on_unsubscribe(serve_server *sv, struct MHD_Connection *c
     cc_buf v = CC_BUF_INIT;
     int f = 0;
     if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0)
-        f = multipart_field(cc_buf_str(&r->body), r->body.len, "List-Unsubscribe", &v);
+        f = serve_multipart_field(cc_buf_str(&r->body), r->body.len, "List-Unsubscribe", &v);
     else if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
-        f = form_field(cc_buf_str(&r->body), r->body.len, "List-Unsubscribe", &v);
+        f = serve_form_field(cc_buf_str(&r->body), r->body.len, "List-Unsubscribe", &v);
     int one_click = f > 0 && strcmp(cc_buf_str(&v), "One-Click") == 0;
     cc_buf_free(&v);
     if (!one_click) {
@@ -818,42 +620,11 @@ static enum MHD_Result route(serve_server *sv, struct MHD_Connection *conn, requ
     return respond(conn, r, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
-/* libmicrohttpd decodes the query leniently and hands out C strings:
- * "id=1%00x" would read as id 1, "id=1&id=2" as one of them.  A query is
- * refused unless every component decodes strictly (form_decode: no bad
- * escape, no NUL) and no name comes twice. */
-static const char *query_problem(const char *uri)
-{
-    const char *q = strchr(uri, '?');
-    if (!q) return NULL;
-    q++;
-    size_t len = strlen(q), i = 0, nkeys = 0;
-    cc_buf keys[32];
-    const char *why = NULL;
-    while (i < len && !why) {
-        size_t end = i;
-        while (end < len && q[end] != '&') end++;
-        size_t eq = i;
-        while (eq < end && q[eq] != '=') eq++;
-        cc_buf k = CC_BUF_INIT, v = CC_BUF_INIT;
-        if (!form_decode(q + i, eq - i, &k) || (eq < end && !form_decode(q + eq + 1, end - eq - 1, &v)))
-            why = "malformed query string (a bad %-escape or a NUL)\n";
-        for (size_t j = 0; !why && k.len && j < nkeys; j++)
-            if (!strcmp(cc_buf_str(&keys[j]), cc_buf_str(&k))) why = "a query parameter is given twice\n";
-        cc_buf_free(&v);
-        if (!why && k.len && nkeys < sizeof keys / sizeof keys[0]) keys[nkeys++] = k;
-        else cc_buf_free(&k);
-        i = end + 1;
-    }
-    for (size_t j = 0; j < nkeys; j++) cc_buf_free(&keys[j]);
-    return why;
-}
-
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     request *r = xcalloc(1, sizeof *r);
     r->uri_len = uri ? strlen(uri) : 0;
-    if (uri && r->uri_len <= MAX_URI) r->bad_query = query_problem(uri);
+    if (uri && r->uri_len <= MAX_URI) r->bad_query = serve_query_problem(uri);
     /* Only Twilio's callbacks need it (the signed URL includes the query). */
     if (uri && r->uri_len <= MAX_URI && !strncmp(uri, "/twilio/status/", 15)) r->raw_uri = xstrdup(uri);
     return r;

@@ -22,9 +22,13 @@ static void b64url(const unsigned char *in, size_t n, cc_buf *out)
 }
 
 /* Decode base64url without padding; NULL when malformed. */
+/* Base64url characters for `n` bytes, unpadded. */
+#define B64URL_LEN(n) (((n) * 4 + 2) / 3)
+
 static unsigned char *b64url_decode(const char *s, size_t n, size_t *outlen)
 {
-    if (n % 4 == 1 || n > 4096) return NULL;
+    /* The longest payload unsubscribe_token() signs: "v1" US CUSTOMER US ADDRESS. */
+    if (n % 4 == 1 || n > B64URL_LEN(UNSUBSCRIBE_MAX_PAYLOAD + 4)) return NULL;
     cc_buf std = CC_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -59,6 +63,7 @@ static void sign(const char *secret, const char *payload, size_t n, unsigned cha
 char *unsubscribe_token(const char *secret, const char *customer, const char *address)
 {
     if (!secret || !*secret) return NULL;
+    if ((customer ? strlen(customer) : 0) + (address ? strlen(address) : 0) > UNSUBSCRIBE_MAX_PAYLOAD) return NULL;
     /* Fields are joined by the ASCII unit separator, which no id or address holds. */
     char *payload = xasprintf("v1\x1f%s\x1f%s", customer ? customer : "", address ? address : "");
     unsigned char mac[32];

@@ -15,8 +15,14 @@
 
 #include "cc.h"
 
+/* Longest customer id + address a token carries, in bytes: far past any
+ * real id or RFC 5321 address (254), and short enough that the token stays
+ * a few KiB of URL. */
+#define UNSUBSCRIBE_MAX_PAYLOAD 2048
+
 /* The token for (customer, address); caller frees.  NULL when the secret
- * is empty. */
+ * is empty or the two are longer than UNSUBSCRIBE_MAX_PAYLOAD together
+ * (a token unsubscribe_verify() would refuse). */
 char *unsubscribe_token(const char *secret, const char *customer, const char *address);
 /* The full link: base URL + "/" + token; caller frees. */
 char *unsubscribe_url(const char *base_url, const char *secret, const char *customer, const char *address);

@@ -4,9 +4,10 @@
 #   etc/install-deps.sh build   compiler, pkg-config and the -dev libraries
 #   etc/install-deps.sh test    build + the real servers the tests start
 #                               (Postfix smtp-sink, Kannel + fakesmsc, sqlite3),
-#                               valgrind (t_valgrind) and headless Chromium,
-#                               which renders the HTML report (a 120 MB
-#                               download; under a minute)
+#                               valgrind (t_valgrind), clang with libFuzzer
+#                               (tests/fuzz/) and headless Chromium, which
+#                               renders the HTML report (a 120 MB download;
+#                               under a minute)
 #   etc/install-deps.sh bench   test + the baselines the benchmarks compare with
 #                               (apache2-utils: ab against Kannel's sendsms)
 #   etc/install-deps.sh valgrind build + valgrind (make valgrind)
@@ -18,7 +19,7 @@ set -u
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libyaml-dev libsqlite3-dev libcurl4-openssl-dev libesmtp-dev libicu-dev libssl-dev libmicrohttpd-dev"
-test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps time python3-jinja2 chromium apache2-utils valgrind"
+test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps time python3-jinja2 chromium apache2-utils valgrind clang libclang-rt-14-dev"
 # apache2-utils (ab) is in both: tests/t_bench.sh runs every benchmark, baselines included, at a tiny size.
 bench_pkgs="apache2-utils"   # ab, the SMS baseline (Jinja2, smtp-source, Kannel come with test)
 

@@ -121,3 +121,19 @@ printf '{%% for i in (1..100000000) %%}{%% for j in (1..100000000) %%}x{%% endfo
 cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 plan --dry-run > "$T/out" 2> "$T/err"; rc=$?
 if [ $rc -ne 0 ] && [ $rc -lt 98 ] && grep -q "limits exceeded" "$T/err"; then ok "a runaway loop hits the resource limit"
 else not_ok "a runaway loop hits the resource limit" "exit $rc: $(head -c 600 "$T/err")"; fi
+
+# A date format with an absurd field width (found by tests/fuzz/fuzz_liquid)
+# is capped at 1024 columns: no integer overflow, no gigabyte of padding.
+printf '[{{ today | date: "%%77777777777777m" | size }} {{ today | date: "%%Y-%%4m" }}]\n' > "$TPL/div.sms.liquid"
+cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 preview div --limit 1 > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 0 ] && ! sanitizer "$T/err" && grep -q "\[1024 2026-0006\]" "$T/out"; then
+  ok "a date format width is capped, not overflowed"
+else not_ok "a date format width is capped, not overflowed" "exit $rc: $(head -c 300 "$T/out") $(head -c 600 "$T/err")"; fi
+
+# Unix seconds far outside any calendar (found by tests/fuzz/fuzz_liquid)
+# are not dates: the filter returns its input, as for any non-date.
+printf '[{{ "-9223372036854775808" | date: "%%Y" }} {{ 1000000000000001 | date: "%%Y" }} {{ 86400 | date: "%%Y-%%m-%%d" }}]\n' > "$TPL/div.sms.liquid"
+cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 preview div --limit 1 > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 0 ] && ! sanitizer "$T/err" && grep -q -- "\[-9223372036854775808 1000000000000001 1970-01-02\]" "$T/out"; then
+  ok "date on seconds out of range returns the input"
+else not_ok "date on seconds out of range returns the input" "exit $rc: $(head -c 300 "$T/out") $(head -c 600 "$T/err")"; fi
