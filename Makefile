@@ -142,4 +142,4 @@ build/fuzz/obj:
 
 fuzz: test-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY="$(FUZZ_ONLY)" FUZZ_WORK=$(FUZZ_WORK) sh tests/run.sh tests/t_fuzz.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY="$(FUZZ_ONLY)" FUZZ_WORK=$(FUZZ_WORK) FUZZ_SEED=0 sh tests/run.sh tests/t_fuzz.sh

@@ -47,7 +47,10 @@ static int int_arg(liq_ctx *c, lv v, int64_t *out)
         return 1;
     }
     if (v.k == LV_FLOAT) {
-        *out = (int64_t)v.u.f;
+        /* Out of int64's range the conversion is undefined: saturate, as
+         * strtoll does for a text argument below.  NaN is no integer. */
+        if (v.u.f != v.u.f) return 0;
+        *out = lv_f2i(v.u.f);
         return 1;
     }
     if (v.k == LV_STR) {

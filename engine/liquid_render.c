@@ -146,10 +146,10 @@ static lv find_var(liq_ctx *c, const char *name)
 static int64_t to_int(liq_ctx *c, lv v, const char *what)
 {
     if (v.k == LV_INT) return v.u.i;
-    if (v.k == LV_FLOAT) return (int64_t)v.u.f;
+    if (v.k == LV_FLOAT) return lv_f2i(v.u.f);
     if (v.k == LV_STR) {
         lv n = lv_to_number(v);
-        return n.k == LV_INT ? n.u.i : (int64_t)n.u.f;
+        return n.k == LV_INT ? n.u.i : lv_f2i(n.u.f);
     }
     if (v.k == LV_NIL) return 0;
     liq_fail(c, "invalid integer for %s", what);
@@ -181,7 +181,7 @@ static lv eval(liq_ctx *c, const liq_expr *e)
                 continue;
             }
             lv key = eval(c, e->path[i].idx);
-            if (key.k == LV_FLOAT) key = lv_int((int64_t)key.u.f);
+            if (key.k == LV_FLOAT) key = lv_int(lv_f2i(key.u.f));
             v = lv_lookup(c->sh->a, v, key);
         }
         return v;

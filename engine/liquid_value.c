@@ -78,6 +78,15 @@ int lv_arena_exhausted(const lv_arena *a) { return a->exhausted; }
 
 lv lv_nil(void) { lv v = {LV_NIL, {0}}; return v; }
 lv lv_bool(int b) { lv v = {LV_BOOL, {0}}; v.u.b = !!b; return v; }
+
+int64_t lv_f2i(double f)
+{
+    if (f != f) return 0;
+    if (f >= 9.2e18) return INT64_MAX;
+    if (f <= -9.2e18) return INT64_MIN;
+    return (int64_t)f;
+}
+
 lv lv_int(int64_t i) { lv v = {LV_INT, {0}}; v.u.i = i; return v; }
 lv lv_float(double f) { lv v = {LV_FLOAT, {0}}; v.u.f = f; return v; }
 

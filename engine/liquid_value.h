@@ -62,6 +62,9 @@ int lv_arena_exhausted(const lv_arena *a);
 lv lv_nil(void);
 lv lv_bool(int b);
 lv lv_int(int64_t i);
+/* A float as an integer, truncated; out of int64's range (where a cast is
+ * undefined) saturated, NaN 0. */
+int64_t lv_f2i(double f);
 lv lv_float(double f);
 lv lv_str(lv_arena *a, const char *s, size_t n);   /* copies */
 lv lv_cstr(lv_arena *a, const char *s);

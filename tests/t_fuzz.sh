@@ -11,6 +11,9 @@
 #   FUZZ_WORK     keep corpora, logs and crash inputs here (default: $T,
 #                 removed at exit); `make fuzz` uses build/fuzz/work
 #   FUZZ_ONLY     run only these harnesses ("expr serve"; default all)
+#   FUZZ_SEED     libFuzzer's -seed (default 1, so that `make check` walks
+#                 the same mutations on every machine and a red run can be
+#                 replayed; `make fuzz` passes 0: a new random seed each run)
 . "$(dirname "$0")/lib.sh"
 
 SECONDS_EACH=${FUZZ_SECONDS:-60}
@@ -43,7 +46,7 @@ run_one() {
     cd "$WORK" || exit 1
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    nice -n 10 "$ROOT/build/fuzz/fuzz_$_n" -max_total_time="$SECONDS_EACH" -max_len="$_len" -timeout=10 \
+    nice -n 10 "$ROOT/build/fuzz/fuzz_$_n" -max_total_time="$SECONDS_EACH" -max_len="$_len" -timeout=10 -seed="${FUZZ_SEED:-1}" \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$WORK/crashes/$_n/" \
       "$WORK/corpus/$_n" > "$WORK/$_n.log" 2>&1
     echo $? > "$WORK/$_n.rc"

@@ -137,3 +137,11 @@ cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 preview div -
 if [ $rc -eq 0 ] && ! sanitizer "$T/err" && grep -q -- "\[-9223372036854775808 1000000000000001 1970-01-02\]" "$T/out"; then
   ok "date on seconds out of range returns the input"
 else not_ok "date on seconds out of range returns the input" "exit $rc: $(head -c 300 "$T/out") $(head -c 600 "$T/err")"; fi
+
+# A float argument beyond int64 (found by tests/fuzz/fuzz_liquid in make
+# check) saturates instead of an undefined conversion.
+printf '[{{ 2.5 | round: 11111111111111111111111111111111111111111111111111111111111.1 }} {{ 2.5 | round: -11111111111111111111111111111111111111111111111111111111111.1 }}]\n' > "$TPL/div.sms.liquid"
+cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 preview div --limit 1 > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 0 ] && ! sanitizer "$T/err" && grep -q -- "\[2.5 3\]" "$T/out"; then
+  ok "a float argument beyond int64 saturates"
+else not_ok "a float argument beyond int64 saturates" "exit $rc: $(head -c 300 "$T/out") $(head -c 600 "$T/err")"; fi
