@@ -1148,12 +1148,18 @@ static value parse_logic(parser *ps, int is_or)
 
 static value parse_or(parser *ps) { return parse_logic(ps, 1); }
 
-/* The deepest parenthesis nesting of generated SQL, outside quoted
- * identifiers and strings. */
+/* How deep SQLite's parser stack goes for generated SQL, roughly: each
+ * open parenthesis outside quoted identifiers and strings is one level, and
+ * one right after an operator ("-(", "NOT (", "* (") two, since the parser
+ * holds the operator too (a chain of unary minuses overflowed SQLite's
+ * 100-entry stack at a parenthesis depth of 60: fuzz_expr). */
 static int sql_depth(const char *sql)
 {
-    int depth = 0, max = 0;
-    for (const char *p = sql ? sql : ""; *p; p++) {
+    /* The weight of each open parenthesis; past the array, 2 each. */
+    unsigned char weight[256];
+    int open = 0, total = 0, max = 0;
+    const char *start = sql ? sql : "";
+    for (const char *p = start; *p; p++) {
         if (*p == '"' || *p == '\'') {
             char q = *p;
             /* a doubled quote is an escaped one: the loop re-enters */
@@ -1161,9 +1167,17 @@ static int sql_depth(const char *sql)
             }
             if (!*p) break;
         } else if (*p == '(') {
-            if (++depth > max) max = depth;
-        } else if (*p == ')') {
-            depth--;
+            const char *b = p;
+            while (b > start && b[-1] == ' ') b--;
+            int after_op = (b > start && strchr("-+*/%<>=|", b[-1])) || (b - start >= 3 && !strncmp(b - 3, "NOT", 3));
+            int w = after_op || open >= (int)sizeof weight ? 2 : 1;
+            if (open < (int)sizeof weight) weight[open] = (unsigned char)w;
+            open++;
+            total += w;
+            if (total > max) max = total;
+        } else if (*p == ')' && open > 0) {
+            open--;
+            total -= open < (int)sizeof weight ? weight[open] : 2;
         }
     }
     return max;
