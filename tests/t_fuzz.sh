@@ -11,9 +11,9 @@
 #   FUZZ_WORK     keep corpora, logs and crash inputs here (default: $T,
 #                 removed at exit); `make fuzz` uses build/fuzz/work
 #   FUZZ_ONLY     run only these harnesses ("expr serve"; default all)
-#   FUZZ_SEED     libFuzzer's -seed (default 1, so that `make check` walks
-#                 the same mutations on every machine and a red run can be
-#                 replayed; `make fuzz` passes 0: a new random seed each run)
+#   FUZZ_SEED     libFuzzer's -seed (default 1: `make check` starts from the
+#                 same mutations each time, though a timed run is never quite
+#                 the same twice; `make fuzz` passes 0: a new random seed)
 . "$(dirname "$0")/lib.sh"
 
 SECONDS_EACH=${FUZZ_SECONDS:-60}
