@@ -1149,13 +1149,15 @@ static value parse_logic(parser *ps, int is_or)
 static value parse_or(parser *ps) { return parse_logic(ps, 1); }
 
 /* How deep SQLite's parser stack goes for generated SQL, roughly: each
- * open parenthesis outside quoted identifiers and strings is one level, and
- * one right after an operator ("-(", "NOT (", "* (") two, since the parser
- * holds the operator too (a chain of unary minuses overflowed SQLite's
- * 100-entry stack at a parenthesis depth of 60: fuzz_expr). */
+ * open parenthesis outside quoted identifiers and strings holds one entry;
+ * one right after an operator ("-(", "* (") two, since the parser holds
+ * the operator too; one after a name (a function call "f(", "NOT (",
+ * "IN (") three, for the name, the parenthesis and the argument list.
+ * fuzz_expr found both: a chain of unary minuses at parenthesis depth 60
+ * and 41 nested cc_add_months() calls overflowed SQLite's 100 entries. */
 static int sql_depth(const char *sql)
 {
-    /* The weight of each open parenthesis; past the array, 2 each. */
+    /* The weight of each open parenthesis; past the array, 3 each. */
     unsigned char weight[256];
     int open = 0, total = 0, max = 0;
     const char *start = sql ? sql : "";
@@ -1169,15 +1171,16 @@ static int sql_depth(const char *sql)
         } else if (*p == '(') {
             const char *b = p;
             while (b > start && b[-1] == ' ') b--;
-            int after_op = (b > start && strchr("-+*/%<>=|", b[-1])) || (b - start >= 3 && !strncmp(b - 3, "NOT", 3));
-            int w = after_op || open >= (int)sizeof weight ? 2 : 1;
+            unsigned char prev = b > start ? (unsigned char)b[-1] : '(';
+            int w = isalnum(prev) || prev == '_' || prev == '"' ? 3 : strchr("-+*/%<>=|", prev) ? 2 : 1;
+            if (open >= (int)sizeof weight) w = 3;
             if (open < (int)sizeof weight) weight[open] = (unsigned char)w;
             open++;
             total += w;
             if (total > max) max = total;
         } else if (*p == ')' && open > 0) {
             open--;
-            total -= open < (int)sizeof weight ? weight[open] : 2;
+            total -= open < (int)sizeof weight ? weight[open] : 3;
         }
     }
     return max;
