@@ -100,6 +100,10 @@ size_t cc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
  * suggestions; `fold_case` ignores ASCII case.  Strings over 64 bytes
  * count as far apart (99). */
 size_t cc_edit_distance(const char *a, const char *b, int fold_case);
+
+struct timespec;
+/* Seconds elapsed on CLOCK_MONOTONIC since `t` (taken on that clock). */
+double cc_seconds_since(const struct timespec *t);
 /* Append `s` as one CSV field (RFC 4180: quoted when it holds a comma,
  * quote or line break; NULL is empty). */
 void cc_csv_field(cc_buf *b, const char *s);

@@ -158,17 +158,10 @@ static cc_code finish_batch(sqlite3 *db, outbox_batch *b, const size_t *which, s
     return CC_ERR_DB;
 }
 
-static double seconds_since(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
-}
-
 /* Sleep until `sent` messages at `rate` per second are due since t0. */
 static void pace(const struct timespec *t0, size_t sent, double rate)
 {
-    double wait = (double)sent / rate - seconds_since(t0);
+    double wait = (double)sent / rate - cc_seconds_since(t0);
     if (wait <= 0) return;
     struct timespec d = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
     while (nanosleep(&d, &d) != 0 && errno == EINTR) {}
@@ -222,7 +215,7 @@ static void on_result(void *arg, cc_message *m)
 {
     recorder *r = arg;
     record_one(r, (size_t)(m - r->b->msgs));
-    if (r->stalled || (r->n_pending < RECORD_EVERY && seconds_since(&r->last) < RECORD_SECONDS)) return;
+    if (r->stalled || (r->n_pending < RECORD_EVERY && cc_seconds_since(&r->last) < RECORD_SECONDS)) return;
     if (outbox_finish_some(r->db, r->b, r->pending, r->n_pending, r->now, r->tc, &r->tot->sent, &r->tot->retry,
                            &r->tot->failed) == CC_OK)
         r->n_pending = 0;

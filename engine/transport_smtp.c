@@ -144,13 +144,6 @@ static void monitor_cb(const char *buf, int buflen, int writing, void *arg)
     if (w->last[0] == '4' || w->last[0] == '5') memcpy(w->refusal, w->last, sizeof w->refusal);
 }
 
-static double seconds_since(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
-}
-
 /* libESMTP's events: at connection, no Nagle delay (nodelay_to_port); a
  * message accepted goes into the delivery journal; TLS certificate events
  * accept a bad or missing certificate only when verification is switched
@@ -355,7 +348,7 @@ static cc_code send_session(const cc_transport *t, const smtp_state *st, const c
         if (!etext) etext = "no reply from the server";
         /* Silence for the whole timeout: libESMTP reports it as a dropped
          * connection; say what happened. */
-        int timed_out = seconds_since(&watch.last_at) * 1000.0 >= (double)st->timeout_ms - 100.0;
+        int timed_out = cc_seconds_since(&watch.last_at) * 1000.0 >= (double)st->timeout_ms - 100.0;
         char why_text[320];
         if (timed_out)
             snprintf(why_text, sizeof why_text, "no reply within the %ld s timeout%s%s%s", st->timeout_ms / 1000,
