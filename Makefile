@@ -62,7 +62,7 @@ demo: deps carecast
 	@sh tests/demo.sh
 
 check: test-deps
-	@$(MAKE) --no-print-directory carecast build/san/carecast build/san/liquid_conformance build/bench/render_bench \
+	@$(MAKE) --no-print-directory carecast build/san/carecast build/san/liquid_conformance build/san/tpl_vars_check build/bench/render_bench \
 	  $(FUZZ_BINS)
 	@CARECAST=$(CURDIR)/build/san/carecast sh tests/run.sh
 
@@ -86,6 +86,12 @@ LIQUID_OBJS = liquid_value liquid_parse liquid_render liquid_filters cc clock
 build/san/liquid_conformance: tests/liquid_conformance.c $(patsubst %,build/san/%.o,$(LIQUID_OBJS)) engine/*.h | build/san
 	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) -o $@ tests/liquid_conformance.c \
 	  $(patsubst %,build/san/%.o,$(LIQUID_OBJS)) $(PKG_LIBS) -lm
+
+# The template variables reused across messages against fresh ones
+# (tests/tpl_vars_check.c, run by tests/t_templates.sh).
+build/san/tpl_vars_check: tests/tpl_vars_check.c $(patsubst %,build/san/%.o,template $(LIQUID_OBJS)) engine/*.h | build/san
+	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) -Iengine -o $@ tests/tpl_vars_check.c \
+	  $(patsubst %,build/san/%.o,template $(LIQUID_OBJS)) $(PKG_LIBS) -lm
 
 conformance: build/san/liquid_conformance
 	build/san/liquid_conformance $(LIQUID_SPEC_DIR)

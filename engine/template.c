@@ -89,9 +89,26 @@ static size_t find_var(const tpl_vars *v, const char *name, uint32_t h)
     return (size_t)-1;
 }
 
-static void invalidate_env(tpl_vars *v)
+/* A built environment and where its leaves are, so that the next message
+ * with the same names refreshes the leaves instead of building it again. */
+typedef struct {
+    lv *at;
+    size_t var;
+} env_leaf;
+
+struct tpl_env {
+    const void *needs;        /* the tpl_needs it was built for (NULL = all) */
+    unsigned values_gen;      /* the values its leaves hold */
+    lv value;
+    env_leaf *leaves;
+    size_t nleaves;
+};
+
+enum { MAX_ENVS = 4 };
+
+static void drop_envs(tpl_vars *v)
 {
-    v->env = NULL;
+    v->nenvs = 0;
     pool_reset(v->envp);
 }
 
@@ -100,65 +117,103 @@ static void grow(tpl_vars *v)
 {
     size_t cap = v->cap ? v->cap * 2 : 16;
     size_t off_values = cap * sizeof(char *), off_lens = 2 * off_values, off_hashes = off_lens + cap * sizeof(size_t),
-           off_types = off_hashes + cap * sizeof(uint32_t);
+           off_ncomp = off_hashes + cap * sizeof(uint32_t), off_types = off_ncomp + cap * sizeof(uint32_t);
     char *block = xmalloc(off_types + cap * sizeof(tpl_type));
     char **names = (char **)block, **values = (char **)(block + off_values);
     size_t *lens = (size_t *)(block + off_lens);
-    uint32_t *hashes = (uint32_t *)(block + off_hashes);
+    uint32_t *hashes = (uint32_t *)(block + off_hashes), *ncomp = (uint32_t *)(block + off_ncomp);
     tpl_type *types = (tpl_type *)(block + off_types);
-    if (v->n) {
-        memcpy(names, v->names, v->n * sizeof *names);
-        memcpy(values, v->values, v->n * sizeof *values);
-        memcpy(lens, v->lens, v->n * sizeof *lens);
-        memcpy(hashes, v->hashes, v->n * sizeof *hashes);
-        memcpy(types, v->types, v->n * sizeof *types);
+    if (v->kept) {
+        memcpy(names, v->names, v->kept * sizeof *names);
+        memcpy(values, v->values, v->kept * sizeof *values);
+        memcpy(lens, v->lens, v->kept * sizeof *lens);
+        memcpy(hashes, v->hashes, v->kept * sizeof *hashes);
+        memcpy(ncomp, v->ncomp, v->kept * sizeof *ncomp);
+        memcpy(types, v->types, v->kept * sizeof *types);
     }
     free(v->names);
     v->names = names;
     v->values = values;
     v->lens = lens;
     v->hashes = hashes;
+    v->ncomp = ncomp;
     v->types = types;
     v->cap = cap;
+}
+
+static void mark_seen(tpl_vars *v, uint32_t h)
+{
+    unsigned bit = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & 255u;
+    v->seen[bit >> 6] |= (uint64_t)1 << (bit & 63);
+}
+
+static int maybe_seen(const tpl_vars *v, uint32_t h)
+{
+    unsigned bit = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & 255u;
+    return (v->seen[bit >> 6] >> (bit & 63)) & 1;
+}
+
+static void set_value(tpl_vars *v, size_t i, tpl_type type, const char *text, size_t len)
+{
+    if (type == TPL_NULL) {
+        v->values[i] = NULL;
+        len = 0;
+    } else {
+        v->values[i] = pool_strndup(&v->strings, text, len);
+    }
+    v->lens[i] = len;
+    v->types[i] = type;
+}
+
+/* A name this message has not set and that is not next in the last
+ * message's order: a new slot, and a new shape. */
+static size_t new_slot(tpl_vars *v, const char *name, size_t nlen, uint32_t h)
+{
+    for (size_t k = v->n; k < v->kept; k++) v->name_waste += strlen(v->names[k]) + 1;
+    v->kept = v->n;
+    v->shape++;
+    if (v->n == v->cap) grow(v);
+    size_t i = v->n++;
+    v->kept = v->n;
+    v->names[i] = pool_strndup(&v->namep, name, nlen);
+    v->hashes[i] = h;
+    uint32_t comps = 1;
+    for (const char *d = memchr(name, '.', nlen); d; d = memchr(d + 1, '.', nlen - (size_t)(d + 1 - name))) comps++;
+    v->ncomp[i] = comps;
+    return i;
 }
 
 void tpl_vars_set_typed(tpl_vars *v, const char *name, tpl_type type, const char *text)
 {
     if (type != TPL_NULL && !text) type = TPL_NULL;
-    if (v->env) invalidate_env(v);
-    size_t nlen = strlen(name);
-    uint32_t h = name_hash(name, nlen);
+    v->values_gen++;
     size_t len = type == TPL_NULL ? 0 : strlen(text);
-    unsigned bit = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & 255u;
-    int maybe_set = (v->seen[bit >> 6] >> (bit & 63)) & 1;
-    v->seen[bit >> 6] |= (uint64_t)1 << (bit & 63);
-    size_t i = maybe_set ? find_var(v, name, h) : (size_t)-1;
-    if (i != (size_t)-1) {
-        if (type == TPL_NULL) {
-            v->values[i] = NULL;
-        } else if (v->values[i] && v->lens[i] >= len) {
-            memmove(v->values[i], text, len + 1);   /* fits where the old value was */
-        } else {
-            v->values[i] = pool_strndup(&v->strings, text, len);
+    size_t i;
+    if (v->n < v->kept && !strcmp(v->names[v->n], name)) {
+        /* The next name in the last message's order: names are unique
+         * within the kept slots, so this one is not set yet. */
+        i = v->n++;
+        mark_seen(v, v->hashes[i]);
+    } else {
+        size_t nlen = strlen(name);
+        uint32_t h = name_hash(name, nlen);
+        i = maybe_seen(v, h) ? find_var(v, name, h) : (size_t)-1;
+        if (i != (size_t)-1) {
+            if (type != TPL_NULL && v->values[i] && v->lens[i] >= len) {
+                memmove(v->values[i], text, len + 1);   /* fits where the old value was */
+                v->lens[i] = len;
+                v->types[i] = type;
+            } else {
+                set_value(v, i, type, text, len);
+            }
+            return;   /* counted already */
         }
-        v->lens[i] = len;
-        v->types[i] = type;
-        return;
+        mark_seen(v, h);
+        i = new_slot(v, name, nlen, h);
     }
-    if (v->n == v->cap) grow(v);
-    i = v->n++;
-    v->names[i] = pool_strndup(&v->strings, name, nlen);
-    v->components++;
-    int dots = 0;
-    for (const char *d = memchr(name, '.', nlen); d; d = memchr(d + 1, '.', nlen - (size_t)(d + 1 - name))) {
-        v->components++;
-        dots++;
-    }
-    if (dots >= 2) v->deep = 1;
-    v->values[i] = type == TPL_NULL ? NULL : pool_strndup(&v->strings, text, len);
-    v->lens[i] = len;
-    v->hashes[i] = h;
-    v->types[i] = type;
+    v->components += v->ncomp[i];
+    if (v->ncomp[i] >= 3) v->deep = 1;
+    set_value(v, i, type, text, len);
 }
 
 void tpl_vars_set(tpl_vars *v, const char *name, const char *value)
@@ -182,10 +237,16 @@ const char *tpl_vars_get(const tpl_vars *v, const char *name, int *found)
 void tpl_vars_free(tpl_vars *v)
 {
     free(v->names);
+    free(v->envs);
+    pool_free(v->namep);
     pool_free(v->strings);
     pool_free(v->envp);
     memset(v, 0, sizeof *v);
 }
+
+/* Names dropped when a message's order differs from the last one's stay
+ * in the name pool; past this many bytes it starts afresh. */
+enum { NAME_WASTE_LIMIT = 16384 };
 
 void tpl_vars_clear(tpl_vars *v)
 {
@@ -195,9 +256,15 @@ void tpl_vars_clear(tpl_vars *v)
     memset(v->seen, 0, sizeof v->seen);
     v->now = 0;
     v->zone = NULL;
-    v->env = NULL;
+    v->values_gen++;
     pool_reset(v->strings);
-    pool_reset(v->envp);
+    if (v->name_waste > NAME_WASTE_LIMIT) {
+        pool_reset(v->namep);
+        v->kept = 0;
+        v->name_waste = 0;
+        v->shape++;
+        drop_envs(v);
+    }
 }
 
 /* The dotted names as nested Liquid hashes: at each level the keys in the
@@ -229,10 +296,11 @@ static lv leaf_value(const tpl_vars *v, size_t i)
     }
 }
 
-static lv to_value(tpl_vars *v, const vnode *nodes, int n)
+/* Builds the value of node n; the leaves it places are noted in `e`
+ * (e->leaves has room for every variable). */
+static lv to_value(tpl_vars *v, tpl_env *e, const vnode *nodes, int n)
 {
     const vnode *nd = &nodes[n];
-    if (nd->value >= 0 && nd->nkids == 0) return leaf_value(v, (size_t)nd->value);
     size_t nk = (size_t)nd->nkids;
     /* The hash, its values and its keys in one allocation. */
     size_t hs = (sizeof(lv_hash) + sizeof(lv) - 1) / sizeof(lv) * sizeof(lv);
@@ -245,7 +313,12 @@ static lv to_value(tpl_vars *v, const vnode *nodes, int n)
         const vnode *cn = &nodes[c];
         /* The last component of a name is its tail: already a C string. */
         keys[k] = cn->key[cn->len] == '\0' ? cn->key : pool_strndup(&v->envp, cn->key, cn->len);
-        vals[k] = cn->value >= 0 && cn->nkids == 0 ? leaf_value(v, (size_t)cn->value) : to_value(v, nodes, c);
+        if (cn->value >= 0 && cn->nkids == 0) {
+            vals[k] = leaf_value(v, (size_t)cn->value);
+            e->leaves[e->nleaves++] = (env_leaf){&vals[k], (size_t)cn->value};
+        } else {
+            vals[k] = to_value(v, e, nodes, c);
+        }
     }
     h->n = nk;
     h->keys = keys;
@@ -353,6 +426,9 @@ static size_t *select_vars(tpl_vars *v, const tpl_needs *nd, size_t *count)
     return sel;
 }
 
+/* The environment for `nd`, built when the names changed since the last
+ * build, else the one built before with its leaves refreshed when a value
+ * changed. */
 static lv build_env(const tpl_vars *cv, const tpl_needs *nd)
 {
     if (!cv) {
@@ -364,10 +440,29 @@ static lv build_env(const tpl_vars *cv, const tpl_needs *nd)
     /* A cache in the variables: logically const. */
     tpl_vars *v = (tpl_vars *)cv;
     if (nd && nd->all) nd = NULL;
-    if (v->env && v->env_needs == nd) return *(const lv *)v->env;
-    if (v->env) invalidate_env(v);
+    if (v->envs_shape != v->shape || v->envs_n != v->n) {
+        drop_envs(v);
+        v->envs_shape = v->shape;
+        v->envs_n = v->n;
+    }
+    for (size_t k = 0; k < v->nenvs; k++) {
+        tpl_env *e = &v->envs[k];
+        if (e->needs != nd) continue;
+        if (e->values_gen != v->values_gen) {
+            for (size_t l = 0; l < e->nleaves; l++) *e->leaves[l].at = leaf_value(v, e->leaves[l].var);
+            e->values_gen = v->values_gen;
+        }
+        return e->value;
+    }
+    if (!v->envs) v->envs = xmalloc(MAX_ENVS * sizeof *v->envs);
+    if (v->nenvs == MAX_ENVS) drop_envs(v);
+    tpl_env *e = &v->envs[v->nenvs++];
+    e->needs = nd;
+    e->values_gen = v->values_gen;
+    e->nleaves = 0;
     size_t nsel = v->n;
     size_t *sel = select_vars(v, nd, &nsel);
+    e->leaves = pool_alloc(&v->envp, (nsel ? nsel : 1) * sizeof *e->leaves);
     size_t cap = 1 + v->components;
     vnode *nodes = pool_alloc(&v->envp, cap * sizeof *nodes);
     int nn = 1;
@@ -396,11 +491,8 @@ static lv build_env(const tpl_vars *cv, const tpl_needs *nd)
         }
         nodes[cur].value = (long)i;
     }
-    lv *env = pool_alloc(&v->envp, sizeof *env);
-    *env = to_value(v, nodes, 0);
-    v->env = env;
-    v->env_needs = nd;
-    return *env;
+    e->value = to_value(v, e, nodes, 0);
+    return e->value;
 }
 
 /* ---- compile and render ------------------------------------------------- */

@@ -16,12 +16,16 @@ typedef struct tpl tpl;
 typedef enum { TPL_NULL, TPL_TEXT, TPL_INT, TPL_REAL } tpl_type;
 
 typedef struct tpl_pool tpl_pool;
+typedef struct tpl_env tpl_env;
 
 /* Zero-initialise ({0} or memset), set, render any number of times, free.
  * Strings are copied into pools the variables own (no malloc per
- * variable), and the nested Liquid values are built at the first render
- * and kept until a variable changes, so rendering several templates for
- * one message (subject, text, HTML) builds them once. */
+ * variable).  The nested Liquid values a render reads are built once and
+ * kept: a message that sets the same names in the same order as the one
+ * before (the planner's case: tpl_vars_clear, then the same campaign's
+ * variables) reuses them and only refreshes the leaves, and rendering
+ * several templates for one message (subject, text, HTML) builds nothing
+ * more. */
 typedef struct {
     char **names;
     char **values;        /* text form; NULL = null */
@@ -30,15 +34,24 @@ typedef struct {
     int64_t now;          /* the clock for `date` ('now', 'today') */
     const char *zone;     /* borrowed; NULL = UTC */
     /* private to template.c */
+    size_t kept;          /* names[0..kept) are valid: those of this message
+                             (n) and, after them, the rest of the last one's */
     uint32_t *hashes;     /* of the names */
-    size_t components;    /* name components ("a.b" has 2) of all names */
+    uint32_t *ncomp;      /* components of each name ("a.b" has 2) */
+    size_t components;    /* of this message's names */
     uint64_t seen[4];     /* a bit per name hash: clear = surely a new name */
     int deep;             /* some name has two dots or more */
-    const void *env_needs; /* the tpl_needs env was built for (NULL = all) */
     size_t *lens;         /* of the values */
-    tpl_pool *strings;    /* names and values */
-    tpl_pool *envp;       /* the Liquid values; reset when a variable changes */
-    const void *env;      /* the built environment, or NULL */
+    unsigned shape;       /* changes whenever a name takes a new slot */
+    unsigned values_gen;  /* changes whenever a value is set */
+    size_t name_waste;    /* bytes of dropped names in the name pool */
+    tpl_pool *namep;      /* names: kept from message to message */
+    tpl_pool *strings;    /* values: emptied for each message */
+    tpl_pool *envp;       /* the Liquid values (envs): kept while the shape holds */
+    tpl_env *envs;        /* the built environments, one per tpl_needs */
+    size_t nenvs;
+    unsigned envs_shape;  /* the shape and name count they were built for */
+    size_t envs_n;
 } tpl_vars;
 
 /* Text (NULL value = null). */

@@ -145,3 +145,16 @@ cc --db "$DB" --rules "$T/r3" --templates "$TPL" --date 2026-06-01 preview div -
 if [ $rc -eq 0 ] && ! sanitizer "$T/err" && grep -q -- "\[2.5 3\]" "$T/out"; then
   ok "a float argument beyond int64 saturates"
 else not_ok "a float argument beyond int64 saturates" "exit $rc: $(head -c 300 "$T/out") $(head -c 600 "$T/err")"; fi
+
+# The variables one tpl_vars carries from message to message (the planner's
+# way) render exactly what fresh ones render: campaigns' orders, changes of
+# order, names left out or set twice, nulls, numbers, renders between sets.
+CHECK=$ROOT/build/san/tpl_vars_check
+if [ ! -x "$CHECK" ] || [ "$ROOT/tests/tpl_vars_check.c" -nt "$CHECK" ]; then
+  make -C "$ROOT" --no-print-directory build/san/tpl_vars_check > "$T/build" 2>&1 ||
+    not_ok "build tpl_vars_check" "$(tail -5 "$T/build")"
+fi
+"$CHECK" 20000 > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 0 ] && ! sanitizer "$T/err" && grep -q "20000 messages, [0-9]* renders compared, 0 different" "$T/out"; then
+  ok "reused template variables render as fresh ones ($(sed 's/.*messages, //' "$T/out"))"
+else not_ok "reused template variables render as fresh ones" "exit $rc: $(head -c 300 "$T/out") $(head -c 1500 "$T/err")"; fi
