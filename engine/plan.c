@@ -785,15 +785,25 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
      * very look-ups (SELECT * FROM T WHERE id = ?, the key as the bound
      * text: coalesce() has no affinity, like a parameter), so they are
      * only made where the key is the table's whole primary key: at most
-     * one row, so the audience rows are not multiplied. */
+     * one row, so the audience rows are not multiplied.  A look-up of the
+     * audience row by its own key finds that row itself whenever its key
+     * equals the key's text under the column's affinity and collation
+     * (the same comparison, made on the row in hand): no join for it. */
     int fold = rc == CC_OK && lo && sole_primary_key(p->db, cfg->customers.table, cfg->customers.id) &&
                (is_customers || sole_primary_key(p->db, c->from_table, "id"));
     if (fold) {
         q->fold_col = 3 + q->n_vars + q->has_assignee;
-        if (!is_customers) cc_buf_puts(s, ", cc_row.\"id\" IS NOT NULL, cc_row.*");
-        cc_buf_puts(s, ", cc_cust.");
-        db_quote_ident(cfg->customers.id, s);
-        cc_buf_puts(s, " IS NOT NULL, cc_cust.*");
+        const char *self_key = is_customers ? cfg->customers.id : "id";
+        cc_buf_puts(s, ", coalesce(r.");
+        db_quote_ident(self_key, s);
+        cc_buf_puts(s, " = coalesce(CAST(r.");
+        db_quote_ident(self_key, s);
+        cc_buf_puts(s, " AS TEXT), ''), 0), r.*");
+        if (!is_customers) {
+            cc_buf_puts(s, ", cc_cust.");
+            db_quote_ident(cfg->customers.id, s);
+            cc_buf_puts(s, " IS NOT NULL, cc_cust.*");
+        }
     }
     cc_buf_puts(s, " FROM ");
     db_quote_ident(c->from_table, s);
@@ -805,19 +815,12 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
         db_quote_ident(cfg->customers.id, s);
         cc_buf_puts(s, " = r.customer_id");
     }
-    if (fold) {
-        if (!is_customers) {
-            cc_buf_puts(s, " LEFT JOIN ");
-            db_quote_ident(c->from_table, s);
-            cc_buf_puts(s, " AS cc_row ON cc_row.\"id\" = coalesce(CAST(r.\"id\" AS TEXT), '')");
-        }
+    if (fold && !is_customers) {
         cc_buf_puts(s, " LEFT JOIN ");
         db_quote_ident(cfg->customers.table, s);
         cc_buf_puts(s, " AS cc_cust ON cc_cust.");
         db_quote_ident(cfg->customers.id, s);
-        cc_buf_puts(s, " = coalesce(CAST(r.");
-        db_quote_ident(is_customers ? cfg->customers.id : "customer_id", s);
-        cc_buf_puts(s, " AS TEXT), '')");
+        cc_buf_puts(s, " = coalesce(CAST(r.\"customer_id\" AS TEXT), '')");
     }
     cc_buf_puts(s, " WHERE 1");
     const cc_expr_src *conds[2] = {&c->where, &st->cond};

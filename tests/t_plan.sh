@@ -181,3 +181,35 @@ rows = list(csv.DictReader(open(sys.argv[1], newline="")))
 assert list(rows[0]) == ["campaign", "step", "table", "row", "customer", "occurrence", "kind", "channel", "to", "status", "reason", "send_after"]
 assert any(r["campaign"] == "birthday" and r["customer"] == "C2" and r["channel"] == "email" for r in rows), rows
 PY
+
+# The row and customer a due item carries are those a look-up by the row's
+# key (as text) finds, whatever the key column's type: an audience table
+# with a sole primary key has them joined into its query (its own row taken
+# as it comes), one without a primary key looks them up per row.  Each pair
+# of tables whose keys have the same type must agree: INTEGER, TEXT and
+# untyped keys, a row whose customer is missing, keys of another type than
+# their column's (an untyped key holding 1 is not found by the text '1').
+F="$T/fold"
+mkdir -p "$F/rules" "$F/templates"
+cp "$DB" "$F/care.db"
+for t in v_int:'id INTEGER PRIMARY KEY' l_int:'id INTEGER' v_text:'id TEXT PRIMARY KEY' l_text:'id TEXT' \
+         v_any:'id PRIMARY KEY' l_any:'id'; do
+  name=${t%%:*}; col=${t#*:}; id=$(echo "$name" | tr _ -)
+  rows="(1, 'C1', 'one', '2027-03-02', 'open'), ('2', 'C2', 'two', '2027-03-02', 'open'),
+        (3, 'C404', 'orphan', '2027-03-02', 'open'), (7, 'C3', 'seven', '2027-03-02', 'open')"
+  [ "$name" = v_int ] || [ "$name" = l_int ] || rows="$rows, ('x7', 'C3', 'text key', '2027-03-02', 'open'), (2.5, 'C6', 'real key', '2027-03-02', 'open')"
+  sqlite3 "$F/care.db" "CREATE TABLE $name($col, customer_id TEXT, note TEXT, at TEXT, status TEXT); INSERT INTO $name VALUES $rows;"
+  printf 'campaign: f-%s\nkind: service\naudience: {from: %s, where: status == "open"}\nwhen: at\nchannels: [sms]\ntemplate: f\n' \
+    "$id" "$name" > "$F/rules/$id.yaml"
+done
+printf '{{ row.id }}|{{ row.note }}|{{ customer.name }}|{{ customer.phone }}\n' > "$F/templates/f.sms.liquid"
+cc --db "$F/care.db" --rules "$F/rules" --templates "$F/templates" --date 2027-03-02 plan > "$F/out" 2> "$F/err"; rc=$?
+by() { sqlite3 "$F/care.db" "SELECT row_id || ':' || status || ':' || coalesce(sms_text, '') FROM care_outbox
+  WHERE campaign = 'f-$1' ORDER BY row_id" | tr '\n' ' '; }
+same=1
+for k in int text any; do [ "$(by "v-$k")" = "$(by "l-$k")" ] || same=0; done
+if [ $rc -eq 0 ] && [ $same = 1 ] && [ "$(by v-text | wc -w)" -ge 6 ] && by v-any | grep -q '1:planned:[^ ]*||李娜' &&
+   by v-text | grep -q '1:planned:[^ ]*1|one|李娜|+8613800138001' && by v-text | grep -q 'x7:planned:[^ ]*x7|text key|王伟' &&
+   by v-int | grep -q '7:planned:[^ ]*7|seven|王伟' && ! sanitizer "$F/err"; then
+  ok "a due row's row and customer are the same whether joined or looked up (INTEGER, TEXT, untyped keys)"
+else not_ok "joined and looked-up rows agree" "exit $rc: $(for n in v-int l-int v-text l-text v-any l-any; do echo "$n: $(by $n)"; done) $(head -c 400 "$F/err")"; fi
