@@ -329,24 +329,36 @@ void cc_json_str(cc_buf *b, const char *s)
         cc_buf_puts(b, "null");
         return;
     }
-    cc_buf_putc(b, '"');
-    /* Runs of characters that need no escape are appended whole. */
-    const unsigned char *p = (const unsigned char *)s, *run = p;
-    for (; *p; p++) {
-        if (*p >= 0x20 && *p != '"' && *p != '\\') continue;
-        cc_buf_append(b, (const char *)run, (size_t)(p - run));
-        run = p + 1;
-        switch (*p) {
-        case '"': cc_buf_puts(b, "\\\""); break;
-        case '\\': cc_buf_puts(b, "\\\\"); break;
-        case '\n': cc_buf_puts(b, "\\n"); break;
-        case '\r': cc_buf_puts(b, "\\r"); break;
-        case '\t': cc_buf_puts(b, "\\t"); break;
-        default: cc_buf_printf(b, "\\u%04x", *p);
+    /* Room for the worst case (every byte as \u00XX) once, then bytes go
+     * straight into the buffer: plan output is mostly short fields. */
+    size_t n = strlen(s);
+    buf_reserve(b, 6 * n + 2);
+    char *o = b->data + b->len;
+    *o++ = '"';
+    static const char hex[] = "0123456789abcdef";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
         }
     }
-    cc_buf_append(b, (const char *)run, (size_t)(p - run));
-    cc_buf_putc(b, '"');
+    *o++ = '"';
+    *o = '\0';
+    b->len = (size_t)(o - b->data);
 }
 
 uint64_t cc_hash(const char *a, const char *b, const char *c)

@@ -158,6 +158,26 @@ typedef struct {
     char iso[32], zone[64];
 } send_memo;
 
+/* Suppressions by address and by customer id: each key with whether
+ * any of its entries has scope 'all'.  Open addressing; key NULL = empty. */
+typedef struct {
+    char *key;
+    size_t len;
+    int all;
+} suppression_key;
+
+typedef struct {
+    suppression_key *slots;
+    size_t cap, n;
+} suppression_set;
+
+typedef enum { SUP_UNREAD, SUP_IN_MEMORY, SUP_BY_QUERY } suppression_mode;
+
+typedef struct {
+    suppression_mode mode;
+    suppression_set by_address, by_customer;
+} suppression_list;
+
 typedef struct {
     sqlite3 *db;
     const cc_config *cfg;
@@ -170,6 +190,8 @@ typedef struct {
     sqlite3_stmt *seen;            /* ledger lookup */
     sqlite3_stmt *last_occurrence; /* for repeat: after N days */
     sqlite3_stmt *suppressed;
+    sqlite3_stmt *all_suppressions;
+    suppression_list sup;          /* the current audience query's list, when short */
     col_names customer_cols, customer_row_cols, row_cols;   /* row_cols: the current step's table */
     /* customer.EMAIL, customer.PHONE, ... with the configured column names */
     char *key_email, *key_phone, *key_opt_email, *key_opt_sms, *key_preferred, *key_locale, *key_tz;
@@ -183,6 +205,8 @@ typedef struct {
     policy_state *policy;
     const char *assignee;          /* the current row's `assignee` value (task channel), borrowed */
 } planner;
+
+static void suppressions_forget(suppression_list *l);
 
 static int prepare(planner *p, const char *sql, sqlite3_stmt **st)
 {
@@ -260,6 +284,7 @@ static int planner_open(planner *p)
     if (!rc) rc = prepare(p, "SELECT 1 FROM care_occurrences WHERE campaign=? AND step=? AND row_id=? AND occurrence=?", &p->seen);
     if (!rc) rc = prepare(p, "SELECT max(occurrence) FROM care_occurrences WHERE campaign=? AND step=? AND row_id=?", &p->last_occurrence);
     if (!rc) rc = prepare(p, "SELECT max(scope = 'all') FROM care_suppressions WHERE address = lower(?1) OR customer_id = ?2", &p->suppressed);
+    if (!rc) rc = prepare(p, "SELECT address, customer_id, scope = 'all' FROM care_suppressions", &p->all_suppressions);
     return rc;
 }
 
@@ -269,6 +294,8 @@ static void planner_close(planner *p)
     sqlite3_finalize(p->seen);
     sqlite3_finalize(p->last_occurrence);
     sqlite3_finalize(p->suppressed);
+    sqlite3_finalize(p->all_suppressions);
+    suppressions_forget(&p->sup);
     col_names_free(&p->customer_cols);
     col_names_free(&p->customer_row_cols);
     col_names_free(&p->row_cols);
@@ -292,10 +319,122 @@ static int already_planned(planner *p, const char *camp, const char *step, const
     return sqlite3_step(p->seen) == SQLITE_ROW;
 }
 
+/* ---- suppressions -------------------------------------------------------- */
+
+/* An audience query holds its read transaction open while its rows are
+ * planned, so every per-row look-up in care_suppressions sees the same
+ * list.  When that list is short it is read once, at the first look-up of
+ * the query, and answered from memory; a long one is asked row by row. */
+enum { SUPPRESSIONS_IN_MEMORY = 100000 };
+
+static uint64_t key_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static suppression_key *set_slot(const suppression_set *set, const char *k, size_t n)
+{
+    size_t mask = set->cap - 1;
+    for (size_t i = (size_t)key_hash(k, n) & mask;; i = (i + 1) & mask) {
+        suppression_key *e = &set->slots[i];
+        if (!e->key || (e->len == n && !memcmp(e->key, k, n))) return e;
+    }
+}
+
+static void set_add(suppression_set *set, const char *k, size_t n, int all)
+{
+    if (2 * (set->n + 1) > set->cap) {
+        suppression_set bigger = {xcalloc(set->cap ? 2 * set->cap : 64, sizeof(suppression_key)),
+                                  set->cap ? 2 * set->cap : 64, set->n};
+        for (size_t i = 0; i < set->cap; i++)
+            if (set->slots[i].key) *set_slot(&bigger, set->slots[i].key, set->slots[i].len) = set->slots[i];
+        free(set->slots);
+        *set = bigger;
+    }
+    suppression_key *e = set_slot(set, k, n);
+    if (!e->key) {
+        e->key = xmalloc(n + 1);
+        memcpy(e->key, k, n);
+        e->key[n] = '\0';
+        e->len = n;
+        set->n++;
+    }
+    e->all |= all;
+}
+
+/* -1 absent, else whether an entry for `k` has scope 'all'. */
+static int set_get(const suppression_set *set, const char *k, size_t n)
+{
+    if (!set->n) return -1;
+    const suppression_key *e = set_slot(set, k, n);
+    return e->key ? e->all : -1;
+}
+
+static void set_free(suppression_set *set)
+{
+    for (size_t i = 0; i < set->cap; i++) free(set->slots[i].key);
+    free(set->slots);
+    memset(set, 0, sizeof *set);
+}
+
+/* Read afresh at the next look-up (a new audience query: a new read). */
+static void suppressions_forget(suppression_list *l)
+{
+    set_free(&l->by_address);
+    set_free(&l->by_customer);
+    l->mode = SUP_UNREAD;
+}
+
+static void suppressions_read(planner *p)
+{
+    suppression_list *l = &p->sup;
+    sqlite3_stmt *st = p->all_suppressions;
+    sqlite3_reset(st);
+    size_t rows = 0;
+    l->mode = SUP_IN_MEMORY;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (++rows > SUPPRESSIONS_IN_MEMORY) {
+            suppressions_forget(l);
+            l->mode = SUP_BY_QUERY;
+            break;
+        }
+        int all = sqlite3_column_int(st, 2);
+        /* Only text equals the bound text of the look-up (a BLOB never does). */
+        if (sqlite3_column_type(st, 0) == SQLITE_TEXT)
+            set_add(&l->by_address, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0), all);
+        if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
+            set_add(&l->by_customer, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1), all);
+    }
+    sqlite3_reset(st);
+}
+
 /* -1 not suppressed, 0 suppressed for marketing, 1 suppressed for all.
- * Addresses are stored lower-case (email is case-insensitive in practice). */
+ * Addresses are stored lower-case (email is case-insensitive in practice):
+ * the look-up lowers the address as SQLite's lower() does, ASCII only. */
 static int suppression(planner *p, const char *address, const char *customer)
 {
+    if (p->sup.mode == SUP_UNREAD) suppressions_read(p);
+    if (p->sup.mode == SUP_IN_MEMORY) {
+        int r = -1;
+        if (address) {
+            size_t n = strlen(address);
+            char small[128], *low = n < sizeof small ? small : xmalloc(n + 1);
+            for (size_t i = 0; i <= n; i++)
+                low[i] = address[i] >= 'A' && address[i] <= 'Z' ? (char)(address[i] + ('a' - 'A')) : address[i];
+            r = set_get(&p->sup.by_address, low, n);
+            if (low != small) free(low);
+        }
+        if (customer) {
+            int c = set_get(&p->sup.by_customer, customer, strlen(customer));
+            if (c > r) r = c;
+        }
+        return r;
+    }
     sqlite3_reset(p->suppressed);
     sqlite3_bind_text(p->suppressed, 1, address, -1, SQLITE_STATIC);
     sqlite3_bind_text(p->suppressed, 2, customer, -1, SQLITE_STATIC);
@@ -995,6 +1134,7 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
     p->stats.audience_queries++;
     p->stats.prepared++;
     expr_bind(&q.x, stmt);
+    suppressions_forget(&p->sup);
     if (strcmp(c->from_table, p->cfg->customers.table) != 0) {
         cc_buf rs = CC_BUF_INIT;
         cc_buf_puts(&rs, "SELECT * FROM ");

@@ -213,3 +213,15 @@ if [ $rc -eq 0 ] && [ $same = 1 ] && [ "$(by v-text | wc -w)" -ge 6 ] && by v-an
    by v-int | grep -q '7:planned:[^ ]*7|seven|王伟' && ! sanitizer "$F/err"; then
   ok "a due row's row and customer are the same whether joined or looked up (INTEGER, TEXT, untyped keys)"
 else not_ok "joined and looked-up rows agree" "exit $rc: $(for n in v-int l-int v-text l-text v-any l-any; do echo "$n: $(by $n)"; done) $(head -c 400 "$F/err")"; fi
+
+# JSON output escapes what JSON requires (quote, backslash, control
+# characters) and passes UTF-8 through: a key with all of them round-trips.
+J="$T/json"
+mkdir -p "$J/r" "$J/t"
+sqlite3 "$J/c.db" "CREATE TABLE customers(id TEXT PRIMARY KEY, email TEXT, birth_date TEXT, status TEXT);
+  INSERT INTO customers VALUES ('a\"b\\c' || char(10) || char(9) || char(13) || char(1) || char(31) || char(127) || 'é中', 'x@example.com', '1990-05-01', 'active');"
+printf 'campaign: b\nkind: service\nwhen: {date: birth_date, every: year}\nchannels: [email]\ntemplate: t\n' > "$J/r/b.yaml"
+printf -- '---\nsubject: Hi\n---\nHi\n' > "$J/t/t.email.liquid"
+got=$(cc --db "$J/c.db" --rules "$J/r" --templates "$J/t" --date 2026-05-01 --format jsonl plan --dry-run |
+  python3 -c 'import json, sys; r = json.loads(sys.stdin.readline()); print(r["customer"] == "a\"b\\c\n\t\r\x01\x1f\x7fé中" and r["row"] == r["customer"])')
+[ "$got" = True ] && ok "JSON output escapes quotes, backslashes and control characters, and keeps UTF-8" || not_ok "JSON escaping" "$got"
