@@ -18,8 +18,15 @@
 PREFIX   ?= /usr/local
 CC       ?= cc
 PKGS      = yaml-0.1 sqlite3 libcurl libesmtp-1.0 icu-i18n icu-uc libcrypto libmicrohttpd
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl and libmicrohttpd are not linked: engine/netlib.c opens them when
+# a command first needs them (netlib.h says why), by the soname of the file
+# pkg-config points at.
+DLOPEN_PKGS = libcurl libmicrohttpd
+soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(2) 2>/dev/null | sed -n 's/^ *SONAME *//p')
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+  -DCC_LIBCURL_SONAME='"$(call soname,libcurl,libcurl.so)"' \
+  -DCC_LIBMICROHTTPD_SONAME='"$(call soname,libmicrohttpd,libmicrohttpd.so)"'
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out $(DLOPEN_PKGS),$(PKGS)) 2>/dev/null)
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD      = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -pthread

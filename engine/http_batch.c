@@ -62,6 +62,11 @@ char *http_escape(const char *s)
 
 http_batch *http_batch_new(int connections, long timeout_s, int verify)
 {
+    char why[512];
+    if (netlib_load_curl(why, sizeof why) != 0) {
+        fprintf(stderr, "carecast: %s\n", why);
+        return NULL;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "carecast: cannot initialise libcurl\n");
         return NULL;

@@ -13,6 +13,8 @@
 
 #include <curl/curl.h>
 
+#include "netlib.h"   /* libcurl is loaded on first use */
+
 #include "message.h"
 #include "transport.h"
 

@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "csv_import.h"
+#include "netlib.h"   /* after microhttpd.h: libmicrohttpd is loaded on first use */
 #include "serve_parse.h"
 #include "sms.h"
 #include "unsubscribe.h"
@@ -828,6 +829,7 @@ cc_code serve_start(sqlite3 *db, const cc_config *cfg, const struct sockaddr_sto
         snprintf(err, errlen, "serve.secret is too short: use at least %d random characters", MIN_SECRET);
         return CC_ERR_CONFIG;
     }
+    if (netlib_load_mhd(err, errlen) != 0) return CC_ERR_CONFIG;
     serve_server *sv = xcalloc(1, sizeof *sv);
     sv->db = db;
     sv->cfg = cfg;

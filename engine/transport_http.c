@@ -67,7 +67,7 @@ static void state_free(http_state *st)
         volatile char *v = h->data;
         while (*v) *v++ = '\0';
     }
-    curl_slist_free_all(st->headers);
+    if (st->headers) curl_slist_free_all(st->headers);   /* (libcurl may not have loaded) */
     if (st->body) tpl_free(st->body);
     free(st);
 }

@@ -47,6 +47,20 @@ transports:
             "meta": {"campaign": "{{ campaign }}", "step": "{{ step }}", "customer": "{{ customer }}", "id": {{ id }}}}'
 YAML
 
+# libcurl is opened when the first SMS goes out: one that cannot be loaded
+# stops the send with a clear message, before anything is claimed.
+CARECAST_LIBCURL=$T/no/libcurl.so.4 cc --config "$T/c.yaml" --now 2026-05-01T10:00:00 run > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "cannot load libcurl ($T/no/libcurl.so.4)" "$T/err" && ! sanitizer "$T/err" &&
+   [ "$(sqlite3 "$DB" "SELECT count(*) || '/' || sum(status = 'planned' AND attempts = 0) FROM care_outbox")" = 8/8 ]; then
+  ok "a libcurl that cannot be loaded: exit 2, a clear message, all 8 still planned"
+else not_ok "libcurl that cannot be loaded" "exit $rc: $(cat "$T/out" "$T/err" | head -c 600) $(sqlite3 "$DB" "SELECT status, attempts FROM care_outbox")"; fi
+CARECAST_LIBCURL=libz.so.1 cc --config "$T/c.yaml" --now 2026-05-01T10:00:00 send > "$T/out" 2> "$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "cannot load libcurl (libz.so.1): it has no curl_global_init" "$T/err" && ! sanitizer "$T/err" \
+  && ok "a library that is not libcurl is refused by name" || not_ok "a library that is not libcurl" "exit $rc: $(head -c 600 "$T/err")"
+if ldd "$CARECAST" | grep -q -E 'libcurl|libmicrohttpd'; then
+  not_ok "carecast starts without libcurl and libmicrohttpd" "$(ldd "$CARECAST" | grep -E 'libcurl|libmicrohttpd')"
+else ok "carecast starts without libcurl and libmicrohttpd (opened when needed)"; fi
+
 # The receiver is not running yet: connection refused is temporary.
 expect_status 0 "run while the receiver is down" cc --config "$T/c.yaml" --now 2026-05-01T10:00:00 run
 grep -q "sent 0, retry 8, failed 0" "$T/out" && ok "connection refused: all 8 queued" || not_ok "queued while down" "$(cat "$T/out")"

@@ -105,6 +105,12 @@ PY
 expect_status 2 "a non-loopback --listen is refused" cc --config "$T/serve.yaml" serve --listen "0.0.0.0:$PORT"
 grep -q "not a loopback address" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
 expect_status 2 "a malformed --listen is refused" cc --config "$T/serve.yaml" serve --listen "localhost"
+# libmicrohttpd is opened when serve starts: one that cannot be loaded is a
+# clear error, and nothing listens.
+CARECAST_LIBMICROHTTPD=$T/no/libmicrohttpd.so.12 cc --config "$T/serve.yaml" serve > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "cannot load libmicrohttpd ($T/no/libmicrohttpd.so.12)" "$T/err" && ! sanitizer "$T/err"; then
+  ok "a libmicrohttpd that cannot be loaded: exit 2 and a clear message"
+else not_ok "libmicrohttpd that cannot be loaded" "exit $rc: $(head -c 600 "$T/err")"; fi
 
 # The binary itself, not the cc function: $! must be carecast's own pid.
 "$CARECAST" --config "$T/serve.yaml" serve > "$T/serve.out" 2> "$T/serve.log" &
