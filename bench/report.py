@@ -241,8 +241,10 @@ def load(name):
 cc, j2 = load("carecast.raw"), load("jinja2.raw")
 w("## Render: messages per second for the example templates")
 w("")
-w("Each message builds its variables afresh and renders through carecast's real path")
-w("(template cache, Liquid, email subject from front matter, HTML body for birthday email).")
+w("Each message sets its variables afresh, as the planner does (one set of variables cleared per message,")
+w("the values copied from a row), and renders through carecast's real path (template cache, Liquid, email")
+w("subject from front matter, HTML body for birthday email). The rows are made before the clock starts, on")
+w("both sides: in carecast they come from SQLite, and formatting them is not rendering.")
 w("The baseline renders the same templates written in Jinja2 (%s, Debian's python3-jinja2), compiled once." % jinja_version)
 w("%d runs of %d messages per template; peak RSS of the whole process: carecast %s, Jinja2 %s."
   % (runs["render"], messages, mib(ints("render-cc.rss")), mib(ints("render-j2.rss"))))
