@@ -361,6 +361,16 @@ void cc_json_str(cc_buf *b, const char *s)
     b->len = (size_t)(o - b->data);
 }
 
+uint64_t cc_hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 uint64_t cc_hash(const char *a, const char *b, const char *c)
 {
     uint64_t h = 1469598103934665603ULL;

@@ -112,5 +112,7 @@ void cc_json_str(cc_buf *b, const char *s);
 /* 64-bit FNV-1a of the concatenated strings (stable across runs and
  * machines: used for holdout membership and sampling). */
 uint64_t cc_hash(const char *a, const char *b, const char *c);
+/* FNV-1a of n bytes (NULs included): for hash tables of keys with a length. */
+uint64_t cc_hash_bytes(const char *s, size_t n);
 
 #endif

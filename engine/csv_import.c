@@ -224,16 +224,6 @@ typedef struct {
     cc_buf arena;
 } key_set;
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* 0 when new (and added), else the line where the key was first seen. */
 static int keys_add(key_set *ks, const char *s, size_t n, int line)
 {
@@ -251,7 +241,7 @@ static int keys_add(key_set *ks, const char *s, size_t n, int line)
         ks->cap = ncap;
         if (!ks->arena.len) cc_buf_putc(&ks->arena, 'x');
     }
-    uint64_t h = hash_bytes(s, n);
+    uint64_t h = cc_hash_bytes(s, n);
     size_t j = h & (ks->cap - 1);
     while (ks->slots[j].off) {
         const char *k = ks->arena.data + ks->slots[j].off;

@@ -327,20 +327,10 @@ static int already_planned(planner *p, const char *camp, const char *step, const
  * the query, and answered from memory; a long one is asked row by row. */
 enum { SUPPRESSIONS_IN_MEMORY = 100000 };
 
-static uint64_t key_hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static suppression_key *set_slot(const suppression_set *set, const char *k, size_t n)
 {
     size_t mask = set->cap - 1;
-    for (size_t i = (size_t)key_hash(k, n) & mask;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)cc_hash_bytes(k, n) & mask;; i = (i + 1) & mask) {
         suppression_key *e = &set->slots[i];
         if (!e->key || (e->len == n && !memcmp(e->key, k, n))) return e;
     }
