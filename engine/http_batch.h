@@ -19,7 +19,7 @@
 #include "transport.h"
 
 typedef struct {
-    /* in: set by the caller; url NULL = nothing to send (skipped) */
+    /* in: set by the caller */
     char *url;
     char *body;              /* NULL = GET, else POST with this body */
     const char *content_type;
@@ -42,18 +42,14 @@ typedef struct http_batch http_batch;
 http_batch *http_batch_new(int connections, long timeout_s, int verify);
 /* Redact `secret` (and its URL-escaped form) from every reply. */
 void http_batch_secret(http_batch *b, const char *secret);
-/* Run the requests; CC_OK when every request with a url is done (even
- * with a curl error), CC_ERR_TRANSIENT when the multi handle failed (then
- * unfinished requests have done = 0 and errbuf says why). */
-cc_code http_batch_run(http_batch *b, http_req *reqs, size_t n);
-/* The same, calling done(arg, i) as soon as request i is done (a request
- * that could not start is done with CURLE_FAILED_INIT). */
-cc_code http_batch_run_each(http_batch *b, http_req *reqs, size_t n, void (*done)(void *arg, size_t i), void *arg);
-
 /* A gateway transport's send: make(t, m, r) prepares message m's request
  * (an error result, with m->reply set, skips it), finish(t, r, m) reads the
  * answer into m's result; each result goes to transport_result() as soon
- * as it is known, and every request is wiped. */
+ * as it is known, and every request is wiped.  The transfers run on a
+ * thread of their own; make, finish and the results stay on the caller's,
+ * which also takes the messages t->more() gives (transport.h) into the
+ * same run.  CC_ERR_TRANSIENT when the multi handle failed (the messages
+ * it did not finish are TRANSIENT, with the reason). */
 typedef cc_code (*http_make_fn)(cc_transport *t, cc_message *m, http_req *r);
 typedef void (*http_finish_fn)(cc_transport *t, const http_req *r, cc_message *m);
 cc_code http_transport_send(cc_transport *t, http_batch *b, cc_message *msgs, size_t n, http_make_fn make,

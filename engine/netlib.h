@@ -32,7 +32,7 @@ int netlib_load_mhd(char *why, size_t len);
     X(curl_global_init) X(curl_global_cleanup) X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_reset)     \
     X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror) X(curl_easy_escape) X(curl_free)           \
     X(curl_slist_append) X(curl_slist_free_all) X(curl_multi_init) X(curl_multi_cleanup)                      \
-    X(curl_multi_add_handle) X(curl_multi_remove_handle) X(curl_multi_perform) X(curl_multi_poll)             \
+    X(curl_multi_add_handle) X(curl_multi_remove_handle) X(curl_multi_socket_action)                          \
     X(curl_multi_info_read) X(curl_multi_setopt) X(curl_multi_strerror)
 #define NETLIB_FIELD(f) __typeof__(&f) f;
 typedef struct {
@@ -61,8 +61,7 @@ extern netlib_curl_api netlib_curl;
 #define curl_multi_cleanup (netlib_curl.curl_multi_cleanup)
 #define curl_multi_add_handle (netlib_curl.curl_multi_add_handle)
 #define curl_multi_remove_handle (netlib_curl.curl_multi_remove_handle)
-#define curl_multi_perform (netlib_curl.curl_multi_perform)
-#define curl_multi_poll (netlib_curl.curl_multi_poll)
+#define curl_multi_socket_action (netlib_curl.curl_multi_socket_action)
 #define curl_multi_info_read (netlib_curl.curl_multi_info_read)
 #define curl_multi_setopt (netlib_curl.curl_multi_setopt)
 #define curl_multi_strerror (netlib_curl.curl_multi_strerror)

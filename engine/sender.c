@@ -1,5 +1,7 @@
 /* sender.c - the send loop: lock, then per channel claim a batch, hand it
- * to the transport, record the results; until nothing is due.
+ * to the transport, record the results; until nothing is due.  A transport
+ * that reports results as they come takes its next claims itself (more())
+ * in the same call, while its requests go on.
  *
  * The advisory lock is an flock() on DATABASE.send-lock: it is released by
  * the kernel when the process dies, so a crashed sender never blocks the
@@ -23,8 +25,8 @@
 
 #define BATCH 50   /* messages per claim for each connection */
 /* For transports that report each result as it comes (the HTTP gateways):
- * a claim this large per connection keeps every connection busy instead of
- * draining the pipeline every BATCH messages, and results are recorded
+ * a claim this large per connection leaves the next claim time to be made
+ * while the last one's requests go, and results are recorded
  * every RECORD_EVERY results or RECORD_SECONDS, whichever comes first, so
  * at a crash no more than that (plus the requests in flight) were sent but
  * not recorded, and so are sent again. */
@@ -49,8 +51,10 @@ static int take_lock(const char *database)
 
 /* The delivery journal, DATABASE.delivered: one outbox id per line, each
  * appended by a transport the moment the server accepted that message
- * (transport_note_delivered()).  It is emptied once a batch's results are
- * committed.  Whatever is in it when a sender starts was accepted by a
+ * (transport_note_delivered()).  It is emptied once the results of all
+ * the claims a call of the transport's send went through are committed
+ * (for the HTTP gateways, that is the whole run: the claims follow each
+ * other in one call, and a line may be added for any of them at any time).  Whatever is in it when a sender starts was accepted by a
  * sender that died (or gave up on a locked database) before recording it:
  * those rows, if still `sending`, are recorded as sent instead of going
  * again when their lease expires.  SMTP notes a message at its end-of-data
@@ -185,43 +189,143 @@ static void progress(const send_totals *tot, size_t done, int verbose, int last)
     logged = last ? 0 : done;
 }
 
-/* Records a claimed batch's results in the outbox: as they come (the
- * transport's on_result), every RECORD_EVERY results or RECORD_SECONDS
- * in one transaction; what is left when the transport returns, with
- * finish_batch()'s retries.  A recording that fails while the batch is in
- * flight is not retried there (that would stall the transfers): its
- * messages wait for the end of the batch with the rest. */
+/* The claims one call of the transport's send works through, and their
+ * recording.  Results are recorded as they come (the transport's
+ * on_result), every RECORD_EVERY results or RECORD_SECONDS in one
+ * transaction per claim; a claim is retired (the rest of its results
+ * recorded, with finish_batch()'s retries, then freed) once every one of
+ * its results is in, or when the send returns.  A recording that fails
+ * while the transfers go on is not retried there (that would stall them):
+ * its messages wait for their claim's retirement with the rest. */
+typedef struct {
+    outbox_batch b;
+    size_t *pending;
+    size_t n_pending;
+    unsigned char *reported;
+    size_t n_reported;
+} claim;
+
 typedef struct {
     sqlite3 *db;
-    outbox_batch *b;
+    const char *channel;
     int64_t now;
     const cc_transport_config *tc;
     send_totals *tot;
-    size_t *pending;
-    size_t n_pending;
-    unsigned char *recorded;
-    struct timespec last;  /* of the last recording (or the batch's start) */
-    int stalled;           /* a recording failed: the rest waits for the end */
-} recorder;
+    int verbose;
+    size_t batch;          /* messages per claim */
+    size_t limit;          /* 0 = none */
+    size_t *done;          /* messages retired so far (all channels) */
+    size_t in_hand;        /* in the claims not yet retired */
+    size_t claimed_here;   /* on this channel, for the rate */
+    struct timespec t0;    /* of the first claim on this channel */
+    claim *c;              /* in the transport's hands, oldest first */
+    size_t n_c;
+    size_t n_pending;      /* over all claims */
+    struct timespec last;  /* of the last recording */
+    int stalled;           /* a recording failed: the rest waits for retirement */
+    int empty;             /* nothing more is due (or the limit is reached) */
+    cc_code rc;            /* the first failure to claim or record */
+} stream;
 
-static void record_one(recorder *r, size_t i)
+/* Claims the next batch; 0 when there is none (s->empty or s->rc says why). */
+static int claim_next(stream *s)
 {
-    if (i >= r->b->n || r->recorded[i]) return;
-    r->recorded[i] = 1;
-    r->pending[r->n_pending++] = i;
+    size_t want = s->batch;
+    if (s->limit && s->limit - (*s->done + s->in_hand) < want) want = s->limit - (*s->done + s->in_hand);
+    if (want == 0) {
+        s->empty = 1;
+        return 0;
+    }
+    outbox_batch b;
+    cc_code rc = outbox_claim(s->db, s->channel, s->now, LEASE_SECONDS, want, &b);
+    if (rc != CC_OK) {
+        s->rc = rc;
+        return 0;
+    }
+    if (b.n == 0) {
+        outbox_batch_free(&b);
+        s->empty = 1;
+        return 0;
+    }
+    if (s->tc->rate > 0) pace(&s->t0, s->claimed_here, s->tc->rate);
+    s->c = xrealloc(s->c, (s->n_c + 1) * sizeof *s->c);
+    s->c[s->n_c++] = (claim){b, xcalloc(b.n, sizeof(size_t)), 0, xcalloc(b.n, 1), 0};
+    s->claimed_here += b.n;
+    s->in_hand += b.n;
+    return 1;
+}
+
+static void record_one(stream *s, claim *c, size_t i)
+{
+    if (i >= c->b.n || c->reported[i]) return;
+    c->reported[i] = 1;
+    c->n_reported++;
+    c->pending[c->n_pending++] = i;
+    s->n_pending++;
 }
 
 static void on_result(void *arg, cc_message *m)
 {
-    recorder *r = arg;
-    record_one(r, (size_t)(m - r->b->msgs));
-    if (r->stalled || (r->n_pending < RECORD_EVERY && cc_seconds_since(&r->last) < RECORD_SECONDS)) return;
-    if (outbox_finish_some(r->db, r->b, r->pending, r->n_pending, r->now, r->tc, &r->tot->sent, &r->tot->retry,
-                           &r->tot->failed) == CC_OK)
-        r->n_pending = 0;
-    else
-        r->stalled = 1;
-    clock_gettime(CLOCK_MONOTONIC, &r->last);
+    stream *s = arg;
+    for (size_t k = 0; k < s->n_c; k++) {
+        claim *c = &s->c[k];
+        if (m >= c->b.msgs && m < c->b.msgs + c->b.n) {
+            record_one(s, c, (size_t)(m - c->b.msgs));
+            break;
+        }
+    }
+    if (s->stalled || (s->n_pending < RECORD_EVERY && cc_seconds_since(&s->last) < RECORD_SECONDS)) return;
+    for (size_t k = 0; k < s->n_c && !s->stalled; k++) {
+        claim *c = &s->c[k];
+        if (!c->n_pending) continue;
+        if (outbox_finish_some(s->db, &c->b, c->pending, c->n_pending, s->now, s->tc, &s->tot->sent, &s->tot->retry,
+                               &s->tot->failed) == CC_OK) {
+            s->n_pending -= c->n_pending;
+            c->n_pending = 0;
+        } else {
+            s->stalled = 1;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &s->last);
+}
+
+/* Records what is left of claim k (a message without a result counts as
+ * TRANSIENT, as claimed) and frees it. */
+static void retire(stream *s, size_t k)
+{
+    claim *c = &s->c[k];
+    for (size_t i = 0; i < c->b.n; i++) record_one(s, c, i);
+    cc_code rc = c->n_pending ? finish_batch(s->db, &c->b, c->pending, c->n_pending, s->now, s->tc, s->tot) : CC_OK;
+    s->n_pending -= c->n_pending;
+    if (rc != CC_OK && s->rc == CC_OK) s->rc = rc;
+    for (size_t i = 0; i < c->b.n && s->verbose > 1; i++) {
+        const cc_message *m = &c->b.msgs[i];
+        fprintf(stderr, "carecast: %s #%lld to %s: %s (%s)\n", s->channel, (long long)m->id, m->to ? m->to : "?",
+                m->result == CC_OK ? "sent" : cc_strerror(m->result), m->reply);
+    }
+    s->in_hand -= c->b.n;
+    *s->done += c->b.n;
+    if (rc == CC_OK) progress(s->tot, *s->done, s->verbose, 0);
+    free(c->pending);
+    free(c->reported);
+    outbox_batch_free(&c->b);
+    memmove(c, c + 1, (s->n_c - k - 1) * sizeof *c);
+    s->n_c--;
+}
+
+/* The transport's t->more: retires the claims whose results are all in,
+ * then claims the next batch, unless claiming or recording failed. */
+static size_t more(void *arg, cc_message **msgs)
+{
+    stream *s = arg;
+    for (size_t k = 0; k < s->n_c;) {
+        if (s->c[k].n_reported == s->c[k].b.n) retire(s, k);
+        else k++;
+    }
+    if (s->rc != CC_OK || s->empty || !claim_next(s)) return 0;
+    claim *c = &s->c[s->n_c - 1];
+    *msgs = c->b.msgs;
+    return c->b.n;
 }
 
 cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, int verbose, send_totals *tot)
@@ -264,46 +368,29 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         size_t per_connection = t->ops->results_as_they_come ? STREAM_BATCH : BATCH;
         size_t batch = per_connection * (size_t)(tc->connections > 1 ? tc->connections : 1);
         if (tc->rate > 0 && (double)batch > tc->rate) batch = tc->rate >= 1 ? (size_t)tc->rate : 1;
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        size_t sent_here = 0;
-        for (;;) {
-            size_t want = batch;
-            if (limit && limit - done < want) want = limit - done;
-            if (limit && want == 0) break;
-            outbox_batch b;
-            rc = outbox_claim(db, channels[c], now, LEASE_SECONDS, want, &b);
-            if (rc != CC_OK) break;
-            if (b.n == 0) {
-                outbox_batch_free(&b);
-                break;
-            }
-            if (tc->rate > 0) pace(&t0, sent_here, tc->rate);
-            recorder rec = {db, &b, now, tc, tot, xcalloc(b.n, sizeof(size_t)), 0, xcalloc(b.n, 1), {0, 0}, 0};
-            clock_gettime(CLOCK_MONOTONIC, &rec.last);
-            t->on_result = on_result;
-            t->on_result_arg = &rec;
-            t->ops->send(t, b.msgs, b.n);
-            t->on_result = NULL;
-            for (size_t i = 0; i < b.n; i++) record_one(&rec, i);
-            rc = rec.n_pending ? finish_batch(db, &b, rec.pending, rec.n_pending, now, tc, tot) : CC_OK;
-            free(rec.pending);
-            free(rec.recorded);
-            sent_here += b.n;
-            for (size_t i = 0; i < b.n && verbose > 1; i++)
-                fprintf(stderr, "carecast: %s #%lld to %s: %s (%s)\n", channels[c], (long long)b.msgs[i].id,
-                        b.msgs[i].to ? b.msgs[i].to : "?",
-                        b.msgs[i].result == CC_OK ? "sent" : cc_strerror(b.msgs[i].result), b.msgs[i].reply);
-            if (rc != CC_OK) {
-                outbox_batch_free(&b);
-                break;
-            }
+        stream s = {.db = db, .channel = channels[c], .now = now, .tc = tc, .tot = tot, .verbose = verbose,
+                    .batch = batch, .limit = limit, .done = &done};
+        clock_gettime(CLOCK_MONOTONIC, &s.t0);
+        t->on_result = on_result;
+        t->on_result_arg = &s;
+        if (t->ops->results_as_they_come) {
+            t->more = more;
+            t->more_arg = &s;
+        }
+        while (s.rc == CC_OK && !s.empty && claim_next(&s)) {
+            clock_gettime(CLOCK_MONOTONIC, &s.last);
+            claim *first = &s.c[s.n_c - 1];
+            t->ops->send(t, first->b.msgs, first->b.n);
+            while (s.n_c > 0) retire(&s, 0);
+            s.stalled = 0;
+            if (s.rc != CC_OK) break;
             /* recorded: the journal's lines are history now */
             if (journal >= 0 && ftruncate(journal, 0) != 0) {}
-            done += b.n;
-            progress(tot, done, verbose, 0);
-            outbox_batch_free(&b);
         }
+        free(s.c);
+        t->on_result = NULL;
+        t->more = NULL;
+        rc = s.rc;
         transport_close(t);
     }
     progress(tot, done, verbose, 1);

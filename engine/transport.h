@@ -16,7 +16,11 @@
  * t->on_result(t->on_result_arg, m) as soon as m's result is set, so the
  * sender records results while the batch is still going: that keeps the
  * messages sent-but-unrecorded at a crash few even when batches are large
- * enough to keep every connection busy. */
+ * enough to keep every connection busy.  Such a transport also asks
+ * t->more(t->more_arg, &msgs) for the next claim before its requests run
+ * out, and sends those messages in the same call, so the connections never
+ * wait for a batch to drain and be recorded before the next one starts.
+ * A message stays the transport's until its result is reported. */
 #ifndef CC_TRANSPORT_H
 #define CC_TRANSPORT_H
 
@@ -42,6 +46,10 @@ struct cc_transport {
     /* Set by the sender (may be NULL): called once per message whose result is known. */
     void (*on_result)(void *arg, cc_message *m);
     void *on_result_arg;
+    /* Set by the sender (may be NULL): the next messages to send in the
+     * same call (how many; 0 = none left, and none will be). */
+    size_t (*more)(void *arg, cc_message **msgs);
+    void *more_arg;
     /* The delivery journal (sender.c), or -1: a transport that learns of
      * one message's acceptance before the batch ends (SMTP, after each
      * end-of-data reply) notes it here at once, so a sender killed before
@@ -53,8 +61,8 @@ struct cc_transport {
 void transport_result(cc_transport *t, cc_message *m);
 /* Append "ID\n" to t->journal_fd (one write, safe from several threads). */
 void transport_note_delivered(const cc_transport *t, int64_t id);
-/* The same on a journal descriptor (-1: nothing), for http_batch.c. */
-void transport_journal_note(int fd, int64_t id);
+/* The same for n ids on a journal descriptor (-1: nothing), for http_batch.c. */
+void transport_journal_note(int fd, const int64_t *ids, size_t n);
 
 extern const cc_transport_ops transport_file_ops;
 extern const cc_transport_ops transport_smtp_ops;
