@@ -287,6 +287,7 @@ static void on_result(void *arg, cc_message *m)
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &s->last);
+    progress(s->tot, s->tot->sent + s->tot->retry + s->tot->failed, s->verbose, 0);
 }
 
 /* Records what is left of claim k (a message without a result counts as
@@ -305,7 +306,7 @@ static void retire(stream *s, size_t k)
     }
     s->in_hand -= c->b.n;
     *s->done += c->b.n;
-    if (rc == CC_OK) progress(s->tot, *s->done, s->verbose, 0);
+    if (rc == CC_OK) progress(s->tot, s->tot->sent + s->tot->retry + s->tot->failed, s->verbose, 0);
     free(c->pending);
     free(c->reported);
     outbox_batch_free(&c->b);
