@@ -272,6 +272,7 @@ typedef struct {
     http_req req;            /* first: the transfer thread sees only this */
     cc_message *m;
     chunk *c;
+    int finished;            /* its result is reported */
 } job;
 
 /* The jobs of one claim; freed once every one is finished. */
@@ -465,7 +466,8 @@ static void *transfers(void *arg)
  * sender's again from then on. */
 static void release(feed *f, job *j)
 {
-    http_req_clear(&j->req);   /* url NULL: finished */
+    http_req_clear(&j->req);
+    j->finished = 1;
     cc_message *m = j->m;
     chunk *c = j->c;
     if (++c->finished == c->n) {
@@ -612,7 +614,7 @@ cc_code http_transport_send(cc_transport *t, http_batch *b, cc_message *msgs, si
         chunk *c = f.chunks;
         size_t left = c->n - c->finished;
         for (size_t i = 0; left > 0 && i < c->n; i++)
-            if (c->jobs[i].req.url) {
+            if (!c->jobs[i].finished) {
                 left--;
                 finish_job(&f, &c->jobs[i]);   /* frees c after its last job */
             }
