@@ -14,7 +14,8 @@
 #   SMS_RUNS        (3)  SMS_MESSAGES    (50000)  SMS_CONNECTIONS (8)
 #   BENCH_OUT       where the tables go (default docs/BENCHMARKS.md)
 #   BENCH_NOTE      a sentence added under the title (e.g. the machine's load)
-#   BENCH_APPENDIX  a markdown file appended to the document (observations by hand)
+#   BENCH_APPENDIX  a markdown file appended to the document (default bench/observations.md:
+#                   the profiles behind the figures, by hand; empty = none)
 #
 # Every server listens on 127.0.0.1 only, on free ports, and is stopped at exit.
 set -eu
@@ -255,6 +256,6 @@ elapsed=$(( $(date +%s) - started ))
   echo "$($PY -c 'import jinja2; print(jinja2.__version__)')"
   echo "$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$tmp/meta"
-"$PY" bench/report.py "$tmp" "${BENCH_NOTE:-}" "${BENCH_APPENDIX:-}" > "$OUT.tmp"
+"$PY" bench/report.py "$tmp" "${BENCH_NOTE:-}" "${BENCH_APPENDIX-bench/observations.md}" > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
