@@ -22,13 +22,29 @@ void lv_arena_init(lv_arena *a, size_t limit_bytes)
     a->limit = limit_bytes;
 }
 
-void lv_arena_release(lv_arena *a)
+static void free_chunks(chunk *c)
 {
-    for (chunk *c = a->head, *n; c; c = n) {
+    for (chunk *n; c; c = n) {
         n = c->next;
         free(c);
     }
+}
+
+void lv_arena_release(lv_arena *a)
+{
+    free_chunks(a->head);
     a->head = NULL;
+    a->total = 0;
+    a->exhausted = 0;
+}
+
+void lv_arena_reset(lv_arena *a)
+{
+    chunk *keep = a->head;
+    if (!keep) return;
+    free_chunks(keep->next);
+    keep->next = NULL;
+    keep->used = 0;
     a->total = 0;
     a->exhausted = 0;
 }

@@ -51,9 +51,13 @@ struct lv_arena {              /* fields are private to liquid_value.c */
 };
 
 lv_arena *lv_arena_new(size_t limit_bytes);
-/* An arena embedded in another struct: init, then release (frees its memory). */
+/* An arena embedded in another struct: init (or zero it: no limit), then
+ * release (frees its memory). */
 void lv_arena_init(lv_arena *a, size_t limit_bytes);
 void lv_arena_release(lv_arena *a);
+/* Empty again, keeping its newest (largest) chunk for what comes next:
+ * an arena reused for one message after another mallocs nothing. */
+void lv_arena_reset(lv_arena *a);
 void lv_arena_free(lv_arena *a);
 /* NULL once the limit is passed (callers treat that as a render error). */
 void *lv_alloc(lv_arena *a, size_t n);

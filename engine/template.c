@@ -15,64 +15,13 @@ struct tpl {
 
 /* ---- variables ---------------------------------------------------------- */
 
-/* A bump allocator in chunks that never move (pointers into it stay
- * valid); reset keeps the first chunk for the next message. */
-/* A pool is its newest chunk: tpl_vars holds a pointer to it (NULL =
- * empty), so a pool costs no allocation of its own. */
-struct tpl_pool {
-    struct tpl_pool *next;
-    size_t used, cap;
-    max_align_t data[];
-};
-
-static void *pool_alloc(tpl_pool **pp, size_t n)
+/* Strings in the variables' arenas (unlimited: never NULL). */
+static char *arena_strndup(lv_arena *a, const char *s, size_t n)
 {
-    size_t al = sizeof(max_align_t);
-    n = (n + al - 1) / al * al;
-    if (!n) n = al;
-    tpl_pool *c = *pp;
-    if (!c || c->cap - c->used < n) {
-        size_t next = c ? (c->cap >= 32768 ? 32768 : c->cap * 2) : 1000 - sizeof *c;
-        size_t cap = n > next ? n : next;
-        c = xmalloc(sizeof *c + cap);
-        c->used = 0;
-        c->cap = cap;
-        c->next = *pp;
-        *pp = c;
-    }
-    void *r = (char *)c->data + c->used;
-    c->used += n;
-    return r;
-}
-
-static char *pool_strndup(tpl_pool **pp, const char *s, size_t n)
-{
-    char *r = pool_alloc(pp, n + 1);
+    char *r = lv_alloc(a, n + 1);
     memcpy(r, s, n);
     r[n] = '\0';
     return r;
-}
-
-/* Back to one empty chunk (the newest, the largest). */
-static void pool_reset(tpl_pool *p)
-{
-    if (!p) return;
-    tpl_pool *c = p->next;
-    while (c) {
-        tpl_pool *n = c->next;
-        free(c);
-        c = n;
-    }
-    p->next = NULL;
-    p->used = 0;
-}
-
-static void pool_free(tpl_pool *p)
-{
-    for (tpl_pool *n; p; p = n) {
-        n = p->next;
-        free(p);
-    }
 }
 
 static uint32_t name_hash(const char *s, size_t len)
@@ -109,7 +58,7 @@ enum { MAX_ENVS = 4 };
 static void drop_envs(tpl_vars *v)
 {
     v->nenvs = 0;
-    pool_reset(v->envp);
+    lv_arena_reset(&v->envp);
 }
 
 /* The per-variable arrays live in one block. */
@@ -159,7 +108,7 @@ static void set_value(tpl_vars *v, size_t i, tpl_type type, const char *text, si
         v->values[i] = NULL;
         len = 0;
     } else {
-        v->values[i] = pool_strndup(&v->strings, text, len);
+        v->values[i] = arena_strndup(&v->strings, text, len);
     }
     v->lens[i] = len;
     v->types[i] = type;
@@ -175,7 +124,7 @@ static size_t new_slot(tpl_vars *v, const char *name, size_t nlen, uint32_t h)
     if (v->n == v->cap) grow(v);
     size_t i = v->n++;
     v->kept = v->n;
-    v->names[i] = pool_strndup(&v->namep, name, nlen);
+    v->names[i] = arena_strndup(&v->namep, name, nlen);
     v->hashes[i] = h;
     uint32_t comps = 1;
     for (const char *d = memchr(name, '.', nlen); d; d = memchr(d + 1, '.', nlen - (size_t)(d + 1 - name))) comps++;
@@ -238,14 +187,14 @@ void tpl_vars_free(tpl_vars *v)
 {
     free(v->names);
     free(v->envs);
-    pool_free(v->namep);
-    pool_free(v->strings);
-    pool_free(v->envp);
+    lv_arena_release(&v->namep);
+    lv_arena_release(&v->strings);
+    lv_arena_release(&v->envp);
     memset(v, 0, sizeof *v);
 }
 
 /* Names dropped when a message's order differs from the last one's stay
- * in the name pool; past this many bytes it starts afresh. */
+ * in the name arena; past this many bytes it starts afresh. */
 enum { NAME_WASTE_LIMIT = 16384 };
 
 void tpl_vars_clear(tpl_vars *v)
@@ -257,9 +206,9 @@ void tpl_vars_clear(tpl_vars *v)
     v->now = 0;
     v->zone = NULL;
     v->values_gen++;
-    pool_reset(v->strings);
+    lv_arena_reset(&v->strings);
     if (v->name_waste > NAME_WASTE_LIMIT) {
-        pool_reset(v->namep);
+        lv_arena_reset(&v->namep);
         v->kept = 0;
         v->name_waste = 0;
         v->shape++;
@@ -271,7 +220,7 @@ void tpl_vars_clear(tpl_vars *v)
  * order they first appear; a name that is both a value and a prefix of
  * others ("a" and "a.b") is the hash.  A tree of name components first
  * (nodes linked first-child/next-sibling), then the hashes; everything in
- * the variables' environment pool, strings pointing at the values. */
+ * the variables' environment arena, strings pointing at the values. */
 typedef struct {
     const char *key;
     size_t len;
@@ -304,7 +253,7 @@ static lv to_value(tpl_vars *v, tpl_env *e, const vnode *nodes, int n)
     size_t nk = (size_t)nd->nkids;
     /* The hash, its values and its keys in one allocation. */
     size_t hs = (sizeof(lv_hash) + sizeof(lv) - 1) / sizeof(lv) * sizeof(lv);
-    char *block = pool_alloc(&v->envp, hs + nk * (sizeof(lv) + sizeof(const char *)));
+    char *block = lv_alloc(&v->envp, hs + nk * (sizeof(lv) + sizeof(const char *)));
     lv_hash *h = (lv_hash *)block;
     lv *vals = nk ? (lv *)(block + hs) : NULL;
     const char **keys = nk ? (const char **)(block + hs + nk * sizeof(lv)) : NULL;
@@ -312,7 +261,7 @@ static lv to_value(tpl_vars *v, tpl_env *e, const vnode *nodes, int n)
     for (int c = nd->first; c >= 0; c = nodes[c].next, k++) {
         const vnode *cn = &nodes[c];
         /* The last component of a name is its tail: already a C string. */
-        keys[k] = cn->key[cn->len] == '\0' ? cn->key : pool_strndup(&v->envp, cn->key, cn->len);
+        keys[k] = cn->key[cn->len] == '\0' ? cn->key : arena_strndup(&v->envp, cn->key, cn->len);
         if (cn->value >= 0 && cn->nkids == 0) {
             vals[k] = leaf_value(v, (size_t)cn->value);
             e->leaves[e->nleaves++] = (env_leaf){&vals[k], (size_t)cn->value};
@@ -403,7 +352,7 @@ static int var_needed(const tpl_vars *v, size_t i, const tpl_needs *nd)
 static size_t *select_vars(tpl_vars *v, const tpl_needs *nd, size_t *count)
 {
     if (!nd || nd->all) return NULL;
-    size_t *sel = pool_alloc(&v->envp, (v->n ? v->n : 1) * sizeof *sel);
+    size_t *sel = lv_alloc(&v->envp, (v->n ? v->n : 1) * sizeof *sel);
     size_t m = 0;
     if (v->deep || nd->nwhole) {
         for (size_t i = 0; i < v->n; i++)
@@ -462,9 +411,9 @@ static lv build_env(const tpl_vars *cv, const tpl_needs *nd)
     e->nleaves = 0;
     size_t nsel = v->n;
     size_t *sel = select_vars(v, nd, &nsel);
-    e->leaves = pool_alloc(&v->envp, (nsel ? nsel : 1) * sizeof *e->leaves);
+    e->leaves = lv_alloc(&v->envp, (nsel ? nsel : 1) * sizeof *e->leaves);
     size_t cap = 1 + v->components;
-    vnode *nodes = pool_alloc(&v->envp, cap * sizeof *nodes);
+    vnode *nodes = lv_alloc(&v->envp, cap * sizeof *nodes);
     int nn = 1;
     nodes[0] = (vnode){"", 0, -1, -1, -1, 0, -1};
     for (size_t si = 0; si < nsel; si++) {

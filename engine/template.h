@@ -10,16 +10,16 @@
 #define CC_TEMPLATE_H
 
 #include "cc.h"
+#include "liquid_value.h"
 
 typedef struct tpl tpl;
 
 typedef enum { TPL_NULL, TPL_TEXT, TPL_INT, TPL_REAL } tpl_type;
 
-typedef struct tpl_pool tpl_pool;
 typedef struct tpl_env tpl_env;
 
 /* Zero-initialise ({0} or memset), set, render any number of times, free.
- * Strings are copied into pools the variables own (no malloc per
+ * Strings are copied into arenas the variables own (no malloc per
  * variable).  The nested Liquid values a render reads are built once and
  * kept: a message that sets the same names in the same order as the one
  * before (the planner's case: tpl_vars_clear, then the same campaign's
@@ -44,10 +44,10 @@ typedef struct {
     size_t *lens;         /* of the values */
     unsigned shape;       /* changes whenever a name takes a new slot */
     unsigned values_gen;  /* changes whenever a value is set */
-    size_t name_waste;    /* bytes of dropped names in the name pool */
-    tpl_pool *namep;      /* names: kept from message to message */
-    tpl_pool *strings;    /* values: emptied for each message */
-    tpl_pool *envp;       /* the Liquid values (envs): kept while the shape holds */
+    size_t name_waste;    /* bytes of dropped names in the name arena */
+    lv_arena namep;       /* names: kept from message to message */
+    lv_arena strings;     /* values: emptied for each message */
+    lv_arena envp;        /* the Liquid values (envs): kept while the shape holds */
     tpl_env *envs;        /* the built environments, one per tpl_needs */
     size_t nenvs;
     unsigned envs_shape;  /* the shape and name count they were built for */
