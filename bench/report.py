@@ -173,6 +173,14 @@ w("/usr/bin/python3 bench/peer/cron_send.py PEER.db 2026-11-24 127.0.0.1 SINK")
 w("```")
 w("")
 
+def rate_table(n, rows):
+    """A sender-against-baseline table: (label, times, peak RSS) per row, n messages each."""
+    w("| sender | s | messages/s | peak RSS |")
+    w("|---|---:|---:|---:|")
+    for label, t, rss in rows:
+        w("| %s | %s | %.0f | %s |" % (label, secs(t), n / (med(t) / 1000), mib(rss)))
+    w("")
+
 # ---- SMTP ----------------------------------------------------------------------
 c, crss = timing("smtp-cc")
 s, srss = timing("smtp-source")
@@ -181,11 +189,7 @@ w("## SMTP: %d messages into Postfix smtp-sink on loopback, %s sessions" % (smtp
 w("")
 w("%d runs." % runs["smtp"])
 w("")
-w("| sender | s | messages/s | peak RSS |")
-w("|---|---:|---:|---:|")
-w("| carecast send | %s | %.0f | %s |" % (secs(c), smtp_n / (med(c) / 1000), mib(crss)))
-w("| smtp-source (one message per connection) | %s | %.0f | %s |" % (secs(s), smtp_n / (med(s) / 1000), mib(srss)))
-w("")
+rate_table(smtp_n, [("carecast send", c, crss), ("smtp-source (one message per connection)", s, srss)])
 w("carecast sent %s per run. Ratio carecast / smtp-source: %.2fx (target >= 0.8x); run by run: %s."
   % (",".join(map(str, ints("smtp-cc.sent"))), r, paired(s, c)))
 summary.append(("SMTP, %d messages" % smtp_n, "%.2fx smtp-source" % r, ">= 0.8x", r >= 0.8))
@@ -206,11 +210,7 @@ w("## SMS: %d messages through Kannel (bearerbox + smsbox + fakesmsc) on loopbac
 w("")
 w("%d runs." % runs["sms"])
 w("")
-w("| sender | s | messages/s | peak RSS |")
-w("|---|---:|---:|---:|")
-w("| carecast send (kannel transport) | %s | %.0f | %s |" % (secs(c), sms_n / (med(c) / 1000), mib(crss)))
-w("| ab -k (same sendsms request, same concurrency) | %s | %.0f | %s |" % (secs(a), sms_n / (med(a) / 1000), mib(arss)))
-w("")
+rate_table(sms_n, [("carecast send (kannel transport)", c, crss), ("ab -k (same sendsms request, same concurrency)", a, arss)])
 w("carecast sent %s per run; ab completed %s with %d failed or non-2xx. The fake SMSC received %s of %s."
   % (",".join(map(str, ints("sms-cc.sent"))), ",".join(map(str, ints("sms-ab.sent"))), failed,
      fk[0][0] if fk else "?", fk[0][1] if fk else "?"))
