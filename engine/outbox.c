@@ -8,11 +8,58 @@
 
 #include "db.h"
 
-static char *own(outbox_batch *b, const unsigned char *s)
+#define N_TEXT 13             /* the text columns a claim copies */
+/* The most ids the list holds: past that it is read again when it runs
+ * out, so memory stays small for any queue and each read still serves
+ * this many claims' worth of messages. */
+#define QUEUE_WINDOW 200000
+
+/* The row the claim's UPDATE ... RETURNING gives, into b->msgs[b->n]: its
+ * strings copied into one block the batch owns. */
+static void take_row(outbox_batch *b, sqlite3_stmt *st)
 {
-    if (!s) return NULL;
-    b->owned = xrealloc(b->owned, (b->n_owned + 1) * sizeof *b->owned);
-    return b->owned[b->n_owned++] = xstrdup((const char *)s);
+    const unsigned char *text[N_TEXT];
+    size_t len[N_TEXT], total = 0;
+    for (int k = 0; k < N_TEXT; k++) {
+        text[k] = sqlite3_column_text(st, k + 1);
+        len[k] = text[k] ? (size_t)sqlite3_column_bytes(st, k + 1) : 0;
+        total += text[k] ? len[k] + 1 : 0;
+    }
+    char *block = xmalloc(total ? total : 1);
+    b->owned[b->n_owned++] = block;
+    const char *str[N_TEXT];
+    for (int k = 0; k < N_TEXT; k++) {
+        if (!text[k]) {
+            str[k] = NULL;
+            continue;
+        }
+        memcpy(block, text[k], len[k]);
+        block[len[k]] = '\0';
+        str[k] = block;
+        block += len[k] + 1;
+    }
+    cc_message *m = &b->msgs[b->n];
+    memset(m, 0, sizeof *m);
+    m->id = sqlite3_column_int64(st, 0);
+    int k = 0;
+    m->campaign = str[k++];
+    m->step = str[k++];
+    m->customer = str[k++];
+    m->kind = str[k++];
+    m->channel = str[k++];
+    m->to = str[k++];
+    m->to_name = str[k++];
+    m->locale = str[k++];
+    m->subject = str[k++];
+    m->body_text = str[k++];
+    m->body_html = str[k++];
+    m->text = str[k++];
+    m->unsubscribe_url = str[k++];
+    m->created_at = sqlite3_column_int64(st, N_TEXT + 1);
+    b->created[b->n] = m->created_at;
+    b->attempts[b->n] = sqlite3_column_int(st, N_TEXT + 2);   /* already counting this one */
+    m->result = CC_ERR_TRANSIENT;
+    b->n++;
 }
 
 void outbox_batch_free(outbox_batch *b)
@@ -25,72 +72,195 @@ void outbox_batch_free(outbox_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t lease_s, size_t max, outbox_batch *b)
+/* Due at ?4 on channel ?3 (the same words in the read and in the take). */
+#define DUE "channel = ?3 AND ((status IN ('planned', 'retry') AND send_after <= ?4 " \
+            "AND coalesce(next_attempt_at, 0) <= ?4) OR (status = 'sending' AND lease_until < ?4))"
+
+struct outbox_queue {
+    sqlite3 *db;
+    char *channel;
+    int64_t now;
+    sqlite3_stmt *read;      /* the due ids in claim order */
+    sqlite3_stmt *take;      /* one id's row, if it is still due */
+    sqlite3_stmt *lease;     /* and its claim */
+    sqlite3_stmt *newest;    /* max(id): were messages planned since the read? */
+    int64_t *ids;
+    size_t n, pos, cap;
+    int have_list;
+    int64_t newest_seen;     /* max(id) when the list was read */
+    size_t reads;            /* of the list */
+    size_t ids_read;
+    uint64_t steps;          /* of the claims proper, not the reads */
+};
+
+static uint64_t steps_of(sqlite3_stmt *st)
+{
+    return st ? (uint64_t)sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1) : 0;
+}
+
+void outbox_queue_free(outbox_queue *q)
+{
+    if (!q) return;
+    sqlite3_finalize(q->read);
+    sqlite3_finalize(q->take);
+    sqlite3_finalize(q->lease);
+    sqlite3_finalize(q->newest);
+    free(q->ids);
+    free(q->channel);
+    free(q);
+}
+
+outbox_queue *outbox_queue_new(sqlite3 *db, const char *channel, int64_t now)
+{
+    outbox_queue *q = xcalloc(1, sizeof *q);
+    q->db = db;
+    q->channel = xstrdup(channel);
+    q->now = now;
+    return q;
+}
+
+void outbox_queue_stats(const outbox_queue *q, size_t *reads, size_t *ids_read, uint64_t *steps)
+{
+    *reads = q ? q->reads : 0;
+    *ids_read = q ? q->ids_read : 0;
+    *steps = q ? q->steps : 0;
+}
+
+static int prepare(outbox_queue *q)
+{
+    if (q->read) return 1;
+    if (sqlite3_prepare_v3(q->db, "SELECT id FROM care_outbox WHERE " DUE " ORDER BY priority DESC, id LIMIT ?5", -1,
+                           SQLITE_PREPARE_PERSISTENT, &q->read, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(q->db,
+                           "SELECT id, campaign, step, customer_id, kind, channel, recipient, to_name, locale, "
+                           "subject, body_text, body_html, sms_text, unsubscribe_url, created_at, attempts + 1 "
+                           "FROM care_outbox WHERE id = ?1 AND " DUE, -1, SQLITE_PREPARE_PERSISTENT, &q->take,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(q->db,
+                           "UPDATE care_outbox SET status = 'sending', lease_until = ?2, attempts = attempts + 1 "
+                           "WHERE id = ?1", -1, SQLITE_PREPARE_PERSISTENT, &q->lease, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(q->db, "SELECT coalesce(max(id), 0) FROM care_outbox", -1, SQLITE_PREPARE_PERSISTENT,
+                           &q->newest, NULL) != SQLITE_OK)
+        return 0;
+    return 1;
+}
+
+static int64_t newest_id(outbox_queue *q)
+{
+    int64_t id = -1;
+    sqlite3_reset(q->newest);
+    if (sqlite3_step(q->newest) == SQLITE_ROW) id = sqlite3_column_int64(q->newest, 0);
+    q->steps += steps_of(q->newest);
+    sqlite3_reset(q->newest);
+    return id;
+}
+
+/* Reads the due ids (inside the claim's transaction). */
+static int read_list(outbox_queue *q)
+{
+    q->n = q->pos = 0;
+    q->newest_seen = newest_id(q);
+    if (q->newest_seen < 0) return 0;
+    sqlite3_reset(q->read);
+    sqlite3_bind_text(q->read, 3, q->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q->read, 4, q->now);
+    sqlite3_bind_int64(q->read, 5, QUEUE_WINDOW);
+    int r = SQLITE_DONE;
+    while (q->n < QUEUE_WINDOW && (r = sqlite3_step(q->read)) == SQLITE_ROW) {
+        if (q->n == q->cap) {
+            q->cap = q->cap ? 2 * q->cap : 1024;
+            q->ids = xrealloc(q->ids, q->cap * sizeof *q->ids);
+        }
+        q->ids[q->n++] = sqlite3_column_int64(q->read, 0);
+    }
+    steps_of(q->read);   /* reset: the read is counted in ids */
+    sqlite3_reset(q->read);
+    q->have_list = 1;
+    q->reads++;
+    q->ids_read += q->n;
+    return q->n == QUEUE_WINDOW || r == SQLITE_DONE;
+}
+
+/* Claims ids from the list until `max` are taken or it runs out. */
+static int take_from_list(outbox_queue *q, int64_t lease_until, size_t max, outbox_batch *b)
+{
+    sqlite3_stmt *t = q->take, *l = q->lease;
+    int ok = 1;
+    while (ok && b->n < max && q->pos < q->n) {
+        int64_t id = q->ids[q->pos++];
+        sqlite3_reset(t);
+        sqlite3_bind_int64(t, 1, id);
+        sqlite3_bind_text(t, 3, q->channel, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(t, 4, q->now);
+        int r = sqlite3_step(t);
+        if (r == SQLITE_DONE) continue;   /* not due any more */
+        if (r != SQLITE_ROW) {
+            ok = 0;
+            break;
+        }
+        take_row(b, t);
+        sqlite3_reset(l);
+        sqlite3_bind_int64(l, 1, id);
+        sqlite3_bind_int64(l, 2, lease_until);
+        ok = sqlite3_step(l) == SQLITE_DONE;
+    }
+    sqlite3_reset(t);
+    q->steps += steps_of(t) + steps_of(l);
+    return ok;
+}
+
+cc_code outbox_queue_claim(outbox_queue *q, int64_t lease_s, size_t max, outbox_batch *b)
 {
     memset(b, 0, sizeof *b);
-    if (db_begin(db) != CC_OK) {
+    if (db_begin(q->db) != CC_OK) {
         char why[300];
-        fprintf(stderr, "carecast: claiming messages failed: %s\n", db_errmsg(db, why, sizeof why));
+        fprintf(stderr, "carecast: claiming messages failed: %s\n", db_errmsg(q->db, why, sizeof why));
         return CC_ERR_DB;
     }
-    sqlite3_stmt *sel = NULL, *upd = NULL;
-    int ok = sqlite3_prepare_v2(db,
-        "SELECT id, campaign, step, customer_id, kind, channel, recipient, to_name, locale, subject, body_text, "
-        "body_html, sms_text, unsubscribe_url, created_at, attempts FROM care_outbox "
-        "WHERE channel = ?1 AND ((status IN ('planned', 'retry') AND send_after <= ?2 "
-        "AND coalesce(next_attempt_at, 0) <= ?2) OR (status = 'sending' AND lease_until < ?2)) "
-        "ORDER BY priority DESC, id LIMIT ?3", -1, &sel, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "UPDATE care_outbox SET status = 'sending', lease_until = ?2, attempts = attempts + 1 "
-                               "WHERE id = ?1", -1, &upd, NULL) == SQLITE_OK;
-    if (ok) {
-        sqlite3_bind_text(sel, 1, channel, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(sel, 2, now);
-        sqlite3_bind_int64(sel, 3, (sqlite3_int64)max);
-        b->msgs = xcalloc(max ? max : 1, sizeof *b->msgs);
-        b->attempts = xcalloc(max ? max : 1, sizeof *b->attempts);
-        b->created = xcalloc(max ? max : 1, sizeof *b->created);
-        int r;
-        while ((r = sqlite3_step(sel)) == SQLITE_ROW) {
-            cc_message *m = &b->msgs[b->n];
-            int k = 0;
-            m->id = sqlite3_column_int64(sel, k++);
-            m->campaign = own(b, sqlite3_column_text(sel, k++));
-            m->step = own(b, sqlite3_column_text(sel, k++));
-            m->customer = own(b, sqlite3_column_text(sel, k++));
-            m->kind = own(b, sqlite3_column_text(sel, k++));
-            m->channel = own(b, sqlite3_column_text(sel, k++));
-            m->to = own(b, sqlite3_column_text(sel, k++));
-            m->to_name = own(b, sqlite3_column_text(sel, k++));
-            m->locale = own(b, sqlite3_column_text(sel, k++));
-            m->subject = own(b, sqlite3_column_text(sel, k++));
-            m->body_text = own(b, sqlite3_column_text(sel, k++));
-            m->body_html = own(b, sqlite3_column_text(sel, k++));
-            m->text = own(b, sqlite3_column_text(sel, k++));
-            m->unsubscribe_url = own(b, sqlite3_column_text(sel, k++));
-            m->created_at = sqlite3_column_int64(sel, k++);
-            b->created[b->n] = m->created_at;
-            b->attempts[b->n] = sqlite3_column_int(sel, k++) + 1;
-            m->result = CC_ERR_TRANSIENT;
-            b->n++;
-        }
-        ok = r == SQLITE_DONE;
-        for (size_t i = 0; ok && i < b->n; i++) {
-            sqlite3_reset(upd);
-            sqlite3_bind_int64(upd, 1, b->msgs[i].id);
-            sqlite3_bind_int64(upd, 2, now + lease_s);
-            ok = sqlite3_step(upd) == SQLITE_DONE;
+    b->msgs = xcalloc(max ? max : 1, sizeof *b->msgs);
+    b->attempts = xcalloc(max ? max : 1, sizeof *b->attempts);
+    b->created = xcalloc(max ? max : 1, sizeof *b->created);
+    b->owned = xcalloc(max ? max : 1, sizeof *b->owned);
+    int ok = prepare(q);
+    int fresh = 0;   /* the list was read in this claim */
+    if (ok && q->have_list && q->pos < q->n) {
+        int64_t newest = newest_id(q);
+        ok = newest >= 0;
+        if (ok && newest != q->newest_seen) {
+            ok = read_list(q);
+            fresh = 1;
         }
     }
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
-    if (!ok || db_commit(db) != CC_OK) {
+    while (ok && b->n < max) {
+        if (q->pos == q->n) {
+            /* a list that ran out is read again once: the window may have
+             * held only part of the queue */
+            if (fresh || (q->have_list && q->n < QUEUE_WINDOW && newest_id(q) == q->newest_seen)) break;
+            ok = read_list(q);
+            fresh = 1;
+            if (q->n == 0) break;
+        }
+        ok = ok && take_from_list(q, q->now + lease_s, max, b);
+    }
+    if (!ok || db_commit(q->db) != CC_OK) {
         char why[300];
-        fprintf(stderr, "carecast: claiming messages failed: %s\n", db_errmsg(db, why, sizeof why));
-        db_rollback(db);
+        fprintf(stderr, "carecast: claiming messages failed: %s\n", db_errmsg(q->db, why, sizeof why));
+        db_rollback(q->db);
         outbox_batch_free(b);
+        /* what the list said may have been rolled back */
+        q->have_list = 0;
+        q->n = q->pos = 0;
         return CC_ERR_DB;
     }
     return CC_OK;
+}
+
+cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t lease_s, size_t max, outbox_batch *b)
+{
+    outbox_queue *q = outbox_queue_new(db, channel, now);
+    cc_code rc = outbox_queue_claim(q, lease_s, max, b);
+    outbox_queue_free(q);
+    return rc;
 }
 
 int64_t outbox_backoff(int attempt)

@@ -21,12 +21,31 @@ typedef struct {
     size_t n;
     int *attempts;         /* attempt number of each claimed message */
     int64_t *created;      /* created_at of each */
-    char **owned;          /* strings the messages borrow */
+    char **owned;          /* the strings of each message, one block each */
     size_t n_owned;
 } outbox_batch;
 
-/* Claim up to `max` messages of `channel` due at `now`.  An empty batch
- * means nothing is due. */
+/* The due messages of one channel in claim order (priority, then age),
+ * read from the outbox once and claimed from in turn, so that a claim
+ * costs its own messages rather than a scan of the whole queue: claiming a
+ * million messages 200 at a time would otherwise read the queue 5,000
+ * times.  The list is read again when it runs out, and when new messages
+ * were planned since (a `trigger` of higher priority must not wait for the
+ * end of the run).  Nothing else makes a message due during a run: `now`
+ * is fixed, retries and leases set by this sender lie after it. */
+typedef struct outbox_queue outbox_queue;
+
+outbox_queue *outbox_queue_new(sqlite3 *db, const char *channel, int64_t now);
+/* Claim up to `max` due messages; an empty batch means nothing is due.
+ * Each message is taken by one UPDATE that checks it is still due. */
+cc_code outbox_queue_claim(outbox_queue *q, int64_t lease_s, size_t max, outbox_batch *b);
+/* How many times the list was read and how many ids it gave, and the
+ * SQLite virtual machine steps the claims took besides (for `send -v`, and
+ * the test that a claim does not grow with the queue). */
+void outbox_queue_stats(const outbox_queue *q, size_t *reads, size_t *ids_read, uint64_t *steps);
+void outbox_queue_free(outbox_queue *q);
+
+/* A single claim of up to `max` messages of `channel` due at `now`. */
 cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t lease_s, size_t max, outbox_batch *b);
 /* Record each message's result; transient failures are retried with
  * exponential backoff and jitter until max_attempts / max_age. */

@@ -221,6 +221,7 @@ typedef struct {
     claim *c;              /* in the transport's hands, oldest first */
     size_t n_c;
     size_t n_pending;      /* over all claims */
+    outbox_queue *queue;   /* the due messages of this channel */
     struct timespec last;  /* of the last recording */
     int stalled;           /* a recording failed: the rest waits for retirement */
     int empty;             /* nothing more is due (or the limit is reached) */
@@ -237,7 +238,7 @@ static int claim_next(stream *s)
         return 0;
     }
     outbox_batch b;
-    cc_code rc = outbox_claim(s->db, s->channel, s->now, LEASE_SECONDS, want, &b);
+    cc_code rc = outbox_queue_claim(s->queue, LEASE_SECONDS, want, &b);
     if (rc != CC_OK) {
         s->rc = rc;
         return 0;
@@ -370,7 +371,8 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         size_t batch = per_connection * (size_t)(tc->connections > 1 ? tc->connections : 1);
         if (tc->rate > 0 && (double)batch > tc->rate) batch = tc->rate >= 1 ? (size_t)tc->rate : 1;
         stream s = {.db = db, .channel = channels[c], .now = now, .tc = tc, .tot = tot, .verbose = verbose,
-                    .batch = batch, .limit = limit, .done = &done};
+                    .batch = batch, .limit = limit, .done = &done,
+                    .queue = outbox_queue_new(db, channels[c], now)};
         clock_gettime(CLOCK_MONOTONIC, &s.t0);
         t->on_result = on_result;
         t->on_result_arg = &s;
@@ -389,6 +391,14 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
             if (journal >= 0 && ftruncate(journal, 0) != 0) {}
         }
         free(s.c);
+        if (verbose >= 1 && s.claimed_here > 0) {
+            size_t reads, ids;
+            uint64_t steps;
+            outbox_queue_stats(s.queue, &reads, &ids, &steps);
+            fprintf(stderr, "carecast: %s: %zu messages claimed; the queue read %zu times (%zu ids), %llu SQLite "
+                            "steps to claim\n", channels[c], s.claimed_here, reads, ids, (unsigned long long)steps);
+        }
+        outbox_queue_free(s.queue);
         t->on_result = NULL;
         t->more = NULL;
         rc = s.rc;

@@ -105,9 +105,39 @@ fi
 # The database: WAL mode, carecast's schema version recorded, a newer one refused.
 cc --db "$T/schema.db" -q demo-data --customers 3 > /dev/null
 [ "$(sqlite3 "$T/schema.db" 'PRAGMA journal_mode')" = wal ] && ok "the database is in WAL mode" || not_ok "WAL mode"
-[ "$(sqlite3 "$T/schema.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 3 ] && ok "schema version 3 is recorded" || not_ok "schema version recorded"
+[ "$(sqlite3 "$T/schema.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 4 ] && ok "schema version 4 is recorded" || not_ok "schema version recorded"
+
+# Version 3 -> 4 rewrites the outbox's status CHECK without IN (db.c says
+# why): a version-3 database, with a message in it, is upgraded in place,
+# keeps its rows, still refuses an unknown status and passes SQLite's
+# integrity check.
+cp "$T/schema.db" "$T/v3.db"
+cookie=$(sqlite3 "$T/v3.db" 'PRAGMA schema_version')
+sqlite3 "$T/v3.db" <<SQL
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status = ''planned'' OR status = ''sending'' OR status = ''sent'' OR status = ''retry'' OR status = ''failed'' OR status = ''skipped'' OR status = ''holdout'')', 'CHECK (status IN    (''planned'',''sending'',''sent'',''retry'',''failed'',''skipped'',''holdout''))') WHERE name = 'care_outbox';
+PRAGMA writable_schema = OFF;
+PRAGMA schema_version = $((cookie + 1));
+UPDATE care_meta SET value = '3' WHERE key = 'schema_version';
+INSERT INTO care_outbox(campaign, step, audience_table, row_id, occurrence, kind, status, send_after, created_at)
+  VALUES ('c', 's', 'customers', 'C1', '2026', 'service', 'sent', 1, 1);
+SQL
+sqlite3 "$T/v3.db" "SELECT sql FROM sqlite_schema WHERE name = 'care_outbox'" | grep -q "status IN    ('planned'" \
+  && ok "a version-3 outbox (status IN ...) is made for the upgrade test" || not_ok "version-3 outbox made"
+expect_status 0 "a version-3 database is opened" cc --db "$T/v3.db" report
+[ "$(sqlite3 "$T/v3.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 4 ] && ok "it is upgraded to version 4" || not_ok "upgraded to 4"
+sqlite3 "$T/v3.db" "SELECT sql FROM sqlite_schema WHERE name = 'care_outbox'" | grep -q "CHECK (status = 'planned' OR status = 'sending'" \
+  && ! sqlite3 "$T/v3.db" "SELECT sql FROM sqlite_schema WHERE name = 'care_outbox'" | grep -q "(status IN" \
+  && ok "its status CHECK is written without IN" || not_ok "status CHECK rewritten" "$(sqlite3 "$T/v3.db" "SELECT sql FROM sqlite_schema WHERE name = 'care_outbox'")"
+[ "$(sqlite3 "$T/v3.db" 'PRAGMA integrity_check')" = ok ] && ok "the upgraded database passes integrity_check" || not_ok "integrity_check after the upgrade"
+[ "$(sqlite3 "$T/v3.db" "SELECT count(*) FROM care_outbox WHERE status = 'sent' AND row_id = 'C1'")" = 1 ] && ok "the upgrade keeps the outbox rows" || not_ok "outbox rows kept"
+sqlite3 "$T/v3.db" "INSERT INTO care_outbox(campaign, step, audience_table, row_id, occurrence, kind, status, send_after, created_at) VALUES ('c', 's', 'customers', 'C2', '2026', 'service', 'lost', 1, 1)" 2> "$T/check.err" \
+  && not_ok "an unknown status is still refused" || { grep -q "CHECK constraint failed" "$T/check.err" && ok "an unknown status is still refused after the upgrade" || not_ok "CHECK error" "$(cat "$T/check.err")"; }
+sqlite3 "$T/v3.db" "INSERT INTO care_outbox(campaign, step, audience_table, row_id, occurrence, kind, status, send_after, created_at) VALUES ('c', 's', 'customers', 'C3', '2026', 'service', 'holdout', 1, 1)" \
+  && ok "every known status is still allowed" || not_ok "known status allowed"
+
 sqlite3 "$T/schema.db" "UPDATE care_meta SET value='99' WHERE key='schema_version'"
 before=$(db_sum "$T/schema.db")
 expect_status 2 "a database from a newer carecast is refused" cc --db "$T/schema.db" send
-grep -q "schema version 99; this carecast knows up to 3" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
+grep -q "schema version 99; this carecast knows up to 4" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
 [ "$(db_sum "$T/schema.db")" = "$before" ] && ok "the newer database is left alone" || not_ok "the newer database is left alone"

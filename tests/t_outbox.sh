@@ -126,3 +126,19 @@ expect_status 0 "send 2,100 messages to a log" cc --config "$T/bulk.yaml" --now 
 sqlite3 "$DB" "UPDATE care_outbox SET status='planned', attempts=0 WHERE campaign='bulk' AND id IN (SELECT id FROM care_outbox WHERE campaign='bulk' LIMIT 120)"
 script -qec "$CARECAST --config $T/bulk.yaml --now 2026-05-03T11:00:00Z send" /dev/null > "$T/tty" 2>&1
 grep -q "$(printf '\r')carecast: sending: 120 done (120 sent" "$T/tty" && ok "on a terminal the progress line is rewritten in place" || not_ok "tty progress" "$(od -c "$T/tty" | head -5)"
+
+# Claim order: the highest priority first, then the oldest, however the
+# due queue is read (outbox.h).
+mkdir -p "$T/prio-rules"
+for p in 10:low 90:high 50:mid; do
+  printf 'campaign: %s\nkind: service\npriority: %s\naudience: {where: id == "C2"}\nrepeat: daily\nchannels: [email]\ntemplate: t\n' \
+    "${p#*:}" "${p%%:*}" > "$T/prio-rules/${p#*:}.yaml"
+done
+sed "s|$T/rate-rules|$T/prio-rules|; s/, rate: 20//" "$T/rate.yaml" > "$T/prio.yaml"
+cc --config "$T/prio.yaml" --now 2026-05-04T14:00:00Z plan > /dev/null
+order=""
+for i in 1 2 3; do
+  cc --config "$T/prio.yaml" --now 2026-05-04T14:00:00Z send --limit 1 > /dev/null 2>&1
+  order="$order $(sqlite3 "$DB" "SELECT group_concat(campaign, '+') FROM (SELECT campaign FROM care_outbox WHERE campaign IN ('low', 'mid', 'high') AND status = 'sent' ORDER BY campaign)")"
+done
+[ "$order" = " high high+mid high+low+mid" ] && ok "messages go in priority order (90, 50, 10)" || not_ok "priority order" "$order"
