@@ -30,7 +30,7 @@ int netlib_load_mhd(char *why, size_t len);
 #ifdef CURLINC_CURL_H
 #define NETLIB_CURL_FUNCTIONS(X)                                                                              \
     X(curl_global_init) X(curl_global_cleanup) X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_reset)     \
-    X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror) X(curl_easy_escape) X(curl_free)           \
+    X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror)                                                 \
     X(curl_slist_append) X(curl_slist_free_all) X(curl_multi_init) X(curl_multi_cleanup)                      \
     X(curl_multi_add_handle) X(curl_multi_remove_handle) X(curl_multi_socket_action)                          \
     X(curl_multi_info_read) X(curl_multi_setopt) X(curl_multi_strerror)
@@ -53,8 +53,6 @@ extern netlib_curl_api netlib_curl;
 #define curl_easy_setopt (netlib_curl.curl_easy_setopt)
 #define curl_easy_getinfo (netlib_curl.curl_easy_getinfo)
 #define curl_easy_strerror (netlib_curl.curl_easy_strerror)
-#define curl_easy_escape (netlib_curl.curl_easy_escape)
-#define curl_free (netlib_curl.curl_free)
 #define curl_slist_append (netlib_curl.curl_slist_append)
 #define curl_slist_free_all (netlib_curl.curl_slist_free_all)
 #define curl_multi_init (netlib_curl.curl_multi_init)

@@ -391,7 +391,7 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
             if (journal >= 0 && ftruncate(journal, 0) != 0) {}
         }
         free(s.c);
-        if (verbose >= 1 && s.claimed_here > 0) {
+        if (verbose >= 2 && s.claimed_here > 0) {
             size_t reads, ids;
             uint64_t steps;
             outbox_queue_stats(s.queue, &reads, &ids, &steps);
