@@ -40,6 +40,41 @@ sleep 0.5
 grep "Got message" "$FAKESMSC_OUT" | grep -c "ucs-2" | grep -qx 2 && grep "Got message" "$FAKESMSC_OUT" | grep -q "+14155550102 text Ann, your parcel is on its way." \
   && ok "Chinese as UCS-2, English as GSM text" || not_ok "codings" "$(grep 'Got message' "$FAKESMSC_OUT")"
 
+# Through an HTTP proxy (http_proxy in the environment) the request line
+# must carry the absolute URL: carecast then gives libcurl the URL whole
+# (http_batch.c set_url()).  A small forwarding proxy records what it got
+# and passes it on to smsbox; the message must reach the fake SMSC.
+PROXY_PORT=$(free_port)
+python3 - "$PROXY_PORT" "$T/proxy.log" <<'PY' &
+import http.client, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import urlsplit
+class P(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_GET(self):
+        open(sys.argv[2], "a").write(self.requestline + "\n")
+        u = urlsplit(self.path)
+        if not u.hostname:
+            self.send_response(400); self.send_header("Content-Length", "0"); self.end_headers(); return
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        c.request("GET", u.path + "?" + u.query)
+        r = c.getresponse(); body = r.read()
+        self.send_response(r.status); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+HTTPServer(("127.0.0.1", int(sys.argv[1])), P).serve_forever()
+PY
+proxy_pid=$!
+wait_port "$PROXY_PORT" 10
+sqlite3 "$DB" "UPDATE care_outbox SET status='planned', attempts=0 WHERE customer_id='K2'"
+before=$(fakesmsc_count)
+http_proxy="http://127.0.0.1:$PROXY_PORT" no_proxy= NO_PROXY= expect_status 0 "send through an HTTP proxy" cc --config "$T/c.yaml" --now 2026-05-01T11:30:00 send
+grep -q "sent 1, retry 0, failed 0" "$T/out" && wait_fakesmsc $((before + 1)) 10 && ok "through the proxy the message is accepted and delivered" \
+  || not_ok "through the proxy" "$(cat "$T/out" "$T/err") $(cat "$T/proxy.log" 2>/dev/null)"
+grep -q "^GET http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms?username=care&password=" "$T/proxy.log" \
+  && ok "the proxy was asked for the absolute URL" || not_ok "absolute URL to the proxy" "$(cat "$T/proxy.log" 2>/dev/null)"
+kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null
+
 # The bearerbox dies mid-day: smsbox answers 503 or goes down with it
 # (what it does is recorded in the test name); either way a temporary failure.
 sqlite3 "$DB" "UPDATE care_outbox SET status='planned', attempts=0 WHERE customer_id='K2'"
