@@ -117,12 +117,13 @@ void http_req_clear(http_req *r)
 /* RFC 3986's unreserved characters stay, every other byte is %XX: what
  * curl_easy_escape() gives, without its buffer growing a byte at a time
  * (a tenth of a message's instructions, for a Chinese text). */
-char *http_escape(const char *s)
+void http_escape_to(cc_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     if (!s) s = "";
     size_t n = strlen(s);
-    char *out = xmalloc(3 * n + 1), *o = out;
+    cc_buf_reserve(b, 3 * n + 1);
+    char *o = b->data + b->len;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
@@ -135,7 +136,14 @@ char *http_escape(const char *s)
         }
     }
     *o = '\0';
-    return out;
+    b->len = (size_t)(o - b->data);
+}
+
+char *http_escape(const char *s)
+{
+    cc_buf b = CC_BUF_INIT;
+    http_escape_to(&b, s);
+    return cc_buf_take(&b);
 }
 
 http_batch *http_batch_new(int connections, long timeout_s, int verify)
@@ -231,7 +239,10 @@ static void set_url(http_batch *b, CURL *h, const http_req *r)
         if (!path || path > q) path = q;   /* no path: the target starts "/?" */
         size_t n = (size_t)(q - r->url);
         char *url = xstrndup(r->url, n);
-        char *target = xasprintf("%s%s", path == q ? "/" : "", path);
+        size_t tl = strlen(path);
+        char *target = xmalloc(tl + 2), *t = target;
+        if (path == q) *t++ = '/';
+        memcpy(t, path, tl + 1);
         int ok = curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
                  curl_easy_setopt(h, CURLOPT_REQUEST_TARGET, target) == CURLE_OK;
         /* libcurl keeps copies; these hold the password */

@@ -71,6 +71,8 @@ const char *http_req_error(const http_req *r);
 
 /* A value for "application/x-www-form-urlencoded" or a query: caller frees. */
 char *http_escape(const char *s);
+/* The same, appended to b. */
+void http_escape_to(cc_buf *b, const char *s);
 
 /* Wipe a secret-holding string before freeing it. */
 void http_wipe_free(char *p);

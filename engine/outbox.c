@@ -82,7 +82,7 @@ struct outbox_queue {
     int64_t now;
     sqlite3_stmt *read;      /* the due ids in claim order */
     sqlite3_stmt *take;      /* one id's row, if it is still due */
-    sqlite3_stmt *lease;     /* and its claim */
+    sqlite3_stmt *lease;     /* the claim of the ids taken, in one statement */
     sqlite3_stmt *newest;    /* max(id): were messages planned since the read? */
     int64_t *ids;
     size_t n, pos, cap;
@@ -138,7 +138,8 @@ static int prepare(outbox_queue *q)
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(q->db,
                            "UPDATE care_outbox SET status = 'sending', lease_until = ?2, attempts = attempts + 1 "
-                           "WHERE id = ?1", -1, SQLITE_PREPARE_PERSISTENT, &q->lease, NULL) != SQLITE_OK ||
+                           "WHERE id IN (SELECT value FROM json_each(?1))", -1, SQLITE_PREPARE_PERSISTENT, &q->lease,
+                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(q->db, "SELECT coalesce(max(id), 0) FROM care_outbox", -1, SQLITE_PREPARE_PERSISTENT,
                            &q->newest, NULL) != SQLITE_OK)
         return 0;
@@ -182,30 +183,47 @@ static int read_list(outbox_queue *q)
 }
 
 /* Claims ids from the list until `max` are taken or it runs out. */
-static int take_from_list(outbox_queue *q, int64_t lease_until, size_t max, outbox_batch *b)
+/* Reads the rows of the listed ids that are still due, until `max` are
+ * taken or the list runs out. */
+static int take_from_list(outbox_queue *q, size_t max, outbox_batch *b)
 {
-    sqlite3_stmt *t = q->take, *l = q->lease;
+    sqlite3_stmt *t = q->take;
     int ok = 1;
     while (ok && b->n < max && q->pos < q->n) {
-        int64_t id = q->ids[q->pos++];
         sqlite3_reset(t);
-        sqlite3_bind_int64(t, 1, id);
+        sqlite3_bind_int64(t, 1, q->ids[q->pos++]);
         sqlite3_bind_text(t, 3, q->channel, -1, SQLITE_STATIC);
         sqlite3_bind_int64(t, 4, q->now);
         int r = sqlite3_step(t);
-        if (r == SQLITE_DONE) continue;   /* not due any more */
-        if (r != SQLITE_ROW) {
-            ok = 0;
-            break;
-        }
-        take_row(b, t);
-        sqlite3_reset(l);
-        sqlite3_bind_int64(l, 1, id);
-        sqlite3_bind_int64(l, 2, lease_until);
-        ok = sqlite3_step(l) == SQLITE_DONE;
+        if (r == SQLITE_ROW) take_row(b, t);
+        else if (r != SQLITE_DONE) ok = 0;   /* DONE: not due any more */
     }
     sqlite3_reset(t);
-    q->steps += steps_of(t) + steps_of(l);
+    q->steps += steps_of(t);
+    return ok;
+}
+
+/* Claims the taken rows: one UPDATE for them all (a statement per row
+ * costs its setup each time), which must change every one of them. */
+static int lease_taken(outbox_queue *q, int64_t lease_until, const outbox_batch *b)
+{
+    if (b->n == 0) return 1;
+    cc_buf ids = CC_BUF_INIT;
+    cc_buf_putc(&ids, '[');
+    for (size_t i = 0; i < b->n; i++) {
+        char num[24];
+        int len = snprintf(num, sizeof num, "%s%lld", i ? "," : "", (long long)b->msgs[i].id);
+        cc_buf_append(&ids, num, (size_t)len);
+    }
+    cc_buf_putc(&ids, ']');
+    sqlite3_stmt *l = q->lease;
+    sqlite3_reset(l);
+    sqlite3_bind_text(l, 1, cc_buf_str(&ids), (int)ids.len, SQLITE_STATIC);
+    sqlite3_bind_int64(l, 2, lease_until);
+    int ok = sqlite3_step(l) == SQLITE_DONE && (size_t)sqlite3_changes64(q->db) == b->n;
+    q->steps += steps_of(l);
+    sqlite3_reset(l);
+    cc_buf_free(&ids);
     return ok;
 }
 
@@ -240,8 +258,9 @@ cc_code outbox_queue_claim(outbox_queue *q, int64_t lease_s, size_t max, outbox_
             fresh = 1;
             if (q->n == 0) break;
         }
-        ok = ok && take_from_list(q, q->now + lease_s, max, b);
+        ok = ok && take_from_list(q, max, b);
     }
+    ok = ok && lease_taken(q, q->now + lease_s, b);
     if (!ok || db_commit(q->db) != CC_OK) {
         char why[300];
         fprintf(stderr, "carecast: claiming messages failed: %s\n", db_errmsg(q->db, why, sizeof why));
@@ -291,7 +310,10 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
      * a failed finish is tried again (sender.c) and must not count twice. */
     size_t n_sent = 0, n_retry = 0, n_failed = 0;
     size_t *sent = &n_sent, *retry = &n_retry, *failed = &n_failed;
-    sqlite3_stmt *att = NULL, *upd = NULL, *sup = NULL;
+    sqlite3_stmt *att = NULL, *upd = NULL, *sup = NULL, *sent_all = NULL;
+    /* The sent ones (most) are marked by one UPDATE at the end, as the
+     * claim leases them: a statement per row costs its setup each time. */
+    cc_buf sent_ids = CC_BUF_INIT;
     int ok = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO care_attempts(outbox_id, attempt, at, result, reply) "
                                     "VALUES (?, ?, ?, ?, ?)", -1, &att, NULL) == SQLITE_OK &&
              sqlite3_prepare_v2(db, "UPDATE care_outbox SET status = ?2, sent_at = ?3, next_attempt_at = ?4, "
@@ -344,7 +366,13 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
         if (m->result == CC_OK) sqlite3_bind_int64(upd, 3, now); else sqlite3_bind_null(upd, 3);
         if (next) sqlite3_bind_int64(upd, 4, next); else sqlite3_bind_null(upd, 4);
         if (m->result == CC_OK) sqlite3_bind_null(upd, 5); else sqlite3_bind_text(upd, 5, m->reply, -1, SQLITE_STATIC);
-        if (ok) ok = sqlite3_step(upd) == SQLITE_DONE;
+        if (m->result == CC_OK) {
+            char num[24];
+            int len = snprintf(num, sizeof num, "%s%lld", sent_ids.len ? "," : "[", (long long)m->id);
+            cc_buf_append(&sent_ids, num, (size_t)len);
+        } else if (ok) {
+            ok = sqlite3_step(upd) == SQLITE_DONE;
+        }
         if (ok && m->result == CC_ERR_PERMANENT && m->suppress_reason && m->to && *m->to) {
             sqlite3_reset(sup);
             sqlite3_bind_text(sup, 1, m->to, -1, SQLITE_STATIC);
@@ -354,6 +382,20 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
             ok = sqlite3_step(sup) == SQLITE_DONE;
         }
     }
+    if (ok && sent_ids.len) {
+        cc_buf_putc(&sent_ids, ']');
+        ok = sqlite3_prepare_v2(db, "UPDATE care_outbox SET status = 'sent', sent_at = ?2, next_attempt_at = NULL, "
+                                    "last_error = NULL, lease_until = NULL "
+                                    "WHERE id IN (SELECT value FROM json_each(?1)) AND +status = 'sending'",
+                                -1, &sent_all, NULL) == SQLITE_OK;
+        if (ok) {
+            sqlite3_bind_text(sent_all, 1, cc_buf_str(&sent_ids), (int)sent_ids.len, SQLITE_STATIC);
+            sqlite3_bind_int64(sent_all, 2, now);
+            ok = sqlite3_step(sent_all) == SQLITE_DONE;
+        }
+    }
+    cc_buf_free(&sent_ids);
+    sqlite3_finalize(sent_all);
     sqlite3_finalize(att);
     sqlite3_finalize(upd);
     sqlite3_finalize(sup);

@@ -207,9 +207,10 @@ static cc_code twilio_open(cc_transport *t)
 
 static void add_field(cc_buf *b, const char *name, const char *value)
 {
-    char *e = http_escape(value);
-    cc_buf_printf(b, "%s%s=%s", b->len ? "&" : "", name, e);
-    free(e);
+    if (b->len) cc_buf_puts(b, "&");
+    cc_buf_puts(b, name);
+    cc_buf_puts(b, "=");
+    http_escape_to(b, value);
 }
 
 static cc_code twilio_request(cc_transport *t, cc_message *m, http_req *r)

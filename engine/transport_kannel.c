@@ -48,9 +48,10 @@ static cc_code kannel_open(cc_transport *t)
 
 static void add_param(cc_buf *u, const char *name, const char *value)
 {
-    char *e = http_escape(value);
-    cc_buf_printf(u, "&%s=%s", name, e);
-    free(e);
+    cc_buf_puts(u, "&");
+    cc_buf_puts(u, name);
+    cc_buf_puts(u, "=");
+    http_escape_to(u, value);
 }
 
 /* Build the request URL for m; CC_ERR_PERMANENT (reply set) when the text
@@ -78,7 +79,7 @@ static cc_code make_request(cc_transport *t, cc_message *m, http_req *r)
     if (tc->from && *tc->from) add_param(&u, "from", tc->from);
     add_param(&u, "to", m->to);
     add_param(&u, "text", m->text);
-    cc_buf_printf(&u, "&charset=UTF-8&coding=%d", info.encoding == SMS_UCS2 ? 2 : 0);
+    cc_buf_puts(&u, info.encoding == SMS_UCS2 ? "&charset=UTF-8&coding=2" : "&charset=UTF-8&coding=0");
     const cc_config *cfg = t->config;
     if (cfg && cfg->serve.public_url && *cfg->serve.public_url && cfg->serve.secret && *cfg->serve.secret) {
         char *dlr = serve_dlr_url(cfg->serve.public_url, cfg->serve.secret, m->id);
