@@ -203,6 +203,7 @@ w("")
 # ---- SMS -----------------------------------------------------------------------
 c, crss = timing("sms-cc")
 a, arss = timing("sms-ab")
+u, urss = timing("sms-curl")
 r = med(a) / med(c)
 fk = lines("sms.fakesmsc")
 failed = sum(ints("sms-ab.failed"))
@@ -210,16 +211,22 @@ w("## SMS: %d messages through Kannel (bearerbox + smsbox + fakesmsc) on loopbac
 w("")
 w("%d runs." % runs["sms"])
 w("")
-rate_table(sms_n, [("carecast send (kannel transport)", c, crss), ("ab -k (same sendsms request, same concurrency)", a, arss)])
-w("carecast sent %s per run; ab completed %s with %d failed or non-2xx. The fake SMSC received %s of %s"
-  " (with the %s of the warm-up)."
+rate_table(sms_n, [("carecast send (kannel transport)", c, crss), ("ab -k (same sendsms request, same concurrency)", a, arss),
+                   ("curl --parallel (libcurl's own client, same request, same concurrency)", u, urss)])
+w("carecast sent %s per run; ab completed %s with %d failed or non-2xx; curl got a 2xx for %s. The fake SMSC"
+  " received %s of %s (with the %s of the warm-up)."
   % (",".join(map(str, ints("sms-cc.sent"))), ",".join(map(str, ints("sms-ab.sent"))), failed,
-     fk[0][0] if fk else "?", fk[0][1] if fk else "?", os.environ.get("SMS_WARMUP", "10000")))
+     ",".join(map(str, ints("sms-curl.sent"))), fk[0][0] if fk else "?", fk[0][1] if fk else "?",
+     os.environ.get("SMS_WARMUP", "10000")))
 w("Ratio carecast / ab: %.2fx (target >= 0.8x); run by run: %s." % (r, paired(a, c)))
+w("Ratio carecast / curl --parallel: %.2fx; curl / ab: %.2fx. carecast's requests go through libcurl as curl's do:"
+  % (med(u) / med(c), med(a) / med(u)))
+w("the second ratio is about what a libcurl client can reach against ab on this machine, and carecast records")
+w("every result in its outbox besides.")
 summary.append(("SMS through Kannel, %d messages" % sms_n, "%.2fx ab" % r, ">= 0.8x", r >= 0.8))
 w("")
 w("Kannel is warmed up first by %s requests from ab, not measured (a freshly started Kannel answers" % os.environ.get("SMS_WARMUP", "10000"))
-w("its first few thousand at about two thirds of its later rate), and the two sides take turns at")
+w("its first few thousand at about two thirds of its later rate), and the senders take turns at")
 w("going first. Before each measurement the benchmark waits until the fake SMSC has received every")
 w("earlier message, so neither side competes with the other's queue. ab sends one of carecast's own messages")
 w("(Chinese, UTF-8, `coding=2`) every time; carecast sends a different message to each customer.")
@@ -228,6 +235,8 @@ w("```sh")
 w("./carecast --config SMS.yaml --date 2026-05-0N send      # kannel transport, connections: %s" % sms_conns)
 try:
     w("ab -q -k -n %d -c %s '%s'" % (sms_n, sms_conns, open(path("sms.url")).read().strip()))
+    w("curl -s --parallel --parallel-max %s -w ' %%{response_code}\\n' -K CFG    # CFG: %d times url = \"(the same URL)\""
+      % (sms_conns, sms_n))
 except FileNotFoundError:
     pass
 w("```")

@@ -19,9 +19,9 @@ set -u
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libyaml-dev libsqlite3-dev libcurl4-openssl-dev libesmtp-dev libicu-dev libssl-dev libmicrohttpd-dev"
-test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps time python3-jinja2 chromium apache2-utils valgrind clang libclang-rt-14-dev"
-# apache2-utils (ab) is in both: tests/t_bench.sh runs every benchmark, baselines included, at a tiny size.
-bench_pkgs="apache2-utils"   # ab, the SMS baseline (Jinja2, smtp-source, Kannel come with test)
+test_pkgs="postfix kannel kannel-extras sqlite3 python3 procps time python3-jinja2 chromium apache2-utils curl valgrind clang libclang-rt-14-dev"
+# apache2-utils (ab) and curl are in both: tests/t_bench.sh runs every benchmark, baselines included, at a tiny size.
+bench_pkgs="apache2-utils curl"   # ab, the SMS baseline, and curl beside it (Jinja2, smtp-source, Kannel come with test)
 
 case "$what" in
   build) pkgs="$build_pkgs" ;;
