@@ -235,7 +235,7 @@ w("```sh")
 w("./carecast --config SMS.yaml --date 2026-05-0N send      # kannel transport, connections: %s" % sms_conns)
 try:
     w("ab -q -k -n %d -c %s '%s'" % (sms_n, sms_conns, open(path("sms.url")).read().strip()))
-    w("curl -s --parallel --parallel-max %s -w ' %%{response_code}\\n' -K CFG    # CFG: %d times url = \"(the same URL)\""
+    w("curl -s --no-progress-meter --parallel --parallel-max %s -w ' %%{response_code}\\n' -K CFG    # CFG: %d times url = \"(the same URL)\""
       % (sms_conns, sms_n))
 except FileNotFoundError:
     pass

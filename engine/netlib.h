@@ -29,7 +29,7 @@ int netlib_load_mhd(char *why, size_t len);
 
 #ifdef CURLINC_CURL_H
 #define NETLIB_CURL_FUNCTIONS(X)                                                                              \
-    X(curl_global_init) X(curl_global_cleanup) X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_reset)     \
+    X(curl_global_init) X(curl_global_cleanup) X(curl_easy_init) X(curl_easy_cleanup)                         \
     X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror)                                                 \
     X(curl_slist_append) X(curl_slist_free_all) X(curl_multi_init) X(curl_multi_cleanup)                      \
     X(curl_multi_add_handle) X(curl_multi_remove_handle) X(curl_multi_socket_action)                          \
@@ -49,7 +49,6 @@ extern netlib_curl_api netlib_curl;
 #define curl_global_cleanup (netlib_curl.curl_global_cleanup)
 #define curl_easy_init (netlib_curl.curl_easy_init)
 #define curl_easy_cleanup (netlib_curl.curl_easy_cleanup)
-#define curl_easy_reset (netlib_curl.curl_easy_reset)
 #define curl_easy_setopt (netlib_curl.curl_easy_setopt)
 #define curl_easy_getinfo (netlib_curl.curl_easy_getinfo)
 #define curl_easy_strerror (netlib_curl.curl_easy_strerror)
