@@ -14,7 +14,7 @@
  * this many claims' worth of messages. */
 #define QUEUE_WINDOW 200000
 
-/* The row the claim's UPDATE ... RETURNING gives, into b->msgs[b->n]: its
+/* The row the claim's take statement gives, into b->msgs[b->n]: its
  * strings copied into one block the batch owns. */
 static void take_row(outbox_batch *b, sqlite3_stmt *st)
 {
@@ -182,7 +182,6 @@ static int read_list(outbox_queue *q)
     return q->n == QUEUE_WINDOW || r == SQLITE_DONE;
 }
 
-/* Claims ids from the list until `max` are taken or it runs out. */
 /* Reads the rows of the listed ids that are still due, until `max` are
  * taken or the list runs out. */
 static int take_from_list(outbox_queue *q, size_t max, outbox_batch *b)
@@ -203,18 +202,22 @@ static int take_from_list(outbox_queue *q, size_t max, outbox_batch *b)
     return ok;
 }
 
+/* Adds id to a JSON array of ids being written into b (for json_each()
+ * in a statement that updates them all at once); "]" closes it. */
+static void json_id(cc_buf *b, int64_t id)
+{
+    char num[24];
+    int len = snprintf(num, sizeof num, "%c%lld", b->len ? ',' : '[', (long long)id);
+    cc_buf_append(b, num, (size_t)len);
+}
+
 /* Claims the taken rows: one UPDATE for them all (a statement per row
  * costs its setup each time), which must change every one of them. */
 static int lease_taken(outbox_queue *q, int64_t lease_until, const outbox_batch *b)
 {
     if (b->n == 0) return 1;
     cc_buf ids = CC_BUF_INIT;
-    cc_buf_putc(&ids, '[');
-    for (size_t i = 0; i < b->n; i++) {
-        char num[24];
-        int len = snprintf(num, sizeof num, "%s%lld", i ? "," : "", (long long)b->msgs[i].id);
-        cc_buf_append(&ids, num, (size_t)len);
-    }
+    for (size_t i = 0; i < b->n; i++) json_id(&ids, b->msgs[i].id);
     cc_buf_putc(&ids, ']');
     sqlite3_stmt *l = q->lease;
     sqlite3_reset(l);
@@ -367,9 +370,7 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
         if (next) sqlite3_bind_int64(upd, 4, next); else sqlite3_bind_null(upd, 4);
         if (m->result == CC_OK) sqlite3_bind_null(upd, 5); else sqlite3_bind_text(upd, 5, m->reply, -1, SQLITE_STATIC);
         if (m->result == CC_OK) {
-            char num[24];
-            int len = snprintf(num, sizeof num, "%s%lld", sent_ids.len ? "," : "[", (long long)m->id);
-            cc_buf_append(&sent_ids, num, (size_t)len);
+            json_id(&sent_ids, m->id);
         } else if (ok) {
             ok = sqlite3_step(upd) == SQLITE_DONE;
         }
