@@ -20,13 +20,15 @@ CC       ?= cc
 PKGS      = yaml-0.1 sqlite3 libcurl libesmtp-1.0 icu-i18n icu-uc libcrypto libmicrohttpd
 # libcurl and libmicrohttpd are not linked: engine/netlib.c opens them when
 # a command first needs them (netlib.h says why), by the soname of the file
-# pkg-config points at.
+# pkg-config points at, which etc/sonames.sh writes into build/sonames.h.
+#
+# pkg-config runs when this file is read, so every target that installs
+# packages first (all, demo, check, bench) builds in a sub-make: on a fresh
+# machine the flags are read after `deps` has installed the -dev packages.
 DLOPEN_PKGS = libcurl libmicrohttpd
-soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(2) 2>/dev/null | sed -n 's/^ *SONAME *//p')
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-  -DCC_LIBCURL_SONAME='"$(call soname,libcurl,libcurl.so)"' \
-  -DCC_LIBMICROHTTPD_SONAME='"$(call soname,libmicrohttpd,libmicrohttpd.so)"'
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Ibuild
 PKG_LIBS   := $(shell pkg-config --libs $(filter-out $(DLOPEN_PKGS),$(PKGS)) 2>/dev/null)
+SONAMES     = build/sonames.h
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD      = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -pthread
@@ -39,7 +41,8 @@ SAN_OBJS  := $(patsubst engine/%.c,build/san/%.o,$(SRCS))
 
 .PHONY: all deps test-deps bench-deps demo check test install clean bench conformance crash-test valgrind fuzz
 
-all: deps carecast
+all: deps
+	@$(MAKE) --no-print-directory carecast
 
 deps:
 	@sh etc/install-deps.sh build
@@ -56,16 +59,20 @@ carecast: $(OBJS)
 build/san/carecast: $(SAN_OBJS)
 	$(CC) $(SAN_FLAGS) -o $@ $(SAN_OBJS) $(PKG_LIBS) -lm -pthread
 
-build/opt/%.o: engine/%.c engine/*.h | build/opt
+build/opt/%.o: engine/%.c engine/*.h $(SONAMES) | build/opt
 	$(CC) $(CSTD) $(WARN) $(OPT_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-build/san/%.o: engine/%.c engine/*.h | build/san
+build/san/%.o: engine/%.c engine/*.h $(SONAMES) | build/san
 	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 build/opt build/san:
 	mkdir -p $@
 
-demo: deps carecast
+$(SONAMES):
+	@sh etc/sonames.sh $@
+
+demo: deps
+	@$(MAKE) --no-print-directory carecast
 	@sh tests/demo.sh
 
 check: test-deps
@@ -75,7 +82,7 @@ check: test-deps
 
 test: check
 
-install: carecast
+install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/carecast
 	install -m 755 carecast $(DESTDIR)$(PREFIX)/bin/carecast
 	install -m 644 docs/carecast.1 $(DESTDIR)$(PREFIX)/share/man/man1/carecast.1
@@ -118,11 +125,13 @@ bench: bench-deps
 
 # Reliability (docs/RELIABILITY.md): the full crash test against smtp-sink
 # with the optimised binary, and valgrind over the main command paths.
-crash-test: test-deps carecast
+crash-test: test-deps
+	@$(MAKE) --no-print-directory carecast
 	@CARECAST=$(CURDIR)/carecast sh tests/crash_scale.sh 20 20000
 
-valgrind: carecast
+valgrind:
 	@sh etc/install-deps.sh valgrind
+	@$(MAKE) --no-print-directory carecast
 	@CARECAST=$(CURDIR)/carecast sh tests/valgrind.sh
 
 # Fuzzing (tests/fuzz/, docs/RELIABILITY.md): libFuzzer harnesses built with
@@ -140,7 +149,7 @@ FUZZ_SAN      = -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_OBJS    := $(patsubst engine/%.c,build/fuzz/obj/%.o,$(filter-out engine/main.c,$(SRCS)))
 FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_NAMES))
 
-build/fuzz/obj/%.o: engine/%.c engine/*.h | build/fuzz/obj
+build/fuzz/obj/%.o: engine/%.c engine/*.h $(SONAMES) | build/fuzz/obj
 	$(FUZZ_CC) $(CSTD) $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c -o $@ $<
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) engine/*.h | build/fuzz/obj

@@ -232,3 +232,41 @@ cc_code clock_init(cc_clock *c, const char *zone, const char *now_arg)
     }
     return clock_utc_to_local(zone, c->now, &c->today, NULL, NULL, NULL, NULL);
 }
+
+/* ---- daily periods (quiet hours) ---------------------------------------- */
+
+static int hhmm(const char *s)
+{
+    if (s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '9' || s[2] != ':' || s[3] < '0' || s[3] > '5' ||
+        s[4] < '0' || s[4] > '9')
+        return -1;
+    int h = (s[0] - '0') * 10 + (s[1] - '0');
+    return h > 23 ? -1 : h * 60 + (s[3] - '0') * 10 + (s[4] - '0');
+}
+
+int clock_parse_period(const char *s, cc_daily_period *p)
+{
+    memset(p, 0, sizeof *p);
+    if (!s || strlen(s) != 11 || s[5] != '-') return -1;
+    int from = hhmm(s), until = hhmm(s + 6);
+    if (from < 0 || until < 0 || from == until) return -1;
+    *p = (cc_daily_period){from, until, 1};
+    return 0;
+}
+
+int clock_in_period(const cc_daily_period *p, const char *zone, int64_t t, int64_t *end)
+{
+    if (!p->set) return 0;
+    cc_date d;
+    int h = 0, m = 0;
+    if (clock_utc_to_local(zone, t, &d, &h, &m, NULL, NULL) != CC_OK) return 0;
+    int now = h * 60 + m;
+    int from = p->from, until = p->until;
+    int inside = from < until ? (now >= from && now < until) : (now >= from || now < until);
+    if (!inside) return 0;
+    /* The period ends at `until` today, or tomorrow when it started this
+     * evening. */
+    cc_date end_day = (from > until && now >= from) ? clock_add_days(d, 1) : d;
+    if (clock_local_to_utc(zone, end_day, until / 60, until % 60, 0, end) != CC_OK) return 0;
+    return 1;
+}

@@ -43,6 +43,17 @@ void clock_format_instant(const char *zone, int64_t t, char out[32]);
 cc_code clock_parse_instant(const char *s, const char *zone, int64_t *t);
 /* Set up the clock: `now_arg` (may be NULL = the real time). */
 cc_code clock_init(cc_clock *c, const char *zone, const char *now_arg);
+/* A daily period of local time, "HH:MM-HH:MM", that may span midnight:
+ * quiet hours.  Minutes since midnight; `set` is 0 for none. */
+typedef struct {
+    int from, until, set;
+} cc_daily_period;
+/* 0 on success; -1 when `s` is not "HH:MM-HH:MM" or the two are equal. */
+int clock_parse_period(const char *s, cc_daily_period *p);
+/* 1 when instant t falls inside p in `zone`, with *end the instant the
+ * period ends there (today's `until`, or tomorrow's when it began this
+ * evening; DST-correct through ICU); else 0.  An unknown zone is 0. */
+int clock_in_period(const cc_daily_period *p, const char *zone, int64_t t, int64_t *end);
 /* Free cached ICU calendars. */
 void clock_shutdown(void);
 

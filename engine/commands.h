@@ -21,6 +21,9 @@ cc_code cmdplan_load_campaigns(cli *c, cc_campaign **camps, size_t *n);
 cc_code cmdplan_compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *f, plan_list *pl);
 void cmdplan_print_items(cli *c, const plan_list *pl);
 cc_code cmd_trigger(cli *c);     /* cmd_trigger.c */
+cc_code cmd_cancel(cli *c);      /* cmd_control.c */
+cc_code cmd_pause(cli *c);
+cc_code cmd_resume(cli *c);
 cc_code cmd_tasks(cli *c);       /* cmd_tasks.c */
 cc_code cmd_serve(cli *c);       /* cmd_serve.c */
 cc_code cmd_suppress(cli *c);    /* cmd_ops.c */

@@ -81,6 +81,7 @@ static const field transport_fields[] = {
     {"timeout", F_DURATION, TR(timeout_s)},
     {"max_attempts", F_INT, TR(max_attempts)},
     {"max_age", F_DURATION, TR(max_age_s)},
+    {"lease", F_DURATION, TR(lease_s)},
     {NULL, 0, 0}};
 
 static const field sms_fields[] = {{"signature", F_STR, CFG(sms.signature)},
@@ -396,6 +397,10 @@ static void load_transport(loader *l, const ynode *node, cc_transport_config *tc
         if (an && an->kind == YN_SCALAR && parse_int(an->value, &av) == 0 && av == 0)
             err_at(l, an, "'%s' must be at least 1", at_least_one[a]);
     }
+    /* A lease of nothing would let any other sender take every message
+     * the moment it was claimed. */
+    const ynode *ln = ydoc_get(node, "lease");
+    if (ln && ln->kind == YN_SCALAR && tc->lease_s < 1) err_at(l, ln, "'lease' must be at least 1 second");
     const ynode *un = ydoc_get(node, "url");
     if (un && un->kind == YN_SCALAR && tc->url && !web_url(tc->url))
         err_at(l, un, "'url' must be an http:// or https:// URL, not '%s'", tc->url);
@@ -586,6 +591,7 @@ void config_defaults(cc_config *cfg)
         tcs[i]->timeout_s = 60;
         tcs[i]->max_attempts = 8;
         tcs[i]->max_age_s = i == 0 ? 2 * 86400 : 86400;
+        tcs[i]->lease_s = 900;
     }
 }
 

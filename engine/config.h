@@ -32,6 +32,7 @@ typedef struct {
     int64_t timeout_s;
     int max_attempts;
     int64_t max_age_s;
+    int64_t lease_s;     /* how long a claimed message is this sender's */
     int line, col;       /* where it was configured, for messages */
 } cc_transport_config;
 

@@ -118,7 +118,30 @@ static const char *const migration_3 =
     "CHECK (status = 'planned' OR status = 'sending' OR status = 'sent' OR status = 'retry' OR " \
     "status = 'failed' OR status = 'skipped' OR status = 'holdout')"
 
+static int edit_status_check(sqlite3 *db, const char *from, const char *to, char **msg);
+
 static int migration_4(sqlite3 *db, char **msg)
+{
+    return edit_status_check(db, STATUS_CHECK_IN, STATUS_CHECK_OR, msg);
+}
+
+/* Version 4 -> 5: a way to stop a send, and quiet hours at the moment of
+ * sending.
+ *
+ *   status 'cancelled'    `carecast cancel`: never sent, kept for report
+ *                         (the CHECK edited in place, as in version 4)
+ *   care_outbox.zone      the customer's time zone the message was planned
+ *                         in, so that the sender can tell whether it is
+ *                         night for that customer now (a catch-up, a retry,
+ *                         a sender that was down)
+ *   care_outbox.quiet     1 when quiet hours hold the message (0 for
+ *                         ignore_quiet_hours campaigns and staff tasks)
+ *   care_paused           `carecast pause`: campaigns whose messages wait */
+#define STATUS_CHECK_5 \
+    "CHECK (status = 'planned' OR status = 'sending' OR status = 'sent' OR status = 'retry' OR " \
+    "status = 'failed' OR status = 'skipped' OR status = 'holdout' OR status = 'cancelled')"
+
+static int edit_status_check(sqlite3 *db, const char *from, const char *to, char **msg)
 {
     sqlite3_stmt *st = NULL;
     int cookie = -1;
@@ -134,10 +157,22 @@ static int migration_4(sqlite3 *db, char **msg)
         "UPDATE sqlite_schema SET sql = replace(sql, %Q, %Q) WHERE type = 'table' AND name = 'care_outbox';"
         "PRAGMA writable_schema = OFF;"
         "PRAGMA schema_version = %d;",
-        STATUS_CHECK_IN, STATUS_CHECK_OR, cookie + 1);
+        from, to, cookie + 1);
     int rc = sqlite3_exec(db, sql, NULL, NULL, msg);
     sqlite3_free(sql);
     return rc;
+}
+
+static int migration_5(sqlite3 *db, char **msg)
+{
+    int rc = edit_status_check(db, STATUS_CHECK_OR, STATUS_CHECK_5, msg);
+    if (rc != SQLITE_OK) return rc;
+    return sqlite3_exec(db,
+                        "ALTER TABLE care_outbox ADD COLUMN zone TEXT;"
+                        "ALTER TABLE care_outbox ADD COLUMN quiet INTEGER NOT NULL DEFAULT 1;"
+                        "CREATE TABLE care_paused("
+                        "  campaign TEXT PRIMARY KEY, paused_at INTEGER NOT NULL, paused_by TEXT);",
+                        NULL, NULL, msg);
 }
 
 /* Each migration is SQL, or a function for what SQL alone cannot say. */
@@ -147,7 +182,7 @@ typedef struct {
 } migration;
 
 static const migration migrations[] = {
-    {migration_1, NULL}, {migration_2, NULL}, {migration_3, NULL}, {NULL, migration_4},
+    {migration_1, NULL}, {migration_2, NULL}, {migration_3, NULL}, {NULL, migration_4}, {NULL, migration_5},
 };
 
 static int schema_version(sqlite3 *db)

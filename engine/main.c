@@ -48,6 +48,20 @@ static const command commands[] = {
      "  --yes          do not ask (required when standard input is not a terminal)\n"
      "Ignores when, repeat, send_at, schedule and active; consent, suppressions,\n"
      "caps and quiet hours still apply.  The same command twice sends once.\n"},
+    {"cancel", cmd_cancel, "cancel CAMPAIGN [--step S] [--occurrence O] [--dry-run] [--yes]",
+     "never send the campaign's messages that still wait",
+     "  --step S       only this step's messages\n"
+     "  --occurrence O only this occurrence's (as report and plan --dry-run show it)\n"
+     "  --dry-run      say how many would be cancelled; change nothing\n"
+     "  --yes          do not ask (required when standard input is not a terminal)\n"
+     "Waiting (planned, retry) messages become 'cancelled': never sent, counted by report,\n"
+     "and never planned again.  Messages already handed to a transport cannot be called back.\n"},
+    {"pause", cmd_pause, "pause CAMPAIGN | pause --list", "hold the campaign's messages until resume",
+     "  --list         the paused campaigns\n"
+     "A send in progress takes none of the campaign's messages from its next claim on\n"
+     "(within a second when the transport has a rate, within one batch otherwise);\n"
+     "plan goes on planning them; they wait, unchanged, until 'carecast resume'.\n"},
+    {"resume", cmd_resume, "resume CAMPAIGN", "let a paused campaign's messages go at the next send", ""},
     {"event", cmd_event, "event TYPE --customer ID [--at ISO] [--set K=V...]", "record an event in the events table",
      "  --customer ID  the customer it happened to (required)\n"
      "  --at ISO       when (default: now); without an offset, in the business zone\n"

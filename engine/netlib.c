@@ -4,20 +4,14 @@
 #include <microhttpd.h>
 
 #include "netlib.h"
+#include "sonames.h"   /* build/sonames.h, written by etc/sonames.sh */
 
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#ifndef CC_LIBCURL_SONAME
-#error "CC_LIBCURL_SONAME: the Makefile passes the soname of the libcurl carecast is built against"
-#endif
-#ifndef CC_LIBMICROHTTPD_SONAME
-#error "CC_LIBMICROHTTPD_SONAME: the Makefile passes the soname of the libmicrohttpd carecast is built against"
-#endif
-
-_Static_assert(sizeof CC_LIBCURL_SONAME > 1, "the Makefile found no soname for libcurl");
-_Static_assert(sizeof CC_LIBMICROHTTPD_SONAME > 1, "the Makefile found no soname for libmicrohttpd");
+_Static_assert(sizeof CC_LIBCURL_SONAME > 1, "build/sonames.h names no soname for libcurl");
+_Static_assert(sizeof CC_LIBMICROHTTPD_SONAME > 1, "build/sonames.h names no soname for libmicrohttpd");
 
 netlib_curl_api netlib_curl;
 netlib_mhd_api netlib_mhd;

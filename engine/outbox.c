@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "db.h"
 
 #define N_TEXT 13             /* the text columns a claim copies */
@@ -88,6 +89,20 @@ struct outbox_queue {
     size_t n, pos, cap;
     int have_list;
     int64_t newest_seen;     /* max(id) when the list was read */
+    sqlite3_stmt *paused_read;   /* care_paused, read at every claim */
+    sqlite3_stmt *hold;          /* moves a message's send_after past quiet hours */
+    char **paused;               /* campaigns paused as of this claim */
+    size_t n_paused;
+    cc_daily_period quiet;       /* policy.quiet_hours */
+    const char *zone;            /* the business zone, for messages planned without one */
+    /* Whether it is night now in each zone seen: `now` is fixed for the
+     * queue's life, so each zone is asked once (a run meets a handful). */
+    struct {
+        char zone[64];
+        int inside;
+        int64_t end;
+    } zones[32];
+    size_t n_zones;
     size_t reads;            /* of the list */
     size_t ids_read;
     uint64_t steps;          /* of the claims proper, not the reads */
@@ -105,17 +120,23 @@ void outbox_queue_free(outbox_queue *q)
     sqlite3_finalize(q->take);
     sqlite3_finalize(q->lease);
     sqlite3_finalize(q->newest);
+    sqlite3_finalize(q->paused_read);
+    sqlite3_finalize(q->hold);
+    for (size_t i = 0; i < q->n_paused; i++) free(q->paused[i]);
+    free(q->paused);
     free(q->ids);
     free(q->channel);
     free(q);
 }
 
-outbox_queue *outbox_queue_new(sqlite3 *db, const char *channel, int64_t now)
+outbox_queue *outbox_queue_new(sqlite3 *db, const cc_config *cfg, const char *channel, int64_t now)
 {
     outbox_queue *q = xcalloc(1, sizeof *q);
     q->db = db;
     q->channel = xstrdup(channel);
     q->now = now;
+    clock_parse_period(cfg->policy.quiet_hours, &q->quiet);   /* checked by config_load */
+    q->zone = cfg->timezone;
     return q;
 }
 
@@ -129,13 +150,20 @@ void outbox_queue_stats(const outbox_queue *q, size_t *reads, size_t *ids_read, 
 static int prepare(outbox_queue *q)
 {
     if (q->read) return 1;
-    if (sqlite3_prepare_v3(q->db, "SELECT id FROM care_outbox WHERE " DUE " ORDER BY priority DESC, id LIMIT ?5", -1,
-                           SQLITE_PREPARE_PERSISTENT, &q->read, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v3(q->db,
+                           "SELECT id FROM care_outbox WHERE " DUE " AND campaign NOT IN (SELECT campaign FROM "
+                           "care_paused) ORDER BY priority DESC, id LIMIT ?5",
+                           -1, SQLITE_PREPARE_PERSISTENT, &q->read, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(q->db,
                            "SELECT id, campaign, step, customer_id, kind, channel, recipient, to_name, locale, "
-                           "subject, body_text, body_html, sms_text, unsubscribe_url, created_at, attempts + 1 "
+                           "subject, body_text, body_html, sms_text, unsubscribe_url, created_at, attempts + 1, "
+                           "zone, quiet, status "
                            "FROM care_outbox WHERE id = ?1 AND " DUE, -1, SQLITE_PREPARE_PERSISTENT, &q->take,
                            NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(q->db, "SELECT campaign FROM care_paused", -1, SQLITE_PREPARE_PERSISTENT,
+                           &q->paused_read, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(q->db, "UPDATE care_outbox SET send_after = ?2, send_after_local = ?3 WHERE id = ?1", -1,
+                           SQLITE_PREPARE_PERSISTENT, &q->hold, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(q->db,
                            "UPDATE care_outbox SET status = 'sending', lease_until = ?2, attempts = attempts + 1 "
                            "WHERE id IN (SELECT value FROM json_each(?1))", -1, SQLITE_PREPARE_PERSISTENT, &q->lease,
@@ -182,8 +210,76 @@ static int read_list(outbox_queue *q)
     return q->n == QUEUE_WINDOW || r == SQLITE_DONE;
 }
 
+/* The campaigns paused now: read at every claim, so that `carecast pause`
+ * stops a send in progress at its next claim. */
+static int read_paused(outbox_queue *q)
+{
+    for (size_t i = 0; i < q->n_paused; i++) free(q->paused[i]);
+    q->n_paused = 0;
+    sqlite3_stmt *st = q->paused_read;
+    sqlite3_reset(st);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        q->paused = xrealloc(q->paused, (q->n_paused + 1) * sizeof *q->paused);
+        q->paused[q->n_paused++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+    }
+    q->steps += steps_of(st);
+    sqlite3_reset(st);
+    return r == SQLITE_DONE;
+}
+
+static int is_paused(const outbox_queue *q, const char *campaign)
+{
+    for (size_t i = 0; i < q->n_paused; i++)
+        if (campaign && strcmp(q->paused[i], campaign) == 0) return 1;
+    return 0;
+}
+
+/* 1 when it is night for the customer in `zone` now, with *end when the
+ * night ends there. */
+static int quiet_now(outbox_queue *q, const char *zone, int64_t *end)
+{
+    if (!zone || !*zone) zone = q->zone;
+    size_t zl = strlen(zone);
+    for (size_t i = 0; i < q->n_zones; i++)
+        if (strcmp(q->zones[i].zone, zone) == 0) {
+            *end = q->zones[i].end;
+            return q->zones[i].inside;
+        }
+    int inside = clock_in_period(&q->quiet, zone, q->now, end);
+    if (q->n_zones < sizeof q->zones / sizeof q->zones[0] && zl < sizeof q->zones[0].zone) {
+        memcpy(q->zones[q->n_zones].zone, zone, zl + 1);
+        q->zones[q->n_zones].inside = inside;
+        q->zones[q->n_zones].end = inside ? *end : 0;
+        q->n_zones++;
+    }
+    return inside;
+}
+
+/* A message due at a time that is night for its customer (a catch-up, a
+ * retry, a sender that was down) waits for the morning: its send_after
+ * moves to the end of the quiet period, so that report and the next
+ * sender see when it goes.  A message a dead sender left `sending` keeps
+ * its state and is simply not taken now. */
+static int hold_till_morning(outbox_queue *q, sqlite3_stmt *t, int64_t end)
+{
+    if (strcmp((const char *)sqlite3_column_text(t, N_TEXT + 5), "sending") == 0) return 1;
+    const char *zone = (const char *)sqlite3_column_text(t, N_TEXT + 3);
+    char iso[32];
+    clock_format_instant(zone && *zone ? zone : q->zone, end, iso);
+    sqlite3_reset(q->hold);
+    sqlite3_bind_int64(q->hold, 1, sqlite3_column_int64(t, 0));
+    sqlite3_bind_int64(q->hold, 2, end);
+    sqlite3_bind_text(q->hold, 3, iso, -1, SQLITE_TRANSIENT);
+    int ok = sqlite3_step(q->hold) == SQLITE_DONE;
+    q->steps += steps_of(q->hold);
+    sqlite3_reset(q->hold);
+    return ok;
+}
+
 /* Reads the rows of the listed ids that are still due, until `max` are
- * taken or the list runs out. */
+ * taken or the list runs out.  A paused campaign's message is left as it
+ * is; one whose customer is in quiet hours now is held till morning. */
 static int take_from_list(outbox_queue *q, size_t max, outbox_batch *b)
 {
     sqlite3_stmt *t = q->take;
@@ -194,8 +290,18 @@ static int take_from_list(outbox_queue *q, size_t max, outbox_batch *b)
         sqlite3_bind_text(t, 3, q->channel, -1, SQLITE_STATIC);
         sqlite3_bind_int64(t, 4, q->now);
         int r = sqlite3_step(t);
-        if (r == SQLITE_ROW) take_row(b, t);
-        else if (r != SQLITE_DONE) ok = 0;   /* DONE: not due any more */
+        if (r == SQLITE_ROW) {
+            int64_t end;
+            if (q->n_paused && is_paused(q, (const char *)sqlite3_column_text(t, 1))) continue;
+            if (q->quiet.set && sqlite3_column_int(t, N_TEXT + 4) &&
+                quiet_now(q, (const char *)sqlite3_column_text(t, N_TEXT + 3), &end)) {
+                ok = hold_till_morning(q, t, end);
+                continue;
+            }
+            take_row(b, t);
+        } else if (r != SQLITE_DONE) {
+            ok = 0;   /* DONE: not due any more */
+        }
     }
     sqlite3_reset(t);
     q->steps += steps_of(t);
@@ -242,7 +348,7 @@ cc_code outbox_queue_claim(outbox_queue *q, int64_t lease_s, size_t max, outbox_
     b->attempts = xcalloc(max ? max : 1, sizeof *b->attempts);
     b->created = xcalloc(max ? max : 1, sizeof *b->created);
     b->owned = xcalloc(max ? max : 1, sizeof *b->owned);
-    int ok = prepare(q);
+    int ok = prepare(q) && read_paused(q);
     int fresh = 0;   /* the list was read in this claim */
     if (ok && q->have_list && q->pos < q->n) {
         int64_t newest = newest_id(q);
@@ -277,9 +383,10 @@ cc_code outbox_queue_claim(outbox_queue *q, int64_t lease_s, size_t max, outbox_
     return CC_OK;
 }
 
-cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t lease_s, size_t max, outbox_batch *b)
+cc_code outbox_claim(sqlite3 *db, const cc_config *cfg, const char *channel, int64_t now, int64_t lease_s, size_t max,
+                     outbox_batch *b)
 {
-    outbox_queue *q = outbox_queue_new(db, channel, now);
+    outbox_queue *q = outbox_queue_new(db, cfg, channel, now);
     cc_code rc = outbox_queue_claim(q, lease_s, max, b);
     outbox_queue_free(q);
     return rc;
@@ -294,6 +401,20 @@ int64_t outbox_backoff(int attempt)
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint32_t)attempt * 2654435761u;
     return base + (int64_t)(r % (uint32_t)(base / 4 + 1));
 }
+
+typedef struct {
+    int64_t id;
+    int attempt;
+} sent_mark;
+
+static int by_attempt(const void *a, const void *b)
+{
+    const sent_mark *x = a, *y = b;
+    if (x->attempt != y->attempt) return x->attempt < y->attempt ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static size_t count_of(const outbox_batch *b, const size_t *which, size_t k) { return which ? k : b->n; }
 
 cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transport_config *tc,
                       size_t *sent_out, size_t *retry_out, size_t *failed_out)
@@ -311,23 +432,30 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
     }
     /* Counted here and added to the caller's totals only once committed:
      * a failed finish is tried again (sender.c) and must not count twice. */
-    size_t n_sent = 0, n_retry = 0, n_failed = 0;
+    size_t n_sent = 0, n_retry = 0, n_failed = 0, n_superseded = 0;
     size_t *sent = &n_sent, *retry = &n_retry, *failed = &n_failed;
     sqlite3_stmt *att = NULL, *upd = NULL, *sup = NULL, *sent_all = NULL;
-    /* The sent ones (most) are marked by one UPDATE at the end, as the
-     * claim leases them: a statement per row costs its setup each time. */
-    cc_buf sent_ids = CC_BUF_INIT;
+    /* The sent ones (most) are marked at the end by one UPDATE per attempt
+     * number (nearly always one), as the claim leases them: a statement
+     * per row costs its setup each time. */
+    sent_mark *sent_list = xmalloc((count_of(b, which, k) ? count_of(b, which, k) : 1) * sizeof *sent_list);
+    size_t n_sent_list = 0;
     int ok = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO care_attempts(outbox_id, attempt, at, result, reply) "
                                     "VALUES (?, ?, ?, ?, ?)", -1, &att, NULL) == SQLITE_OK &&
+             /* Fenced by the attempt number: a sender whose lease ran out
+              * while its server was slow finds the row claimed again
+              * (attempts + 1) and must not overwrite what the newer
+              * sender recorded. */
              sqlite3_prepare_v2(db, "UPDATE care_outbox SET status = ?2, sent_at = ?3, next_attempt_at = ?4, "
-                                    "last_error = ?5, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
+                                    "last_error = ?5, lease_until = NULL WHERE id = ?1 AND status = 'sending' "
+                                    "AND attempts = ?6",
                                 -1, &upd, NULL) == SQLITE_OK &&
              /* idempotent, like serve's STOP: nothing when already suppressed */
              sqlite3_prepare_v2(db, "INSERT INTO care_suppressions(address, customer_id, scope, reason, created_at) "
                                     "SELECT ?1, NULL, ?4, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM "
                                     "care_suppressions WHERE address = ?1 AND scope IN (?4, 'all'))",
                                 -1, &sup, NULL) == SQLITE_OK;
-    size_t count = which ? k : b->n;
+    size_t count = count_of(b, which, k);
     for (size_t j = 0; ok && j < count; j++) {
         size_t i = which ? which[j] : j;
         cc_message *m = &b->msgs[i];
@@ -369,10 +497,16 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
         if (m->result == CC_OK) sqlite3_bind_int64(upd, 3, now); else sqlite3_bind_null(upd, 3);
         if (next) sqlite3_bind_int64(upd, 4, next); else sqlite3_bind_null(upd, 4);
         if (m->result == CC_OK) sqlite3_bind_null(upd, 5); else sqlite3_bind_text(upd, 5, m->reply, -1, SQLITE_STATIC);
+        sqlite3_bind_int(upd, 6, b->attempts[i]);
         if (m->result == CC_OK) {
-            json_id(&sent_ids, m->id);
+            sent_list[n_sent_list++] = (sent_mark){m->id, b->attempts[i]};
         } else if (ok) {
             ok = sqlite3_step(upd) == SQLITE_DONE;
+            if (ok && sqlite3_changes(db) == 0) {
+                /* claimed again meanwhile: the newer claim's result stands */
+                if (!strcmp(status, "retry")) (*retry)--; else (*failed)--;
+                n_superseded++;
+            }
         }
         if (ok && m->result == CC_ERR_PERMANENT && m->suppress_reason && m->to && *m->to) {
             sqlite3_reset(sup);
@@ -383,19 +517,34 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
             ok = sqlite3_step(sup) == SQLITE_DONE;
         }
     }
-    if (ok && sent_ids.len) {
-        cc_buf_putc(&sent_ids, ']');
+    if (ok && n_sent_list) {
         ok = sqlite3_prepare_v2(db, "UPDATE care_outbox SET status = 'sent', sent_at = ?2, next_attempt_at = NULL, "
                                     "last_error = NULL, lease_until = NULL "
-                                    "WHERE id IN (SELECT value FROM json_each(?1)) AND +status = 'sending'",
+                                    "WHERE id IN (SELECT value FROM json_each(?1)) AND +status = 'sending' "
+                                    "AND +attempts = ?3",
                                 -1, &sent_all, NULL) == SQLITE_OK;
-        if (ok) {
-            sqlite3_bind_text(sent_all, 1, cc_buf_str(&sent_ids), (int)sent_ids.len, SQLITE_STATIC);
+        qsort(sent_list, n_sent_list, sizeof *sent_list, by_attempt);
+        cc_buf ids = CC_BUF_INIT;
+        for (size_t j = 0; ok && j < n_sent_list;) {
+            size_t e = j;
+            ids.len = 0;
+            for (; e < n_sent_list && sent_list[e].attempt == sent_list[j].attempt; e++) json_id(&ids, sent_list[e].id);
+            cc_buf_putc(&ids, ']');
+            sqlite3_reset(sent_all);
+            sqlite3_bind_text(sent_all, 1, cc_buf_str(&ids), (int)ids.len, SQLITE_STATIC);
             sqlite3_bind_int64(sent_all, 2, now);
+            sqlite3_bind_int(sent_all, 3, sent_list[j].attempt);
             ok = sqlite3_step(sent_all) == SQLITE_DONE;
+            if (ok) {
+                size_t changed = (size_t)sqlite3_changes64(db);
+                n_superseded += (e - j) - changed;
+                *sent -= (e - j) - changed;
+            }
+            j = e;
         }
+        cc_buf_free(&ids);
     }
-    cc_buf_free(&sent_ids);
+    free(sent_list);
     sqlite3_finalize(sent_all);
     sqlite3_finalize(att);
     sqlite3_finalize(upd);
@@ -409,5 +558,8 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
     *sent_out += n_sent;
     *retry_out += n_retry;
     *failed_out += n_failed;
+    if (n_superseded)
+        fprintf(stderr, "carecast: %zu results not recorded: their lease ran out and another sender claimed them "
+                        "again; its results stand\n", n_superseded);
     return CC_OK;
 }

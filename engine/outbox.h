@@ -35,7 +35,12 @@ typedef struct {
  * is fixed, retries and leases set by this sender lie after it. */
 typedef struct outbox_queue outbox_queue;
 
-outbox_queue *outbox_queue_new(sqlite3 *db, const char *channel, int64_t now);
+/* Messages of a paused campaign (care_paused, read at every claim) are not
+ * taken; a message whose customer is in policy.quiet_hours at `now` (its
+ * own zone, else the business zone) is not taken either, and its
+ * send_after moves to the end of that night, unless it was planned with
+ * quiet = 0 (ignore_quiet_hours, care tasks). */
+outbox_queue *outbox_queue_new(sqlite3 *db, const cc_config *cfg, const char *channel, int64_t now);
 /* Claim up to `max` due messages; an empty batch means nothing is due.
  * Each message is taken by one UPDATE that checks it is still due. */
 cc_code outbox_queue_claim(outbox_queue *q, int64_t lease_s, size_t max, outbox_batch *b);
@@ -46,7 +51,8 @@ void outbox_queue_stats(const outbox_queue *q, size_t *reads, size_t *ids_read, 
 void outbox_queue_free(outbox_queue *q);
 
 /* A single claim of up to `max` messages of `channel` due at `now`. */
-cc_code outbox_claim(sqlite3 *db, const char *channel, int64_t now, int64_t lease_s, size_t max, outbox_batch *b);
+cc_code outbox_claim(sqlite3 *db, const cc_config *cfg, const char *channel, int64_t now, int64_t lease_s, size_t max,
+                     outbox_batch *b);
 /* Record each message's result; transient failures are retried with
  * exponential backoff and jitter until max_attempts / max_age. */
 cc_code outbox_finish(sqlite3 *db, outbox_batch *b, int64_t now, const cc_transport_config *tc,

@@ -612,6 +612,19 @@ static void compute_send_after_uncached(planner *p, const cc_step *st, const cha
             clock_local_to_utc(zone, d, st->send_at_minutes / 60, st->send_at_minutes % 60, 0, &t);
         else
             clock_local_to_utc(zone, p->clk->today, st->send_at_minutes / 60, st->send_at_minutes % 60, 0, &t);
+        /* A catch-up (an earlier day's occurrence planned today: cron was
+         * down, the campaign is new, grace still allows it) goes at
+         * send_at today, customer-local, or at once when that has passed
+         * too: never at the hour the run happens to start. */
+        cc_date local_today;
+        if (t < p->clk->now && clock_parse_date(day, &d) == 0 &&
+            clock_utc_to_local(zone, p->clk->now, &local_today, NULL, NULL, NULL, NULL) == CC_OK &&
+            clock_days_from_civil(d) < clock_days_from_civil(local_today)) {
+            int64_t today_t;
+            if (clock_local_to_utc(zone, local_today, st->send_at_minutes / 60, st->send_at_minutes % 60, 0,
+                                   &today_t) == CC_OK)
+                t = today_t > p->clk->now ? today_t : p->clk->now;
+        }
     } else if (st->send_at_minutes >= 0) {
         clock_local_to_utc(zone, p->clk->today, st->send_at_minutes / 60, st->send_at_minutes % 60, 0, &t);
     }
@@ -1543,8 +1556,8 @@ cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *rec
                                     "VALUES (?, ?, ?, ?, ?, ?)", -1, &occ, NULL) == SQLITE_OK &&
              sqlite3_prepare_v2(db, "INSERT INTO care_outbox(run_id, campaign, step, audience_table, row_id, customer_id, "
                                     "occurrence, kind, priority, channel, recipient, to_name, locale, status, reason, send_after, "
-                                    "send_after_local, subject, body_text, body_html, sms_text, unsubscribe_url, created_at) "
-                                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &ins, NULL) == SQLITE_OK &&
+                                    "send_after_local, subject, body_text, body_html, sms_text, unsubscribe_url, created_at, zone, quiet) "
+                                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &ins, NULL) == SQLITE_OK &&
              /* A planned task is also a care_tasks row, open until done;
               * its outbox row carries the digest's delivery. */
              sqlite3_prepare_v2(db, "INSERT INTO care_tasks(outbox_id, campaign, step, customer_id, assignee, title, body, "
@@ -1602,6 +1615,10 @@ cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *rec
         sqlite3_bind_text(ins, k++, it->sms_text, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, k++, it->unsubscribe_url, -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, k++, clk->now);
+        /* What the sender needs to hold the message through the
+         * customer's night, whenever it comes to send it. */
+        sqlite3_bind_text(ins, k++, it->zone[0] ? it->zone : NULL, -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins, k++, !it->campaign->ignore_quiet_hours && !cc_streq(it->channel, "task"));
         ok = sqlite3_step(ins) == SQLITE_DONE;
         if (ok) (*recorded)++;
         if (ok && it->channel && !strcmp(it->channel, "task") && !strcmp(it->status, "planned")) {

@@ -103,7 +103,7 @@ struct policy_state {
     size_t ncaps;
     sqlite3_stmt *count;
     marks_map seen;
-    int quiet_from, quiet_until, quiet;
+    cc_daily_period quiet;
 };
 
 static void cap_item(policy_state *ps, plan_item *it)
@@ -132,34 +132,19 @@ static void cap_item(policy_state *ps, plan_item *it)
 
 static void quiet_item(const policy_state *ps, plan_item *it)
 {
-    int from = ps->quiet_from, until = ps->quiet_until;
-    if (!ps->quiet || strcmp(it->status, "planned") != 0 || it->campaign->ignore_quiet_hours ||
+    if (!ps->quiet.set || strcmp(it->status, "planned") != 0 || it->campaign->ignore_quiet_hours ||
         cc_streq(it->channel, "task"))
         return;
-    cc_date d;
-    int h = 0, m = 0;
-    if (clock_utc_to_local(it->zone, it->send_after, &d, &h, &m, NULL, NULL) != CC_OK) return;
-    int now = h * 60 + m;
-    int quiet = from < until ? (now >= from && now < until) : (now >= from || now < until);
-    if (!quiet) return;
-    /* The quiet period ends at `until` today, or tomorrow when it
-     * started this evening. */
-    cc_date end_day = (from > until && now >= from) ? clock_add_days(d, 1) : d;
-    int64_t t;
-    if (clock_local_to_utc(it->zone, end_day, until / 60, until % 60, 0, &t) != CC_OK) return;
-    it->send_after = t;
-    clock_format_instant(it->zone, t, it->send_after_iso);
+    int64_t end;
+    if (!clock_in_period(&ps->quiet, it->zone, it->send_after, &end)) return;
+    it->send_after = end;
+    clock_format_instant(it->zone, end, it->send_after_iso);
 }
 
 cc_code policy_begin(sqlite3 *db, const cc_config *cfg, policy_state **out)
 {
     policy_state *ps = xcalloc(1, sizeof *ps);
-    const char *q = cfg->policy.quiet_hours;   /* "HH:MM-HH:MM", checked by config_load */
-    if (q) {
-        ps->quiet_from = ((q[0] - '0') * 10 + (q[1] - '0')) * 60 + (q[3] - '0') * 10 + (q[4] - '0');
-        ps->quiet_until = ((q[6] - '0') * 10 + (q[7] - '0')) * 60 + (q[9] - '0') * 10 + (q[10] - '0');
-        ps->quiet = ps->quiet_from != ps->quiet_until;
-    }
+    clock_parse_period(cfg->policy.quiet_hours, &ps->quiet);   /* checked by config_load */
     for (size_t i = 0; i < cfg->policy.n_caps_marketing && ps->ncaps < 16; i++)
         if (policy_parse_cap(cfg->policy.caps_marketing[i], &ps->caps[ps->ncaps].n, &ps->caps[ps->ncaps].window) == 0)
             ps->caps[ps->ncaps++].marketing_only = 1;

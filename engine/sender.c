@@ -33,7 +33,9 @@
 #define STREAM_BATCH 250
 #define RECORD_EVERY 256
 #define RECORD_SECONDS 1.0
-/* Longer than any transport timeout: a live sender never loses its lease. */
+/* The lease of care tasks' digests; the channels' own is `lease:` in their
+ * transport's configuration (900 s, longer than any transport timeout: a
+ * live sender never loses its lease). */
 #define LEASE_SECONDS 900
 
 static int take_lock(const char *database)
@@ -155,9 +157,9 @@ static cc_code finish_batch(sqlite3 *db, outbox_batch *b, const size_t *which, s
     for (size_t j = 0; j < count; j++)
         cc_buf_printf(&ids, "%s%lld", j ? " " : "", (long long)b->msgs[which ? which[j] : j].id);
     fprintf(stderr, "carecast: gave up recording the results of %zu messages after %d s; they stay 'sending' and "
-                    "go again when their lease expires (%d s), except those in the delivery journal, which the "
-                    "next send records as sent: outbox ids %s\n",
-            count, RECORD_WAIT_SECONDS, LEASE_SECONDS, cc_buf_str(&ids));
+                    "go again when their lease expires (%lld s), except those in the delivery journal, which "
+                    "the next send records as sent: outbox ids %s\n",
+            count, RECORD_WAIT_SECONDS, (long long)tc->lease_s, cc_buf_str(&ids));
     cc_buf_free(&ids);
     return CC_ERR_DB;
 }
@@ -238,7 +240,7 @@ static int claim_next(stream *s)
         return 0;
     }
     outbox_batch b;
-    cc_code rc = outbox_queue_claim(s->queue, LEASE_SECONDS, want, &b);
+    cc_code rc = outbox_queue_claim(s->queue, s->tc->lease_s, want, &b);
     if (rc != CC_OK) {
         s->rc = rc;
         return 0;
@@ -372,7 +374,7 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         if (tc->rate > 0 && (double)batch > tc->rate) batch = tc->rate >= 1 ? (size_t)tc->rate : 1;
         stream s = {.db = db, .channel = channels[c], .now = now, .tc = tc, .tot = tot, .verbose = verbose,
                     .batch = batch, .limit = limit, .done = &done,
-                    .queue = outbox_queue_new(db, channels[c], now)};
+                    .queue = outbox_queue_new(db, cfg, channels[c], now)};
         clock_gettime(CLOCK_MONOTONIC, &s.t0);
         t->on_result = on_result;
         t->on_result_arg = &s;

@@ -71,7 +71,7 @@ cc_code tasks_send_digests(sqlite3 *db, const cc_config *cfg, int64_t now, int64
         return rc;
     }
     outbox_batch b;
-    rc = outbox_claim(db, "task", now, lease_s, MAX_TASKS, &b);
+    rc = outbox_claim(db, cfg, "task", now, lease_s, MAX_TASKS, &b);
     if (rc != CC_OK || b.n == 0) {
         outbox_batch_free(&b);
         transport_close(t);

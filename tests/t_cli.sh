@@ -105,17 +105,19 @@ fi
 # The database: WAL mode, carecast's schema version recorded, a newer one refused.
 cc --db "$T/schema.db" -q demo-data --customers 3 > /dev/null
 [ "$(sqlite3 "$T/schema.db" 'PRAGMA journal_mode')" = wal ] && ok "the database is in WAL mode" || not_ok "WAL mode"
-[ "$(sqlite3 "$T/schema.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 4 ] && ok "schema version 4 is recorded" || not_ok "schema version recorded"
+[ "$(sqlite3 "$T/schema.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 5 ] && ok "schema version 5 is recorded" || not_ok "schema version recorded"
 
 # Version 3 -> 4 rewrites the outbox's status CHECK without IN (db.c says
-# why): a version-3 database, with a message in it, is upgraded in place,
-# keeps its rows, still refuses an unknown status and passes SQLite's
-# integrity check.
+# why), and 4 -> 5 adds 'cancelled', the zone and quiet columns and
+# care_paused: a version-3 database, with a message in it, is upgraded in
+# place, keeps its rows, still refuses an unknown status and passes
+# SQLite's integrity check.
 cp "$T/schema.db" "$T/v3.db"
+sqlite3 "$T/v3.db" 'DROP TABLE care_paused; ALTER TABLE care_outbox DROP COLUMN quiet; ALTER TABLE care_outbox DROP COLUMN zone;'
 cookie=$(sqlite3 "$T/v3.db" 'PRAGMA schema_version')
 sqlite3 "$T/v3.db" <<SQL
 PRAGMA writable_schema = ON;
-UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status = ''planned'' OR status = ''sending'' OR status = ''sent'' OR status = ''retry'' OR status = ''failed'' OR status = ''skipped'' OR status = ''holdout'')', 'CHECK (status IN    (''planned'',''sending'',''sent'',''retry'',''failed'',''skipped'',''holdout''))') WHERE name = 'care_outbox';
+UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status = ''planned'' OR status = ''sending'' OR status = ''sent'' OR status = ''retry'' OR status = ''failed'' OR status = ''skipped'' OR status = ''holdout'' OR status = ''cancelled'')', 'CHECK (status IN    (''planned'',''sending'',''sent'',''retry'',''failed'',''skipped'',''holdout''))') WHERE name = 'care_outbox';
 PRAGMA writable_schema = OFF;
 PRAGMA schema_version = $((cookie + 1));
 UPDATE care_meta SET value = '3' WHERE key = 'schema_version';
@@ -125,7 +127,10 @@ SQL
 sqlite3 "$T/v3.db" "SELECT sql FROM sqlite_schema WHERE name = 'care_outbox'" | grep -q "status IN    ('planned'" \
   && ok "a version-3 outbox (status IN ...) is made for the upgrade test" || not_ok "version-3 outbox made"
 expect_status 0 "a version-3 database is opened" cc --db "$T/v3.db" report
-[ "$(sqlite3 "$T/v3.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 4 ] && ok "it is upgraded to version 4" || not_ok "upgraded to 4"
+[ "$(sqlite3 "$T/v3.db" "SELECT value FROM care_meta WHERE key='schema_version'")" = 5 ] && ok "it is upgraded to version 5" || not_ok "upgraded to 5"
+[ "$(sqlite3 "$T/v3.db" "SELECT quiet || ',' || coalesce(zone, 'none') FROM care_outbox WHERE row_id = 'C1'")" = "1,none" ] \
+  && [ "$(sqlite3 "$T/v3.db" "SELECT count(*) FROM care_paused")" = 0 ] \
+  && ok "version 5 adds the zone and quiet columns and care_paused" || not_ok "version 5 columns"
 sqlite3 "$T/v3.db" "SELECT sql FROM sqlite_schema WHERE name = 'care_outbox'" | grep -q "CHECK (status = 'planned' OR status = 'sending'" \
   && ! sqlite3 "$T/v3.db" "SELECT sql FROM sqlite_schema WHERE name = 'care_outbox'" | grep -q "(status IN" \
   && ok "its status CHECK is written without IN" || not_ok "status CHECK rewritten" "$(sqlite3 "$T/v3.db" "SELECT sql FROM sqlite_schema WHERE name = 'care_outbox'")"
@@ -134,10 +139,11 @@ sqlite3 "$T/v3.db" "SELECT sql FROM sqlite_schema WHERE name = 'care_outbox'" | 
 sqlite3 "$T/v3.db" "INSERT INTO care_outbox(campaign, step, audience_table, row_id, occurrence, kind, status, send_after, created_at) VALUES ('c', 's', 'customers', 'C2', '2026', 'service', 'lost', 1, 1)" 2> "$T/check.err" \
   && not_ok "an unknown status is still refused" || { grep -q "CHECK constraint failed" "$T/check.err" && ok "an unknown status is still refused after the upgrade" || not_ok "CHECK error" "$(cat "$T/check.err")"; }
 sqlite3 "$T/v3.db" "INSERT INTO care_outbox(campaign, step, audience_table, row_id, occurrence, kind, status, send_after, created_at) VALUES ('c', 's', 'customers', 'C3', '2026', 'service', 'holdout', 1, 1)" \
-  && ok "every known status is still allowed" || not_ok "known status allowed"
+  && sqlite3 "$T/v3.db" "INSERT INTO care_outbox(campaign, step, audience_table, row_id, occurrence, kind, status, send_after, created_at) VALUES ('c', 's', 'customers', 'C4', '2026', 'service', 'cancelled', 1, 1)" \
+  && ok "every known status is still allowed, and 'cancelled'" || not_ok "known status allowed"
 
 sqlite3 "$T/schema.db" "UPDATE care_meta SET value='99' WHERE key='schema_version'"
 before=$(db_sum "$T/schema.db")
 expect_status 2 "a database from a newer carecast is refused" cc --db "$T/schema.db" send
-grep -q "schema version 99; this carecast knows up to 4" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
+grep -q "schema version 99; this carecast knows up to 5" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
 [ "$(db_sum "$T/schema.db")" = "$before" ] && ok "the newer database is left alone" || not_ok "the newer database is left alone"
