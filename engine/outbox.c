@@ -559,7 +559,7 @@ cc_code outbox_finish_some(sqlite3 *db, outbox_batch *b, const size_t *which, si
     *retry_out += n_retry;
     *failed_out += n_failed;
     if (n_superseded)
-        fprintf(stderr, "carecast: %zu results not recorded: their lease ran out and another sender claimed them "
+        fprintf(stderr, "carecast: %zu result(s) not recorded: their lease ran out and another sender claimed them "
                         "again; its results stand\n", n_superseded);
     return CC_OK;
 }

@@ -126,5 +126,3 @@ grep -q "sent 1," "$T/out" && ok "no quiet_hours: sent at once" || not_ok "no qu
 expect_status 0 "init" cc init "$T/work"
 grep -q '^  quiet_hours: "21:00-08:00"' "$T/work/etc/carecast.yaml" && ok "init writes quiet_hours 21:00-08:00" \
   || not_ok "init writes quiet_hours" "$(cat "$T/work/etc/carecast.yaml")"
-grep -q '^  quiet_hours: "21:00-08:00"' "$ROOT/etc/carecast.yaml" && ok "the demo configuration has quiet hours" \
-  || not_ok "demo config quiet hours"
