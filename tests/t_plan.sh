@@ -290,6 +290,12 @@ case $a in "50 50 {'no-address': 10, 'no-consent': 40} "S*) ok "sample: 60 with 
 a=$(draw 30 'deliver: all\n' | tally)
 case $a in "60 30 {'no-address': 10, 'no-consent': 40} "S*) ok "deliver: all, sample: 30: 30 rows drawn, each on both channels" ;;
   *) not_ok "sample counts rows, not messages" "$a" ;; esac
+# Held-out rows are the control group, outside the draw: 30 are still
+# planned, and the held-out reachable rows are recorded as holdout.
+a=$(draw 30 'holdout: 20\n' | tee "$S/held.jsonl" | tally)
+held=$(grep -c '"status": "holdout"' "$S/held.jsonl")
+case $a in "30 30 "*) [ "$held" -ge 5 ] ;; *) false ;; esac && ok "holdout: 20, sample: 30: 30 planned besides $held held out" \
+  || not_ok "holdout rows take no place in the draw" "$a; $held held out"
 # Recorded: the 30 drawn in the outbox (the same 30 as the dry run), the
 # 50 unreachable as skipped, every due row's occurrence so that the 20 not
 # drawn are not drawn again by a later run.
