@@ -299,7 +299,8 @@ cc_code cmd_preview(cli *c)
         char today[11];
         clock_format_date(c->clock.today, today);
         /* The whole plan is computed (a sample is drawn among everyone
-         * due), then the first --limit messages are shown. */
+         * due who can be reached), then the first --limit messages are
+         * shown. */
         size_t due = 0, shown = 0;
         for (size_t i = 0; i < pl.n; i++) due += strcmp(pl.items[i].status, "not-drawn") != 0;
         printf("%s on %s: %zu due\n", c->argv[0], today, due);
