@@ -426,6 +426,7 @@ static void load_root(loader *l, const ynode *root, cc_campaign *c, const char *
             if (s) { char **slot = !strcmp(k, "title") ? &c->title : &c->owner; free(*slot); *slot = xstrdup(s); }
         } else if (!strcmp(k, "kind")) {
             const char *s = scalar(l, v, k);
+            c->kind_default = 0;
             if (s && !strcmp(s, "marketing")) c->is_marketing = 1;
             else if (s && !strcmp(s, "service")) c->is_marketing = 0;
             else if (s) err(l, v, "'kind' must be marketing or service, not '%s'", s);
@@ -667,6 +668,10 @@ cc_code campaign_load_text(const char *path, const char *text, size_t len, cc_ca
     }
     c->file = xstrdup(path);
     c->enabled = 1;
+    /* Without `kind:` a campaign is marketing: it then needs consent and
+     * carries the opt-out; the safe side for a rule that forgot to say. */
+    c->is_marketing = 1;
+    c->kind_default = 1;
     c->from_table = xstrdup("customers");
     load_root(&l, root, c, path);
     if (!c->id) {

@@ -41,6 +41,7 @@ typedef struct {
     char *id;
     char *title, *owner;
     int is_marketing;
+    int kind_default;                    /* no `kind:` written: marketing, as the spec has it */
     int enabled;
     char *active_from, *active_until;   /* YYYY-MM-DD or NULL */
     char *schedule;

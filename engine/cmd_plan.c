@@ -50,6 +50,13 @@ cc_code cmd_lint(cli *c)
     size_t n = 0;
     cc_code rc = campaign_load_dir(c->cfg.rules, &camps, &n, &diags);
     int problems = rc != CC_OK;
+    /* A campaign without `kind:` is marketing: -v names those that rely
+     * on it, so a service notice that forgot the key is found before its
+     * customers without consent silently miss it. */
+    for (size_t i = 0; i < n; i++)
+        cli_log(c, 2, "%s: campaign '%s': kind: %s%s, priority %d", camps[i].file, camps[i].id,
+                camps[i].is_marketing ? "marketing" : "service", camps[i].kind_default ? " (default)" : "",
+                camps[i].priority);
     if (open_existing_db(c) != CC_OK) {
         cc_diag_print(&diags, stderr);
         cc_diags_free(&diags);
@@ -292,7 +299,8 @@ cc_code cmd_preview(cli *c)
         char today[11];
         clock_format_date(c->clock.today, today);
         /* The whole plan is computed (a sample is drawn among everyone
-         * due), then the first --limit messages are shown. */
+         * due who can be reached), then the first --limit messages are
+         * shown. */
         size_t due = 0, shown = 0;
         for (size_t i = 0; i < pl.n; i++) due += strcmp(pl.items[i].status, "not-drawn") != 0;
         printf("%s on %s: %zu due\n", c->argv[0], today, due);

@@ -1088,13 +1088,31 @@ static tpl_type literal_type(const char *v)
 
 typedef struct {
     uint64_t hash;
+    const plan_item *item;
     size_t index;
 } drawn;
 
+/* The draw's key for a row: cc_hash (FNV-1a) alone changes little in its
+ * high bits when only the last characters of the row id do, so sorting by
+ * it drew neighbouring ids (S060-S090 of S001-S100); the splitmix64
+ * finalizer spreads every input bit over the whole key. */
+static uint64_t draw_key(const char *campaign, const char *occurrence, const char *row_id)
+{
+    uint64_t z = cc_hash(campaign, occurrence, row_id);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* By hash, then row and occurrence (so a row's items stay together even
+ * if two rows' hashes collide), then the order they were planned in. */
 static int drawn_cmp(const void *a, const void *b)
 {
     const drawn *x = a, *y = b;
     if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    int c = strcmp(x->item->row_id, y->item->row_id);
+    if (!c) c = strcmp(x->item->occurrence, y->item->occurrence);
+    if (c) return c;
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
@@ -1225,23 +1243,38 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
         cc_diag(p->diags, c->file, 1, 1, "error: campaign '%s' step '%s': %s", c->id, st->name, sqlite3_errmsg(p->db));
         rc = CC_ERR_DB;
     }
-    /* sample: a lucky draw of N rows per occurrence, stable for a seed of
-     * campaign and occurrence; the others are recorded as not drawn so a
-     * later run does not draw again. */
-    if (rc == CC_OK && c->sample > 0 && out->n - first_item > (size_t)c->sample) {
-        size_t m = out->n - first_item;
-        drawn *h = xcalloc(m, sizeof *h);
-        for (size_t i = 0; i < m; i++) {
-            plan_item *it = &out->items[first_item + i];
-            h[i].hash = cc_hash(c->id, it->occurrence, it->row_id);
-            h[i].index = i;
+    /* sample: a lucky draw of N among the due (row, occurrence) pairs a
+     * message can reach, those given a channel (address, suppressions
+     * and, for marketing, consent allowed one): drawing among all rows due
+     * would spend prizes on customers who then get nothing.  Rows skipped
+     * for a reason keep it, held-out rows stay the control group, and caps
+     * apply after the draw, as they depend on what else is planned.  The
+     * draw is stable for a seed of campaign, occurrence and row; the
+     * reachable rows not drawn are recorded as such so a later run does
+     * not draw again. */
+    if (rc == CC_OK && c->sample > 0) {
+        size_t m = 0;
+        for (size_t i = first_item; i < out->n; i++) m += !strcmp(out->items[i].status, "planned");
+        drawn *h = m > (size_t)c->sample ? xcalloc(m, sizeof *h) : NULL;
+        size_t j = 0;
+        for (size_t i = first_item; h && i < out->n; i++) {
+            const plan_item *it = &out->items[i];
+            if (strcmp(it->status, "planned") != 0) continue;
+            h[j].hash = draw_key(c->id, it->occurrence, it->row_id);
+            h[j].item = it;
+            h[j++].index = i;
         }
-        /* Keep the `sample` smallest hashes: a draw that is random across
-         * rows but the same every time for this campaign and occurrence. */
-        qsort(h, m, sizeof *h, drawn_cmp);
-        for (size_t k = (size_t)c->sample; k < m; k++) {
-            plan_item *it = &out->items[first_item + h[k].index];
-            if (strcmp(it->status, "holdout") != 0) {
+        /* Keep the rows of the `sample` smallest hashes: random across
+         * rows, the same every time for this campaign and occurrence.  A
+         * row planned on several channels (deliver: all) is one draw. */
+        if (h) qsort(h, m, sizeof *h, drawn_cmp);
+        size_t rows = 0;
+        for (size_t k = 0; h && k < m; k++) {
+            const plan_item *prev = k ? h[k - 1].item : NULL;
+            if (!prev || strcmp(prev->row_id, h[k].item->row_id) || strcmp(prev->occurrence, h[k].item->occurrence))
+                rows++;
+            if (rows > (size_t)c->sample) {
+                plan_item *it = &out->items[h[k].index];
                 it->status = "not-drawn";
                 it->channel = NULL;
             }

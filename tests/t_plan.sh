@@ -225,3 +225,85 @@ printf -- '---\nsubject: Hi\n---\nHi\n' > "$J/t/t.email.liquid"
 got=$(cc --db "$J/c.db" --rules "$J/r" --templates "$J/t" --date 2026-05-01 --format jsonl plan --dry-run |
   python3 -c 'import json, sys; r = json.loads(sys.stdin.readline()); print(r["customer"] == "a\"b\\c\n\t\r\x01\x1f\x7fé中" and r["row"] == r["customer"])')
 [ "$got" = True ] && ok "JSON output escapes quotes, backslashes and control characters, and keeps UTF-8" || not_ok "JSON escaping" "$got"
+
+# A campaign without `kind:` is marketing (campaigns.md): it needs consent,
+# its SMS carries the opt-out hint, it plans at marketing priority 50, and
+# lint -v names it as relying on the default.
+K="$T/kind"
+mkdir -p "$K/rules"
+cp "$DB" "$K/care.db"
+cat > "$K/rules/greeting.yaml" <<'YAML'
+campaign: greeting
+audience:
+  where: status == "active"
+when: {date: birth_date, every: year}
+channels: [sms, email]
+template: hello
+YAML
+kp() { cc --db "$K/care.db" --rules "$K/rules" --templates "$T/templates" "$@"; }
+expect_status 0 "plan a campaign without kind" kp --date 2027-02-28 plan
+got=$(sqlite3 "$K/care.db" "SELECT customer_id || ':' || status || ':' || coalesce(reason, '') || ':' || kind || ':' || priority
+  FROM care_outbox WHERE campaign = 'greeting' AND customer_id IN ('C1', 'C6') ORDER BY customer_id" | tr '\n' ' ')
+[ "$got" = "C1:planned::marketing:50 C6:skipped:no-consent:marketing:50 " ] \
+  && ok "no kind: marketing, priority 50, a customer without consent is skipped" || not_ok "no kind is marketing" "$got"
+sms=$(sqlite3 "$K/care.db" "SELECT sms_text FROM care_outbox WHERE campaign = 'greeting' AND customer_id = 'C1'")
+case $sms in *回T退订*) ok "no kind: the SMS ends with the opt-out hint" ;; *) not_ok "no kind: opt-out hint" "$sms" ;; esac
+cp "$T/rules/renewal.yaml" "$K/rules/"
+expect_status 0 "lint -v" kp -v lint
+grep -q "greeting.yaml: campaign 'greeting': kind: marketing (default), priority 50" "$T/err" &&
+  grep -q "renewal.yaml: campaign 'renewal': kind: service, priority 80" "$T/err" \
+  && ok "lint -v names the campaigns that rely on the default kind" || not_ok "lint -v kind" "$(cat "$T/err")"
+
+# sample: N draws among the due rows a message can reach.  100 rows due:
+# 40 without consent, 10 without an address, 50 reachable.
+S="$T/sample"
+mkdir -p "$S/rules"
+sqlite3 "$S/care.db" "CREATE TABLE customers(id TEXT PRIMARY KEY, name TEXT, email TEXT, phone TEXT, locale TEXT,
+    status TEXT, email_opt_in INTEGER, sms_opt_in INTEGER);
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+  INSERT INTO customers SELECT printf('S%03d', i), 'Guest', CASE WHEN i > 90 THEN NULL ELSE printf('s%d@example.com', i) END,
+    CASE WHEN i > 90 THEN NULL ELSE printf('+861380013%04d', i) END, 'en-US', 'active',
+    i > 40, i > 40 FROM n;"
+draw() {
+  printf 'campaign: draw\nkind: marketing\nrepeat: once\nsample: %s\nchannels: [sms, email]\n%btemplate: hello\n' "$1" "${2:-}" \
+    > "$S/rules/draw.yaml"
+  cc --db "$S/care.db" --rules "$S/rules" --templates "$T/templates" --date 2027-03-02 --format jsonl plan --dry-run
+}
+tally() { python3 -c '
+import collections, json, sys
+rows = [json.loads(l) for l in sys.stdin]
+planned = sorted(r["customer"] for r in rows if r["status"] == "planned")
+print(len(planned), len(set(planned)), dict(sorted(collections.Counter(r["reason"] for r in rows if r["status"] == "skipped").items())),
+      ",".join(planned))'; }
+a=$(draw 30 | tally)
+b=$(draw 30 | tally)
+case $a in "30 30 {'no-address': 10, 'no-consent': 40} "S*) ok "sample: 30 plans 30 of the 50 reachable; the 50 others are skipped with their reason" ;;
+  *) not_ok "sample: 30 among the reachable" "$a" ;; esac
+[ "$a" = "$b" ] && case $a in 30\ *) true ;; *) false ;; esac && ok "two dry runs draw the same 30" || not_ok "stable draw" "$a / $b"
+# A lucky draw, not a block of neighbouring ids: each half of the 50
+# reachable (S041-S065, S066-S090) gets about 15 of the 30.
+spread=$(echo "${a##* }" | tr , '\n' | awk '{ if (substr($0, 2) + 0 <= 65) lo++; else hi++ } END { print lo + 0, hi + 0 }')
+[ "${spread% *}" -ge 8 ] && [ "${spread#* }" -ge 8 ] && ok "the draw is spread over the ids ($spread)" || not_ok "the draw is spread over the ids" "$spread: ${a##* }"
+a=$(draw 60 | tally)
+case $a in "50 50 {'no-address': 10, 'no-consent': 40} "S*) ok "sample: 60 with 50 reachable plans all 50" ;;
+  *) not_ok "sample: 60 with 50 reachable" "$a" ;; esac
+a=$(draw 30 'deliver: all\n' | tally)
+case $a in "60 30 {'no-address': 10, 'no-consent': 40} "S*) ok "deliver: all, sample: 30: 30 rows drawn, each on both channels" ;;
+  *) not_ok "sample counts rows, not messages" "$a" ;; esac
+# Held-out rows are the control group, outside the draw: 30 are still
+# planned, and the held-out reachable rows are recorded as holdout.
+a=$(draw 30 'holdout: 20\n' | tee "$S/held.jsonl" | tally)
+held=$(grep -c '"status": "holdout"' "$S/held.jsonl")
+case $a in "30 30 "*) [ "$held" -ge 5 ] ;; *) false ;; esac && ok "holdout: 20, sample: 30: 30 planned besides $held held out" \
+  || not_ok "holdout rows take no place in the draw" "$a; $held held out"
+# Recorded: the 30 drawn in the outbox (the same 30 as the dry run), the
+# 50 unreachable as skipped, every due row's occurrence so that the 20 not
+# drawn are not drawn again by a later run.
+want=$(draw 30 | tally)
+expect_status 0 "plan with sample: 30" cc --db "$S/care.db" --rules "$S/rules" --templates "$T/templates" --date 2027-03-02 plan
+got=$(sqlite3 "$S/care.db" "SELECT (SELECT count(*) FROM care_outbox WHERE status = 'skipped') || ' ' ||
+  (SELECT count(*) FROM care_occurrences WHERE campaign = 'draw') || ' ' ||
+  (SELECT group_concat(customer_id, ',') FROM (SELECT customer_id FROM care_outbox WHERE status = 'planned' ORDER BY customer_id))")
+[ "$got" = "50 100 ${want##* }" ] && ok "plan records the drawn 30, the 50 skipped and all 100 occurrences" || not_ok "sample recorded" "$got / $want"
+expect_status 0 "plan with sample: 30 again" cc --db "$S/care.db" --rules "$S/rules" --templates "$T/templates" --date 2027-03-02 plan
+grep -q "0 new outbox records" "$T/out" && ok "a second run draws nobody else" || not_ok "a second run draws nobody else" "$(cat "$T/out")"
