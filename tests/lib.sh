@@ -33,6 +33,9 @@ check() {
   if "$@"; then ok "$_name"; else not_ok "$_name"; fi
 }
 
+# sanitizer FILE: whether FILE (a command's stderr) holds a sanitizer report.
+sanitizer() { grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:|AddressSanitizer|UndefinedBehaviorSanitizer' "$1"; }
+
 # expect_status CODE NAME CMD...: runs CMD, output in $T/out and $T/err.
 # A sanitizer report (exit 98/99) always fails.
 expect_status() {

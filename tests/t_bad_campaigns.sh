@@ -36,7 +36,6 @@ printf 'Hi\n{%% form o in orders %%}{{ o.id }}{%% endform %%}\n' > "$TPL/badtag.
 printf 'Hi {{ customer.name }},\nyour code is {{ vars.code\n' > "$TPL/unclosed.sms.liquid"
 
 run() { cc --db "$DB" --rules "$R" --templates "$TPL" --date 2026-06-01 "$@"; }
-sanitizer() { grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1"; }
 
 # The fixture itself is sound: a good campaign lints clean.  This run also
 # creates carecast's own tables, so the checksum below is the state that

@@ -41,7 +41,6 @@ BAD="$ROOT/tests/bad"
 FIX="$T/fixture"
 DATE=2026-06-01
 LIMIT=${BAD_TIMEOUT:-60}
-sanitizer() { grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:|AddressSanitizer|UndefinedBehaviorSanitizer' "$1"; }
 
 # ---- the fixture working folder ----------------------------------------
 mkdir -p "$FIX/etc" "$FIX/var" "$FIX/rules/segments" "$FIX/templates"

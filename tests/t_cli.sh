@@ -3,10 +3,10 @@
 . "$(dirname "$0")/lib.sh"
 
 expect_status 0 "--help lists every command" cc --help
-for cmd in init import lint preview plan send run demo-data segment trigger event suppress tasks report serve; do
+for cmd in init import lint preview plan send run demo-data segment trigger cancel pause resume event suppress tasks report serve; do
   grep -q "^  $cmd " "$T/out" || not_ok "--help lists $cmd"
 done
-for cmd in init import lint preview plan send run demo-data; do
+for cmd in init import lint preview plan send run demo-data cancel pause resume; do
   expect_status 0 "$cmd --help" cc "$cmd" --help
   grep -q "usage: carecast .*$cmd" "$T/out" || not_ok "$cmd --help shows its usage"
 done

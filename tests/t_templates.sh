@@ -54,7 +54,6 @@ printf -- '---\nsubject: Hi {{ customer.first_name }}\n---\nText {{ customer.nam
 printf '<p>Hello {{ customer.name }}</p>{{ "<i>" | escape }}\n' > "$TPL/greet.email.html.liquid"
 
 run() { cc --db "$DB" --rules "$R" --templates "$TPL" --date 2026-06-01 "$@"; }
-sanitizer() { grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1"; }
 
 expect_status 0 "lint: a campaign using for/assign/case/filters/partials is clean" run lint
 
