@@ -402,7 +402,8 @@ static void render_json(const report *r, cc_buf *b)
  * it any way.  Rows per campaign+step+channel carry the status counts
  * (channel "none": no channel was eligible); per campaign+step, metric
  * "skipped:REASON"; per SLA campaign (step and channel empty) sla_met,
- * sla_breached, sla_pending; coverage rows have campaign, step and channel
+ * sla_breached, sla_pending (the breaches themselves, one per row, are in
+ * the JSON, text and HTML layouts); coverage rows have campaign, step and channel
  * empty and metric "coverage:SEGMENT=LABEL:customers|contacts|minimum|below";
  * with --segments, "segment:SEGMENT=LABEL:customers|entered|left|contacts"
  * per label (no label: LABEL empty) and "move:SEGMENT=FROM>TO" per move. */
@@ -597,6 +598,44 @@ static void html_reason_text(cc_buf *b, const report_reason *l, size_t n)
     }
 }
 
+/* As in the text, a long list is cut: the JSON has every breach. */
+enum { HTML_BREACHES = 100 };
+
+static void html_breaches(const report *r, cc_buf *b)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < r->n_campaigns; i++) total += r->campaigns[i].n_sla_breaches;
+    if (!total) return;
+    cc_buf_puts(b, "<h2>SLA breaches</h2>\n<div class=\"card\"><table id=\"sla-breaches\">\n<tr><th>campaign</th>"
+                   "<th>row</th><th>customer</th><th>occurrence</th><th>due</th><th>sent</th>"
+                   "<th style=\"text-align:left\">reason</th></tr>\n");
+    size_t shown = 0;
+    for (size_t i = 0; i < r->n_campaigns; i++) {
+        const report_campaign *c = &r->campaigns[i];
+        for (size_t k = 0; k < c->n_sla_breaches && shown < HTML_BREACHES; k++, shown++) {
+            const report_breach *x = &c->sla_breaches[k];
+            char due[32], sent[32] = "-";
+            clock_format_instant(r->zone, x->deadline, due);
+            if (x->sent_at >= 0) clock_format_instant(r->zone, x->sent_at, sent);
+            const char *cells[] = {c->id, x->row, x->customer ? x->customer : "-", x->occurrence, due, sent};
+            cc_buf_puts(b, "<tr>");
+            for (size_t j = 0; j < sizeof cells / sizeof cells[0]; j++) {
+                cc_buf_puts(b, "<td>");
+                h(b, cells[j]);
+                cc_buf_puts(b, "</td>");
+            }
+            cc_buf_puts(b, "<td class=\"reasons\">");
+            h(b, x->reason);
+            cc_buf_puts(b, "</td></tr>\n");
+        }
+    }
+    cc_buf_puts(b, "</table>");
+    if (total > shown)
+        cc_buf_printf(b, "<p class=\"reasons\">and %zu more: <code>report --format json</code> lists every one.</p>",
+                      total - shown);
+    cc_buf_puts(b, "</div>\n");
+}
+
 static void render_html(const report *r, cc_buf *b)
 {
     cc_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -610,7 +649,7 @@ static void render_html(const report *r, cc_buf *b)
     h(b, r->until);
     cc_buf_puts(b, " &middot; times in ");
     h(b, r->zone);
-    cc_buf_puts(b, " &middot; by send time</div>\n");
+    cc_buf_puts(b, " &middot; sent and failed messages by their attempt, the others by their send time</div>\n");
 
     /* Headline figures. */
     const report_counts *t = &r->total;
@@ -721,6 +760,7 @@ static void render_html(const report *r, cc_buf *b)
                           c->sla_pending, rate);
         }
         cc_buf_puts(b, "</table></div>\n");
+        html_breaches(r, b);
     }
 
     if (r->n_coverage) {

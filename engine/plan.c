@@ -653,6 +653,12 @@ static void load_folded(planner *p, sqlite3_stmt *aud, int k, sqlite3_stmt *row_
         set_column_var(vars, p->customer_row_cols.names[i], aud, k + 1 + i);
 }
 
+/* Holdout: a stable share of customers never receives this campaign. */
+int plan_held_out(const cc_campaign *c, const char *customer_id)
+{
+    return c->holdout > 0 && (double)(cc_hash(c->id, customer_id, NULL) % 10000) < c->holdout * 100.0;
+}
+
 static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char *row_id, const char *customer_id,
                         const char *occ, tpl_vars *vars, sqlite3_stmt *row_stmt, sqlite3_stmt *aud, int fold_col,
                         plan_list *out)
@@ -675,9 +681,7 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
     contact ct = {email, phone, opt_e, opt_s, pref, name, NULL, locale, tz};
     tpl_vars_set(vars, "occurrence", occ);
 
-    /* Holdout: a stable share of customers never receives this campaign. */
-    int held = c->holdout > 0 &&
-               (double)(cc_hash(c->id, customer_id, NULL) % 10000) < c->holdout * 100.0;
+    int held = plan_held_out(c, customer_id);
     const char *first_reason = NULL;
     int chosen = 0;
     cc_code rc = CC_OK;

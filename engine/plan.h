@@ -95,6 +95,9 @@ typedef void (*plan_occurrence_fn)(void *arg, const char *row_id, const char *cu
 cc_code plan_occurrences(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c, size_t si,
                          cc_date since, cc_date until, plan_occurrence_fn fn, void *arg, cc_diags *diags);
 
+/* Is the customer in the campaign's holdout (never sent it)? */
+int plan_held_out(const cc_campaign *c, const char *customer_id);
+
 /* Write the plan into care_occurrences and care_outbox in one transaction.
  * Occurrences already recorded are left alone (not counted).  `recorded`
  * counts new outbox rows. */

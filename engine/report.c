@@ -445,7 +445,7 @@ static cc_code sla_campaign(sqlite3 *db, const cc_config *cfg, const report_opts
             goto done;
         }
         int64_t t = occurrence_instant(r->zone, e->occurrence);
-        if (t == INT64_MIN || t < r->from || t >= r->to) continue;
+        if (t == INT64_MIN || t < r->from || t >= r->to || plan_held_out(def, e->customer)) continue;
         sla_occ *n = sla_push(&have);   /* may move have.v: only pointers into want are held */
         *n = *e;
         memset(e, 0, sizeof *e);

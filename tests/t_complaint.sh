@@ -89,3 +89,11 @@ sla = {c["campaign"]: c for c in json.load(open(sys.argv[1]))["campaigns"]}["com
 assert (sla["occurrences"], sla["breached"], sla["pending"]) == (2, 2, 0), sla
 assert sla["breaches"][1]["row"] == sys.argv[2] and sla["breaches"][1]["reason"] == "never planned", sla["breaches"]
 PY
+expect_status 0 "report on 12-23 as HTML" c --now 2026-12-23T11:00:00 --format html report --output "$T/r.html"
+python3 - "$T/r.html" "$ROW" "$ROW2" <<'PY' && ok "report HTML: a table of the breaches with their rows" || not_ok "html breaches" "$(grep -o '<table id="sla-breaches">.*' "$T/r.html" | head -c 600)"
+import re, sys
+d = open(sys.argv[1]).read()
+t = re.search(r'<table id="sla-breaches">.*?</table>', d, re.S).group(0)
+for row in sys.argv[2:]:
+    assert re.search(r"<tr><td>complaint-reply</td><td>%s</td><td>K1</td>.*?never planned</td></tr>" % row, t), t
+PY
