@@ -322,3 +322,42 @@ assert r["totals"]["planned"] == 0 and r["campaigns"] == [], r' "$T/out" \
 expect_status 0 "report 05-11 as text" c2 --now 2026-05-11T12:00:00+08:00 report --since 2026-05-11 --until 2026-05-11
 ! grep -q "no messages in this period" "$T/out" && grep -q '^  catchup ' "$T/out" \
   && ok "the text report of 05-11 lists the catch-up" || not_ok "text of 05-11" "$(cat "$T/out")"
+
+# Anniversaries are occurrences too, by the planner's rules (29 February
+# falls on 28 February in common years): never planned, both are breaches.
+sqlite3 "$D2" "ALTER TABLE customers ADD COLUMN signed_on TEXT;
+  UPDATE customers SET signed_on = '2025-05-11' WHERE id = 'P1'; UPDATE customers SET signed_on = '2024-02-29' WHERE id = 'P2'"
+cat > "$T/rules2/anniv.yaml" <<'YAML'
+campaign: anniv
+kind: service
+sla: 1 hour
+when: {date: signed_on, every: year}
+channels: [sms]
+template: t
+YAML
+expect_status 0 "report anniversaries" c2 --now 2026-05-11T12:00:00+08:00 --format json report --since 2026-02-01 --until 2026-05-11
+python3 -c '
+import json, sys
+c = {c["campaign"]: c for c in json.load(open(sys.argv[1]))["campaigns"]}
+s = c["anniv"]["sla"]
+assert (s["occurrences"], s["breached"]) == (2, 2), s
+assert [(b["row"], b["occurrence"], b["deadline"], b["reason"]) for b in s["breaches"]] == [
+  ("P2", "2026-02-28", "2026-02-28T01:00:00+08:00", "never planned"),
+  ("P1", "2026-05-11", "2026-05-11T01:00:00+08:00", "never planned")], s["breaches"]' "$T/out" \
+  && ok "SLA occurrences of a yearly anniversary, 29 February included" || not_ok "anniversary SLA" "$(cat "$T/out")"
+
+# An SLA campaign whose audience cannot be queried: its breaches cannot be
+# counted, so no figures at all (exit 2, FILE:LINE:COL, nothing written).
+cat > "$T/rules2/broken.yaml" <<'YAML'
+campaign: broken
+kind: service
+sla: 1 hour
+audience: {where: no_such_column == 1}
+when: signed_on
+channels: [sms]
+template: t
+YAML
+expect_status 2 "an SLA campaign with a broken audience" c2 --now 2026-05-11T12:00:00+08:00 report --output "$T/broken.txt"
+grep -q "broken.yaml:4:[0-9]*: error: .*no_such_column" "$T/err" && [ ! -e "$T/broken.txt" ] \
+  && ok "...is named with FILE:LINE:COL and nothing is written" || not_ok "broken SLA audience" "$(cat "$T/err")"
+rm -f "$T/rules2/broken.yaml"
