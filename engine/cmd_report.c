@@ -900,7 +900,8 @@ cc_code cmd_report(cli *c)
     rc = report_compute(c->db, &c->cfg, camps, n_camps, &o, &r);
     campaigns_free(camps, n_camps);
     if (rc == CC_ERR_INPUT) {
-        fprintf(stderr, "carecast report: the SLA cannot be counted while a campaign's audience is broken ('carecast lint')\n");
+        fprintf(stderr,
+                "carecast report: the SLA cannot be counted while a campaign's audience is broken ('carecast lint')\n");
         report_free(&r);
         return rc;
     }

@@ -1,6 +1,8 @@
 /* report.c - the figures of `carecast report` (see report.h for the
  * definitions).  A few GROUP BY queries; the C side only files the grouped
- * rows into campaigns, steps and channels and adds them up. */
+ * rows into campaigns, steps and channels and adds them up.  The SLA holds
+ * the occurrences the planner's own audience queries find for the period
+ * (plan_occurrences) against those the outbox has. */
 #include "report.h"
 
 #include <stdint.h>
@@ -168,7 +170,8 @@ static void period_rows(cc_buf *q, const char *cols)
 {
     cc_buf_printf(q, "(SELECT %s, CASE o.status", cols);
     for (int i = 0; i < N_STATUSES; i++)
-        if (statuses[i].at) cc_buf_printf(q, " WHEN '%s' THEN coalesce(%s, o.send_after)", statuses[i].status, statuses[i].at);
+        if (statuses[i].at)
+            cc_buf_printf(q, " WHEN '%s' THEN coalesce(%s, o.send_after)", statuses[i].status, statuses[i].at);
     cc_buf_puts(q, " ELSE o.send_after END AS period_at FROM care_outbox AS o WHERE ?3 IS NULL OR o.campaign = ?3)"
                    " WHERE period_at >= ?1 AND period_at < ?2");
 }

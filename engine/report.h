@@ -5,6 +5,8 @@
  * Every figure comes from a handful of GROUP BY queries over care_outbox
  * (and, for coverage, the customers or care_segment_values), never from a
  * query per customer, so a report over millions of rows stays one pass.
+ * The SLA adds, per step of an SLA campaign, the step's audience query
+ * for the period, and a ledger look-up per occurrence the outbox lacks.
  *
  * Definitions, over the outbox rows of the period: a sent message by its
  * sent_at, a failed one by its last attempt (both when the customer was,
