@@ -113,6 +113,29 @@ static char *campaign_text_label(const report_campaign *c)
     return c->title && strcmp(c->title, c->id) ? xasprintf("%s (%s)", c->id, c->title) : xstrdup(c->id);
 }
 
+/* The breaches themselves, so someone can call those customers back;
+ * a long list is cut (the JSON has every one). */
+enum { TEXT_BREACHES = 20 };
+
+static void text_breaches(const report *r, cc_buf *b)
+{
+    for (size_t i = 0; i < r->n_campaigns; i++) {
+        const report_campaign *c = &r->campaigns[i];
+        if (c->sla_s <= 0 || !c->n_sla_breaches) continue;
+        cc_buf_printf(b, "  breached, %s:\n", c->id);
+        for (size_t k = 0; k < c->n_sla_breaches && k < TEXT_BREACHES; k++) {
+            const report_breach *x = &c->sla_breaches[k];
+            char due[32];
+            clock_format_instant(r->zone, x->deadline, due);
+            cc_buf_printf(b, "    row %s, customer %s, occurrence %s, due %s: %s\n", x->row,
+                          x->customer ? x->customer : "-", x->occurrence, due, x->reason);
+        }
+        if (c->n_sla_breaches > TEXT_BREACHES)
+            cc_buf_printf(b, "    ... and %zu more (report --format json lists every one)\n",
+                          c->n_sla_breaches - TEXT_BREACHES);
+    }
+}
+
 static void render_text(const report *r, cc_buf *b)
 {
     cc_buf_printf(b, "carecast report %s to %s (%s)\n\n", r->since, r->until, r->zone);
@@ -164,6 +187,7 @@ static void render_text(const report *r, cc_buf *b)
             cc_buf_printf(b, "  %-30s %-10s %11lld %6lld %9lld %8lld %11s\n", c->id, d, c->sla_occurrences, c->sla_met,
                           c->sla_breached, c->sla_pending, rate);
         }
+        text_breaches(r, b);
     }
     if (r->n_coverage) {
         cc_buf_puts(b, "\nCoverage (messages sent in the period per customer, against policy.coverage)\n");
@@ -227,6 +251,28 @@ static void json_reasons(cc_buf *b, const report_reason *l, size_t n)
     cc_buf_puts(b, "}");
 }
 
+static void json_breach(cc_buf *b, const char *zone, const report_breach *x)
+{
+    char at[32];
+    cc_buf_puts(b, "{\"row\": ");
+    cc_json_str(b, x->row);
+    cc_buf_puts(b, ", \"customer\": ");
+    cc_json_str(b, x->customer);
+    cc_buf_puts(b, ", \"step\": ");
+    cc_json_str(b, x->step);
+    cc_buf_puts(b, ", \"occurrence\": ");
+    cc_json_str(b, x->occurrence);
+    clock_format_instant(zone, x->deadline, at);
+    cc_buf_puts(b, ", \"deadline\": ");
+    cc_json_str(b, at);
+    cc_buf_puts(b, ", \"sent_at\": ");
+    if (x->sent_at >= 0) clock_format_instant(zone, x->sent_at, at);
+    cc_json_str(b, x->sent_at >= 0 ? at : NULL);
+    cc_buf_puts(b, ", \"reason\": ");
+    cc_json_str(b, x->reason);
+    cc_buf_puts(b, "}");
+}
+
 static void json_channels(cc_buf *b, const report_channel *l, size_t n, const char *indent)
 {
     cc_buf_puts(b, "[");
@@ -270,8 +316,14 @@ static void render_json(const report *r, cc_buf *b)
             cc_buf_printf(b, ",\n   \"sla\": {\"sla_seconds\": %lld, \"occurrences\": %lld, \"met\": %lld, \"breached\": %lld, "
                              "\"pending\": %lld, \"within_sla_rate\": ",
                           (long long)c->sla_s, c->sla_occurrences, c->sla_met, c->sla_breached, c->sla_pending);
-            if (rate < 0) cc_buf_puts(b, "null}");
-            else cc_buf_printf(b, "%.4f}", rate);
+            if (rate < 0) cc_buf_puts(b, "null");
+            else cc_buf_printf(b, "%.4f", rate);
+            cc_buf_puts(b, ",\n    \"breaches\": [");
+            for (size_t k = 0; k < c->n_sla_breaches; k++) {
+                cc_buf_puts(b, k ? ",\n     " : "\n     ");
+                json_breach(b, r->zone, &c->sla_breaches[k]);
+            }
+            cc_buf_puts(b, "]}");
         } else {
             cc_buf_puts(b, ", \"sla\": null");
         }
@@ -350,7 +402,8 @@ static void render_json(const report *r, cc_buf *b)
  * it any way.  Rows per campaign+step+channel carry the status counts
  * (channel "none": no channel was eligible); per campaign+step, metric
  * "skipped:REASON"; per SLA campaign (step and channel empty) sla_met,
- * sla_breached, sla_pending; coverage rows have campaign, step and channel
+ * sla_breached, sla_pending (the breaches themselves, one per row, are in
+ * the JSON, text and HTML layouts); coverage rows have campaign, step and channel
  * empty and metric "coverage:SEGMENT=LABEL:customers|contacts|minimum|below";
  * with --segments, "segment:SEGMENT=LABEL:customers|entered|left|contacts"
  * per label (no label: LABEL empty) and "move:SEGMENT=FROM>TO" per move. */
@@ -545,6 +598,44 @@ static void html_reason_text(cc_buf *b, const report_reason *l, size_t n)
     }
 }
 
+/* As in the text, a long list is cut: the JSON has every breach. */
+enum { HTML_BREACHES = 100 };
+
+static void html_breaches(const report *r, cc_buf *b)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < r->n_campaigns; i++) total += r->campaigns[i].n_sla_breaches;
+    if (!total) return;
+    cc_buf_puts(b, "<h2>SLA breaches</h2>\n<div class=\"card\"><table id=\"sla-breaches\">\n<tr><th>campaign</th>"
+                   "<th>row</th><th>customer</th><th>occurrence</th><th>due</th><th>sent</th>"
+                   "<th style=\"text-align:left\">reason</th></tr>\n");
+    size_t shown = 0;
+    for (size_t i = 0; i < r->n_campaigns; i++) {
+        const report_campaign *c = &r->campaigns[i];
+        for (size_t k = 0; k < c->n_sla_breaches && shown < HTML_BREACHES; k++, shown++) {
+            const report_breach *x = &c->sla_breaches[k];
+            char due[32], sent[32] = "-";
+            clock_format_instant(r->zone, x->deadline, due);
+            if (x->sent_at >= 0) clock_format_instant(r->zone, x->sent_at, sent);
+            const char *cells[] = {c->id, x->row, x->customer ? x->customer : "-", x->occurrence, due, sent};
+            cc_buf_puts(b, "<tr>");
+            for (size_t j = 0; j < sizeof cells / sizeof cells[0]; j++) {
+                cc_buf_puts(b, "<td>");
+                h(b, cells[j]);
+                cc_buf_puts(b, "</td>");
+            }
+            cc_buf_puts(b, "<td class=\"reasons\">");
+            h(b, x->reason);
+            cc_buf_puts(b, "</td></tr>\n");
+        }
+    }
+    cc_buf_puts(b, "</table>");
+    if (total > shown)
+        cc_buf_printf(b, "<p class=\"reasons\">and %zu more: <code>report --format json</code> lists every one.</p>",
+                      total - shown);
+    cc_buf_puts(b, "</div>\n");
+}
+
 static void render_html(const report *r, cc_buf *b)
 {
     cc_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -558,7 +649,7 @@ static void render_html(const report *r, cc_buf *b)
     h(b, r->until);
     cc_buf_puts(b, " &middot; times in ");
     h(b, r->zone);
-    cc_buf_puts(b, " &middot; by send time</div>\n");
+    cc_buf_puts(b, " &middot; sent and failed messages by their attempt, the others by their send time</div>\n");
 
     /* Headline figures. */
     const report_counts *t = &r->total;
@@ -669,6 +760,7 @@ static void render_html(const report *r, cc_buf *b)
                           c->sla_pending, rate);
         }
         cc_buf_puts(b, "</table></div>\n");
+        html_breaches(r, b);
     }
 
     if (r->n_coverage) {
@@ -758,7 +850,7 @@ cc_code cmd_report(cli *c)
         fprintf(stderr, "carecast report: --output needs a file name\n");
         return CC_ERR_USAGE;
     }
-    report_opts o = {.campaign = campaign, .now = c->clock.now, .segments = segments};
+    report_opts o = {.campaign = campaign, .now = c->clock.now, .clk = &c->clock, .segments = segments};
     /* Default period: the 30 days up to and including today. */
     o.until = c->clock.today;
     if (until_arg && clock_parse_date(until_arg, &o.until) != 0) {
@@ -807,6 +899,12 @@ cc_code cmd_report(cli *c)
     report r;
     rc = report_compute(c->db, &c->cfg, camps, n_camps, &o, &r);
     campaigns_free(camps, n_camps);
+    if (rc == CC_ERR_INPUT) {
+        fprintf(stderr,
+                "carecast report: the SLA cannot be counted while a campaign's audience is broken ('carecast lint')\n");
+        report_free(&r);
+        return rc;
+    }
     if (rc != CC_OK) {
         fprintf(stderr, "carecast report: could not compute the report: %s\n", sqlite3_errmsg(c->db));
         report_free(&r);

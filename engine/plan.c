@@ -65,6 +65,18 @@ static void iso_week(cc_date d, char out[16])
     snprintf(out, 16, "%04u-W%02u", (unsigned)td.year % 10000u, (unsigned)week % 100u);
 }
 
+/* The wall time of instant `t` in `zone`, "YYYY-MM-DD HH:MM:SS": the form
+ * date-time expressions compare in. */
+static void local_wall_time(const char *zone, int64_t t, char out[20])
+{
+    cc_date d;
+    int h = 0, m = 0, s = 0;
+    clock_utc_to_local(zone, t, &d, &h, &m, &s, NULL);
+    char day[11];
+    clock_format_date(d, day);
+    snprintf(out, 20, "%s %02u:%02u:%02u", day, (unsigned)h % 100u, (unsigned)m % 100u, (unsigned)s % 100u);
+}
+
 /* A column as a typed template variable: numbers stay numbers, so
  * templates compare them as numbers.  The type is read before the text:
  * sqlite3_column_text() may convert the value in place. */
@@ -654,6 +666,12 @@ static void load_folded(planner *p, sqlite3_stmt *aud, int k, sqlite3_stmt *row_
         set_column_var(vars, p->customer_row_cols.names[i], aud, k + 1 + i);
 }
 
+/* Holdout: a stable share of customers never receives this campaign. */
+int plan_held_out(const cc_campaign *c, const char *customer_id)
+{
+    return c->holdout > 0 && (double)(cc_hash(c->id, customer_id, NULL) % 10000) < c->holdout * 100.0;
+}
+
 static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char *row_id, const char *customer_id,
                         const char *occ, tpl_vars *vars, sqlite3_stmt *row_stmt, sqlite3_stmt *aud, int fold_col,
                         plan_list *out)
@@ -676,9 +694,7 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
     contact ct = {email, phone, opt_e, opt_s, pref, name, NULL, locale, tz};
     tpl_vars_set(vars, "occurrence", occ);
 
-    /* Holdout: a stable share of customers never receives this campaign. */
-    int held = c->holdout > 0 &&
-               (double)(cc_hash(c->id, customer_id, NULL) % 10000) < c->holdout * 100.0;
+    int held = plan_held_out(c, customer_id);
     const char *first_reason = NULL;
     int chosen = 0;
     cc_code rc = CC_OK;
@@ -751,6 +767,14 @@ static cc_code plan_due(planner *p, const cc_campaign *c, size_t si, const char 
 }
 
 /* ---- the audience query ------------------------------------------------- */
+
+/* Where an audience query looks for occurrences: dates compare as ISO text
+ * in [lo, hi], date-times (business-zone wall times) in [lo_dt, hi_dt]. */
+typedef struct {
+    char lo[11], hi[11];
+    char lo_dt[20], hi_dt[20];
+    int fold;                      /* bring the row's and customer's columns along (planning does) */
+} due_window;
 
 typedef struct {
     expr_ctx x;
@@ -849,7 +873,15 @@ static void put_wrapped(cc_buf *s, const char *fn, const char *sql)
     }
 }
 
-static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st, step_query *q, const char *lo)
+static int64_t window_days(const due_window *w)
+{
+    cc_date lo, hi;
+    if (clock_parse_date(w->lo, &lo) != 0 || clock_parse_date(w->hi, &hi) != 0) return 0;
+    return clock_days_from_civil(hi) - clock_days_from_civil(lo) + 1;
+}
+
+/* `w` NULL: the query is only compiled (lint), with no window. */
+static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st, step_query *q, const due_window *w)
 {
     const cc_config *cfg = p->cfg;
     memset(q, 0, sizeof *q);
@@ -931,7 +963,7 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
      * audience row by its own key finds that row itself whenever its key
      * equals the key's text under the column's affinity and collation
      * (the same comparison, made on the row in hand): no join for it. */
-    int fold = rc == CC_OK && lo && sole_primary_key(p->db, cfg->customers.table, cfg->customers.id) &&
+    int fold = rc == CC_OK && w && w->fold && sole_primary_key(p->db, cfg->customers.table, cfg->customers.id) &&
                (is_customers || sole_primary_key(p->db, c->from_table, "id"));
     if (fold) {
         q->fold_col = 3 + q->n_vars + q->has_assignee;
@@ -985,38 +1017,32 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
     /* The due window, so SQLite only returns rows that can be due. */
     if (trig) {
         /* A trigger is due now whatever `when` says. */
-    } else if (rc == CC_OK && st->when_kind == WHEN_EXPR && lo) {
+    } else if (rc == CC_OK && st->when_kind == WHEN_EXPR && w) {
         if (q->when_type == ET_DATETIME) {
             /* Date-times are due from T until T + grace. */
-            cc_date ld;
-            int h = 0, mi = 0, se = 0;
-            clock_utc_to_local(p->clk->zone, p->clk->now - st->grace_s, &ld, &h, &mi, &se, NULL);
-            char lo_day[11];
-            clock_format_date(ld, lo_day);
-            char *lo_p = xasprintf("%s %02u:%02u:%02u", lo_day, (unsigned)h % 100u, (unsigned)mi % 100u,
-                                   (unsigned)se % 100u);
             cc_buf_puts(s, " AND ");
             put_wrapped(s, "datetime", cc_buf_str(&when));
             cc_buf_printf(s, " BETWEEN datetime(?%zu) AND datetime(?%zu)", x->n_params + 1, x->n_params + 2);
             x->params = xrealloc(x->params, (x->n_params + 2) * sizeof *x->params);
-            x->params[x->n_params++] = (expr_param){1, lo_p, 0};
-            x->params[x->n_params++] = (expr_param){1, xstrdup(p->now_local), 0};
+            x->params[x->n_params++] = (expr_param){1, xstrdup(w->lo_dt), 0};
+            x->params[x->n_params++] = (expr_param){1, xstrdup(w->hi_dt), 0};
         } else {
             cc_buf_puts(s, " AND ");
             put_wrapped(s, "date", cc_buf_str(&when));
             cc_buf_printf(s, " BETWEEN ?%zu AND ?%zu", x->n_params + 1, x->n_params + 2);
             x->params = xrealloc(x->params, (x->n_params + 2) * sizeof *x->params);
-            x->params[x->n_params++] = (expr_param){1, xstrdup(lo), 0};
-            x->params[x->n_params++] = (expr_param){1, xstrdup(p->today), 0};
+            x->params[x->n_params++] = (expr_param){1, xstrdup(w->lo), 0};
+            x->params[x->n_params++] = (expr_param){1, xstrdup(w->hi), 0};
         }
-    } else if (rc == CC_OK && st->when_kind == WHEN_RECURRING && lo) {
-        /* Pre-filter anniversaries by month-day (yearly) or day (monthly). */
-        cc_date today, d;
-        clock_parse_date(p->today, &today);
-        clock_parse_date(lo, &d);
+    } else if (rc == CC_OK && st->when_kind == WHEN_RECURRING && w && window_days(w) <= 366) {
+        /* Pre-filter anniversaries by month-day (yearly) or day (monthly);
+         * a window of a year or more holds every month-day: no filter. */
+        cc_date hi, d;
+        clock_parse_date(w->hi, &hi);
+        clock_parse_date(w->lo, &d);
         cc_buf list = CC_BUF_INIT;
         int n = 0;
-        for (; clock_days_from_civil(d) <= clock_days_from_civil(today); d = clock_add_days(d, 1)) {
+        for (; clock_days_from_civil(d) <= clock_days_from_civil(hi); d = clock_add_days(d, 1)) {
             cc_date a = clock_add_days(d, -st->offset_days);
             int dim = clock_days_in_month(a.year, a.month);
             char md[8];
@@ -1137,10 +1163,13 @@ static cc_code plan_step(planner *p, const cc_campaign *c, size_t si, const plan
 {
     const cc_step *st = &c->steps[si];
     cc_date today = p->clk->today, lo = clock_add_days(today, -st->grace_days);
-    char lo_s[11];
-    clock_format_date(lo, lo_s);
+    due_window w = {.fold = 1};
+    clock_format_date(lo, w.lo);
+    memcpy(w.hi, p->today, sizeof w.hi);
+    local_wall_time(p->clk->zone, p->clk->now - st->grace_s, w.lo_dt);
+    memcpy(w.hi_dt, p->now_local, sizeof w.hi_dt);
     step_query q;
-    cc_code rc = compile_step(p, c, st, &q, lo_s);
+    cc_code rc = compile_step(p, c, st, &q, &w);
     sqlite3_stmt *stmt = NULL, *row_stmt = NULL;
     tpl_vars vars = {0};
     char **var_keys = NULL;
@@ -1317,12 +1346,71 @@ static void planner_init(planner *p, sqlite3 *db, const cc_config *cfg, const cc
     p->diags = diags;
     p->templates = render_open(cfg->templates);
     clock_format_date(clk->today, p->today);
-    cc_date d;
-    int h = 0, m = 0, s = 0;
-    clock_utc_to_local(clk->zone, clk->now, &d, &h, &m, &s, NULL);
-    snprintf(p->now_local, sizeof p->now_local, "%s %02u:%02u:%02u", p->today, (unsigned)h % 100u,
-             (unsigned)m % 100u, (unsigned)s % 100u);
+    local_wall_time(clk->zone, clk->now, p->now_local);
     expr_register_functions(db);
+}
+
+cc_code plan_occurrences(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c, size_t si,
+                         cc_date since, cc_date until, plan_occurrence_fn fn, void *arg, cc_diags *diags)
+{
+    const cc_step *st = &c->steps[si];
+    /* An occurrence still to come is not one yet. */
+    if (clock_days_from_civil(until) > clock_days_from_civil(clk->today)) until = clk->today;
+    if (st->when_kind == WHEN_NONE || clock_days_from_civil(since) > clock_days_from_civil(until)) return CC_OK;
+    planner p;
+    planner_init(&p, db, cfg, clk, diags);
+    due_window w = {.fold = 0};
+    clock_format_date(since, w.lo);
+    clock_format_date(until, w.hi);
+    snprintf(w.lo_dt, sizeof w.lo_dt, "%s 00:00:00", w.lo);
+    if (!strcmp(w.hi, p.today)) memcpy(w.hi_dt, p.now_local, sizeof w.hi_dt);
+    else snprintf(w.hi_dt, sizeof w.hi_dt, "%s 23:59:59", w.hi);
+    step_query q;
+    sqlite3_stmt *stmt = NULL;
+    cc_code rc = compile_step(&p, c, st, &q, &w);
+    if (rc == CC_OK && sqlite3_prepare_v2(db, cc_buf_str(&q.sql), -1, &stmt, NULL) != SQLITE_OK) {
+        cc_diag(diags, c->file, 1, 1, "error: campaign '%s' step '%s': the database refused the audience query: %s",
+                c->id, st->name, sqlite3_errmsg(db));
+        rc = CC_ERR_INPUT;
+    }
+    if (rc == CC_OK) {
+        expr_bind(&q.x, stmt);
+        int r;
+        while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
+            const char *row_id = (const char *)sqlite3_column_text(stmt, 0);
+            const char *cust = (const char *)sqlite3_column_text(stmt, 1);
+            const char *when = (const char *)sqlite3_column_text(stmt, 2);
+            if (!row_id || !when) continue;
+            if (st->when_kind == WHEN_EXPR) {
+                /* The key plan_step records: a date-time with its 'T'. */
+                char occ[24];
+                snprintf(occ, sizeof occ, "%s", when);
+                if (strlen(occ) > 10 && occ[10] == ' ') occ[10] = 'T';
+                fn(arg, row_id, cust, occ);
+                continue;
+            }
+            cc_date from, hi;
+            clock_parse_date(w.lo, &from);
+            clock_parse_date(w.hi, &hi);
+            for (;;) {
+                char occs[64][11];
+                int n = recurring_due(st, when, from, hi, occs, 64);
+                for (int k = 0; k < n; k++) fn(arg, row_id, cust, occs[k]);
+                if (n < 64) break;
+                clock_parse_date(occs[n - 1], &from);
+                from = clock_add_days(from, 1);
+            }
+        }
+        if (r != SQLITE_DONE) {
+            cc_diag(diags, c->file, 1, 1, "error: campaign '%s' step '%s': %s", c->id, st->name, sqlite3_errmsg(db));
+            rc = CC_ERR_DB;
+        }
+    }
+    sqlite3_finalize(stmt);
+    expr_ctx_free(&q.x);
+    cc_buf_free(&q.sql);
+    planner_close(&p);
+    return rc;
 }
 
 cc_code plan_compute(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *camps,

@@ -81,6 +81,23 @@ cc_code plan_compute_stream(sqlite3 *db, const cc_config *cfg, const cc_clock *c
                             void (*emit)(void *arg, const plan_item *it), void *arg, cc_diags *diags,
                             plan_stats *stats);
 
+/* The occurrences of step `si` of campaign `c` on the business-zone days
+ * [since, until] (until no later than the clock's today, and on today no
+ * later than its instant), planned or not: for each row the step's
+ * audience query selects (`where` and `if` as they hold at the clock),
+ * each occurrence of its `when` in those days, with the very occurrence
+ * key plan_record() writes for it.  This is what ought to have been
+ * planned, for reports to hold against what was.  A step without `when`
+ * has none: its occurrence is the repeat bucket of the run that plans it.
+ * `enabled`, `schedule` and `active_*` are not looked at.  Broken
+ * expressions or a missing table are diagnostics and CC_ERR_INPUT. */
+typedef void (*plan_occurrence_fn)(void *arg, const char *row_id, const char *customer_id, const char *occurrence);
+cc_code plan_occurrences(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c, size_t si,
+                         cc_date since, cc_date until, plan_occurrence_fn fn, void *arg, cc_diags *diags);
+
+/* Is the customer in the campaign's holdout (never sent it)? */
+int plan_held_out(const cc_campaign *c, const char *customer_id);
+
 /* Write the plan into care_occurrences and care_outbox in one transaction.
  * Occurrences already recorded are left alone (not counted).  `recorded`
  * counts new outbox rows. */

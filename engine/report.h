@@ -5,17 +5,24 @@
  * Every figure comes from a handful of GROUP BY queries over care_outbox
  * (and, for coverage, the customers or care_segment_values), never from a
  * query per customer, so a report over millions of rows stays one pass.
+ * The SLA adds, per step of an SLA campaign, the step's audience query
+ * for the period, and a ledger look-up per occurrence the outbox lacks.
  *
- * Definitions, over the outbox rows whose send_after falls in the period:
+ * Definitions, over the outbox rows of the period: a sent message by its
+ * sent_at, a failed one by its last attempt (both when the customer was,
+ * or was not, reached), every other by its send_after:
  *   planned      every row (sent, waiting, failed, skipped and holdout alike)
  *   sent         status sent;  delivered / undelivered: the delivery report
  *   failed       status failed;  waiting: planned, sending or retry
  *   skipped      status skipped, counted by reason;  holdout: status holdout
- * SLA (campaigns with `sla:`): each occurrence (campaign, row, occurrence)
- * whose occurrence time lies in the period is met when its first message
- * was sent within sla of the occurrence, breached when sent later or still
- * unsent at occurrence + sla, pending otherwise; holdout occurrences are
- * left out (they are meant not to be sent).
+ * SLA (campaigns with `sla:`): the occurrences (row, occurrence) whose time
+ * lies in the period: those the campaign's steps select for the period
+ * (plan_occurrences: due, whether planned or not) and those the outbox
+ * holds.  One is met when its first message was sent within sla of the
+ * occurrence, breached when sent later, or still unsent at occurrence +
+ * sla (never planned, skipped for want of an address or consent, failed,
+ * waiting: the customer was not acknowledged), pending otherwise; holdout
+ * and not-drawn occurrences are left out (they are meant not to be sent).
  * Coverage (config policy.coverage): per label, customers, their sent
  * messages in the period (task-channel rows are for staff and do not count),
  * and how many customers are below the minimum scaled to the period.
@@ -62,6 +69,15 @@ typedef struct {
     size_t n_reasons;
 } report_step;
 
+/* An occurrence of an SLA campaign past its deadline without a message
+ * sent in time. */
+typedef struct {
+    char *row, *customer, *step, *occurrence;
+    int64_t deadline;         /* occurrence + sla */
+    int64_t sent_at;          /* the first message sent, -1: none */
+    char *reason;             /* never planned | sent late | waiting | failed | skipped: REASON | another status */
+} report_breach;
+
 typedef struct {
     char *id;
     char *title;              /* from the rules folder; NULL when the file is gone */
@@ -73,6 +89,8 @@ typedef struct {
     size_t n_reasons;
     /* SLA, when sla_s > 0 */
     long long sla_occurrences, sla_met, sla_breached, sla_pending;
+    report_breach *sla_breaches;   /* every breach, earliest deadline first */
+    size_t n_sla_breaches;
 } report_campaign;
 
 typedef struct {
@@ -119,11 +137,14 @@ typedef struct {
     const char *campaign;         /* NULL = all */
     cc_date since, until;         /* inclusive */
     int64_t now;
+    const cc_clock *clk;          /* the same instant, for the SLA's occurrences */
     int segments;                 /* compute the segments section */
 } report_opts;
 
 /* Compute every figure.  `camps` (may be NULL) give titles, step order and
- * SLAs.  Messages about coverage that cannot be computed go to stderr. */
+ * SLAs.  Messages about coverage that cannot be computed go to stderr, as
+ * do the diagnostics of an SLA campaign whose audience query is broken
+ * (then CC_ERR_INPUT: its breaches cannot be counted). */
 cc_code report_compute(sqlite3 *db, const cc_config *cfg, const cc_campaign *camps, size_t n_camps,
                        const report_opts *o, report *r);
 void report_free(report *r);

@@ -48,3 +48,52 @@ camps = {c["campaign"]: c for c in r["campaigns"]}
 sla = camps["complaint-reply"]["sla"]
 assert (sla["occurrences"], sla["met"], sla["breached"], sla["pending"]) == (2, 1, 1, 0), sla
 PY
+python3 - "$T/out" <<'PY' && ok "report JSON lists K2's breach with its row and reason" || not_ok "K2 breach listed" "$(head -c 900 "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+b = {c["campaign"]: c for c in r["campaigns"]}["complaint-reply"]["sla"]["breaches"]
+assert [(x["row"], x["customer"], x["occurrence"], x["deadline"], x["sent_at"], x["reason"]) for x in b] == \
+  [("2", "K2", "2026-05-01T09:00:00", "2026-05-02T09:00:00+08:00", None, "skipped: no-address")], b
+PY
+
+# A complaint opened on 12-20 while carecast did not run: the first run,
+# on 12-22, is past its grace (one day) and plans nothing for it.  The
+# report still counts it, from the events table itself, as a breach: the
+# customer was never acknowledged.  A complaint opened after that run is
+# pending while its 24 hours last, and only a breach after them.
+expect_status 0 "a complaint on 12-20" c event complaint_opened --customer K1 --at 2026-12-20T10:00:00 --set ref=T-3
+ROW=$(sqlite3 "$DB" "SELECT max(id) FROM events")
+expect_status 0 "the first run, on 12-22" c --now 2026-12-22T09:00:00 run
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox WHERE row_id = '$ROW'")" = 0 ] \
+  && ok "the 12-20 complaint is past its grace: never planned" || not_ok "never planned" "$(sqlite3 "$DB" "SELECT * FROM care_outbox WHERE row_id = '$ROW'")"
+expect_status 0 "a complaint after the run" c event complaint_opened --customer K1 --at 2026-12-22T10:00:00 --set ref=T-4
+ROW2=$(sqlite3 "$DB" "SELECT max(id) FROM events")
+expect_status 0 "report on 12-22" c --now 2026-12-22T12:00:00 --format json report
+python3 - "$T/out" "$ROW" <<'PY' && ok "report JSON: the never-planned complaint is a breach, with its row; the new one pending" || not_ok "never planned breach" "$(head -c 900 "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+sla = {c["campaign"]: c for c in r["campaigns"]}["complaint-reply"]["sla"]
+assert (sla["occurrences"], sla["met"], sla["breached"], sla["pending"]) == (2, 0, 1, 1), sla
+assert [(x["row"], x["customer"], x["occurrence"], x["sent_at"], x["reason"]) for x in sla["breaches"]] == \
+  [(sys.argv[2], "K1", "2026-12-20T10:00:00", None, "never planned")], sla["breaches"]
+PY
+expect_status 0 "report on 12-22 as text" c --now 2026-12-22T12:00:00 report
+grep -q "^  complaint-reply  *24 hours  *2  *0  *1  *1 " "$T/out" \
+  && grep -q "row $ROW, customer K1, occurrence 2026-12-20T10:00:00, due 2026-12-21T10:00:00+08:00: never planned" "$T/out" \
+  && ! grep -q "row $ROW2," "$T/out" \
+  && ok "report text: the breach with its row id" || not_ok "text breach" "$(cat "$T/out")"
+expect_status 0 "report on 12-23, after the second deadline" c --now 2026-12-23T11:00:00 --format json report
+python3 - "$T/out" "$ROW2" <<'PY' && ok "once its 24 hours are over, the unplanned complaint is breached too" || not_ok "second breach" "$(head -c 900 "$T/out")"
+import json, sys
+sla = {c["campaign"]: c for c in json.load(open(sys.argv[1]))["campaigns"]}["complaint-reply"]["sla"]
+assert (sla["occurrences"], sla["breached"], sla["pending"]) == (2, 2, 0), sla
+assert sla["breaches"][1]["row"] == sys.argv[2] and sla["breaches"][1]["reason"] == "never planned", sla["breaches"]
+PY
+expect_status 0 "report on 12-23 as HTML" c --now 2026-12-23T11:00:00 --format html report --output "$T/r.html"
+python3 - "$T/r.html" "$ROW" "$ROW2" <<'PY' && ok "report HTML: a table of the breaches with their rows" || not_ok "html breaches" "$(grep -o '<table id="sla-breaches">.*' "$T/r.html" | head -c 600)"
+import re, sys
+d = open(sys.argv[1]).read()
+t = re.search(r'<table id="sla-breaches">.*?</table>', d, re.S).group(0)
+for row in sys.argv[2:]:
+    assert re.search(r"<tr><td>complaint-reply</td><td>%s</td><td>K1</td>.*?never planned</td></tr>" % row, t), t
+PY

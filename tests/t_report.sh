@@ -146,15 +146,18 @@ s = r["campaigns"][0]["sla"]
 assert (s["met"], s["breached"], s["pending"]) == (1, 2, 0), s' "$T/late.json" \
   && ok "--campaign; an unanswered complaint past its SLA is breached" || not_ok "late SLA" "$(cat "$T/late.json")"
 
-# The period: only 2026-05-02 holds C2's late acknowledgement by send time...
+# The period: 2026-05-02 holds C5's acknowledgement (waiting, by its
+# send_after) and C2's, planned for 05-01 but sent on 05-02 (by sent_at);
+# the SLA occurrence of the day is C5's complaint, still pending.
 c --now $NOW --format json report --since 2026-05-02 --until 2026-05-02 > "$T/day.json"
 python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
 camps = {c["campaign"]: c for c in r["campaigns"]}
 assert set(camps) == {"complaint-ack"}, set(camps)
-assert camps["complaint-ack"]["planned"] == 1, camps
-s = camps["complaint-ack"]["sla"]
+a = camps["complaint-ack"]
+assert (a["planned"], a["sent"], a["waiting"]) == (2, 1, 1), a
+s = a["sla"]
 assert (s["occurrences"], s["pending"]) == (1, 1), s' "$T/day.json" \
   && ok "--since/--until select by business-zone day" || not_ok "period" "$(cat "$T/day.json")"
 
@@ -273,3 +276,88 @@ a = cov["tier=A"]
 assert (a["source"], a["customers"], a["contacts"], a["minimum"], a["below_minimum"]) == ("segment", 2, 2, 4, 2), a
 assert cov["nosuch=X"]["source"] is None' "$T/out" && ok "coverage labels come from computed segments" || not_ok "segment coverage" "$(cat "$T/out")"
 grep -q "segment 'nosuch' has not been computed" "$T/err" && ok "an unknown coverage segment is reported" || not_ok "unknown coverage segment" "$(cat "$T/err")"
+
+# A message counts on the day it was sent, or failed, not on the day it was
+# planned for: catch-up messages planned on 05-10 and sent on 05-11 are the
+# news of 05-11 (they once showed as "no messages in this period").
+D2="$T/catchup.db"
+mkdir -p "$T/rules2"
+sqlite3 "$D2" "CREATE TABLE customers(id TEXT PRIMARY KEY, name TEXT, phone TEXT);
+  INSERT INTO customers VALUES ('P1', 'Pat', '+8613800138011'), ('P2', 'Pam', '+8613800138012');"
+cat > "$T/rules2/catchup.yaml" <<'YAML'
+campaign: catchup
+kind: service
+repeat: once
+channels: [sms]
+template: t
+YAML
+cat > "$T/catchup.yaml" <<YAML
+database: $D2
+timezone: Asia/Shanghai
+rules: $T/rules2
+templates: $T/templates
+outbox_dir: $T/outbox2
+transports:
+  sms: {type: file}
+YAML
+c2() { cc --config "$T/catchup.yaml" "$@"; }
+expect_status 0 "plan the catch-up on 05-10" c2 --now 2026-05-10T20:00:00+08:00 plan
+# P2's message failed at an attempt on 05-11 10:00, as the sender records it.
+sqlite3 "$D2" "UPDATE care_outbox SET status='failed', last_error='550 no such user' WHERE customer_id='P2';
+  INSERT INTO care_attempts(outbox_id, attempt, at, result) SELECT id, 1, strftime('%s', '2026-05-11 02:00:00'), 'permanent'
+    FROM care_outbox WHERE customer_id='P2'"
+expect_status 0 "send the catch-up on 05-11" c2 --now 2026-05-11T09:00:00+08:00 send
+expect_status 0 "report 05-11" c2 --now 2026-05-11T12:00:00+08:00 --format json report --since 2026-05-11 --until 2026-05-11
+python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["totals"]
+assert (t["planned"], t["sent"], t["failed"], t["waiting"]) == (2, 1, 1, 0), t' "$T/out" \
+  && ok "a message planned yesterday and sent or failed today counts today" || not_ok "sent today" "$(cat "$T/out")"
+expect_status 0 "report 05-10" c2 --now 2026-05-11T12:00:00+08:00 --format json report --since 2026-05-10 --until 2026-05-10
+python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["totals"]["planned"] == 0 and r["campaigns"] == [], r' "$T/out" \
+  && ok "...and not on the day it was planned for" || not_ok "planned day" "$(cat "$T/out")"
+expect_status 0 "report 05-11 as text" c2 --now 2026-05-11T12:00:00+08:00 report --since 2026-05-11 --until 2026-05-11
+! grep -q "no messages in this period" "$T/out" && grep -q '^  catchup ' "$T/out" \
+  && ok "the text report of 05-11 lists the catch-up" || not_ok "text of 05-11" "$(cat "$T/out")"
+
+# Anniversaries are occurrences too, by the planner's rules (29 February
+# falls on 28 February in common years): never planned, both are breaches.
+sqlite3 "$D2" "ALTER TABLE customers ADD COLUMN signed_on TEXT;
+  UPDATE customers SET signed_on = '2025-05-11' WHERE id = 'P1'; UPDATE customers SET signed_on = '2024-02-29' WHERE id = 'P2'"
+cat > "$T/rules2/anniv.yaml" <<'YAML'
+campaign: anniv
+kind: service
+sla: 1 hour
+when: {date: signed_on, every: year}
+channels: [sms]
+template: t
+YAML
+expect_status 0 "report anniversaries" c2 --now 2026-05-11T12:00:00+08:00 --format json report --since 2026-02-01 --until 2026-05-11
+python3 -c '
+import json, sys
+c = {c["campaign"]: c for c in json.load(open(sys.argv[1]))["campaigns"]}
+s = c["anniv"]["sla"]
+assert (s["occurrences"], s["breached"]) == (2, 2), s
+assert [(b["row"], b["occurrence"], b["deadline"], b["reason"]) for b in s["breaches"]] == [
+  ("P2", "2026-02-28", "2026-02-28T01:00:00+08:00", "never planned"),
+  ("P1", "2026-05-11", "2026-05-11T01:00:00+08:00", "never planned")], s["breaches"]' "$T/out" \
+  && ok "SLA occurrences of a yearly anniversary, 29 February included" || not_ok "anniversary SLA" "$(cat "$T/out")"
+
+# An SLA campaign whose audience cannot be queried: its breaches cannot be
+# counted, so no figures at all (exit 2, FILE:LINE:COL, nothing written).
+cat > "$T/rules2/broken.yaml" <<'YAML'
+campaign: broken
+kind: service
+sla: 1 hour
+audience: {where: no_such_column == 1}
+when: signed_on
+channels: [sms]
+template: t
+YAML
+expect_status 2 "an SLA campaign with a broken audience" c2 --now 2026-05-11T12:00:00+08:00 report --output "$T/broken.txt"
+grep -q "broken.yaml:4:[0-9]*: error: .*no_such_column" "$T/err" && [ ! -e "$T/broken.txt" ] \
+  && ok "...is named with FILE:LINE:COL and nothing is written" || not_ok "broken SLA audience" "$(cat "$T/err")"
+rm -f "$T/rules2/broken.yaml"
