@@ -671,6 +671,10 @@ static void render_html(const report *r, cc_buf *b)
     html_kpi(b, "Skipped", v, r->n_reasons ? "see reasons below" : "none");
     snprintf(v, sizeof v, "%lld", t->v[RC_HOLDOUT]);
     html_kpi(b, "Holdout", v, "kept back to measure uplift");
+    if (t->v[RC_CANCELLED]) {
+        snprintf(v, sizeof v, "%lld", t->v[RC_CANCELLED]);
+        html_kpi(b, "Cancelled", v, "stopped before sending");
+    }
     if (has_sla(r)) {
         double sr;
         sla_total(r, 0, &sr);

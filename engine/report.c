@@ -15,7 +15,7 @@
 #include "plan.h"
 
 const char *const report_count_names[RC_N] = {"planned", "sent", "delivered", "undelivered",
-                                              "failed", "waiting", "skipped", "holdout"};
+                                              "failed", "waiting", "skipped", "holdout", "cancelled"};
 
 static void counts_add(report_counts *to, const report_counts *from)
 {
@@ -154,6 +154,7 @@ static const struct {
     {"failed", RC_FAILED, "(SELECT max(a.at) FROM care_attempts AS a WHERE a.outbox_id = o.id)"},
     {"skipped", RC_SKIPPED, NULL},
     {"holdout", RC_HOLDOUT, NULL},
+    {"cancelled", RC_CANCELLED, NULL},
 };
 enum { N_STATUSES = sizeof statuses / sizeof statuses[0] };
 

@@ -15,6 +15,7 @@
  *   sent         status sent;  delivered / undelivered: the delivery report
  *   failed       status failed;  waiting: planned, sending or retry
  *   skipped      status skipped, counted by reason;  holdout: status holdout
+ *   cancelled    status cancelled (`carecast cancel`: never sent)
  * SLA (campaigns with `sla:`): the occurrences (row, occurrence) whose time
  * lies in the period: those the campaign's steps select for the period
  * (plan_occurrences: due, whether planned or not) and those the outbox
@@ -43,7 +44,8 @@
 #include "segment.h"
 
 /* The status columns, in the order of report_counts.v. */
-enum { RC_PLANNED, RC_SENT, RC_DELIVERED, RC_UNDELIVERED, RC_FAILED, RC_WAITING, RC_SKIPPED, RC_HOLDOUT, RC_N };
+enum { RC_PLANNED, RC_SENT, RC_DELIVERED, RC_UNDELIVERED, RC_FAILED, RC_WAITING, RC_SKIPPED, RC_HOLDOUT, RC_CANCELLED,
+       RC_N };
 extern const char *const report_count_names[RC_N];
 
 typedef struct {

@@ -71,6 +71,18 @@ grep -q "cancelled 120 messages of wish step again" "$T/out" && ok "cancel says 
 [ "$(q "SELECT count(*) FROM care_outbox WHERE step = 'again' AND status = 'cancelled' AND reason LIKE 'cancelled by %'")" = 120 ] \
   && [ "$(q "SELECT count(*) FROM care_outbox WHERE step = 'greet' AND status = 'planned'")" = 120 ] \
   && ok "only that step's waiting messages are cancelled" || not_ok "cancelled rows" "$(q "SELECT step, status, count(*) FROM care_outbox GROUP BY 1, 2")"
+expect_status 0 "report after the cancel" c report --format json
+python3 - "$T/out" <<'PY' && ok "report counts the cancelled messages" || not_ok "report counts cancelled" "$(head -c 600 "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+[c] = [c for c in r["campaigns"] if c["campaign"] == "wish"]
+steps = {s["step"]: s for s in c["steps"]}
+assert steps["again"]["cancelled"] == 120 and steps["again"]["waiting"] == 0, steps["again"]
+assert steps["greet"]["cancelled"] == 0 and steps["greet"]["waiting"] == 120, steps["greet"]
+PY
+c report > /dev/null
+expect_status 0 "report in text" c report
+grep -q "cancelled" "$T/out" && ok "the text report has a cancelled column" || not_ok "text report cancelled" "$(head -20 "$T/out")"
 expect_status 0 "plan again" c plan
 [ "$(q "SELECT count(*) FROM care_outbox")" = 240 ] && ok "a cancelled message is never planned again" \
   || not_ok "cancelled not re-planned" "$(q "SELECT count(*) FROM care_outbox")"
