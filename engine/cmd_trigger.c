@@ -190,8 +190,12 @@ static void show_messages(const plan_list *pl, size_t show, FILE *out)
     size_t planned = 0, shown = 0;
     for (size_t i = 0; i < pl->n; i++) planned += !strcmp(pl->items[i].status, "planned");
     if (!show || !planned) return;
-    fprintf(out, "\n%s %zu of %zu message%s as customers will read %s:\n", show < planned ? "The first" : "All",
-            show < planned ? show : planned, planned, planned == 1 ? "" : "s", planned == 1 ? "it" : "them");
+    if (show < planned)
+        fprintf(out, "\nThe first %zu of %zu messages as customers will read them:\n", show, planned);
+    else if (planned == 1)
+        fprintf(out, "\nThe message as the customer will read it:\n");
+    else
+        fprintf(out, "\nAll %zu messages as customers will read them:\n", planned);
     for (size_t i = 0; i < pl->n && shown < show; i++) {
         if (strcmp(pl->items[i].status, "planned") != 0) continue;
         cmdplan_print_message(out, &pl->items[i]);
