@@ -219,3 +219,7 @@ python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$T/out
 expect_status 2 "--show without --dry-run" c trigger apology --where 'tier == "S"' --show 2 --yes
 expect_status 2 "--show -1" c trigger apology --where 'tier == "S"' --dry-run --show -1
 [ "$(db_sum "$DB")" = "$before" ] && ok "dry runs and refused --show write nothing" || not_ok "dry runs wrote"
+
+expect_status 0 "trigger --help" cc trigger --help
+grep -q -- "--key TEXT" "$T/out" && grep -q -- "--show N" "$T/out" && ok "trigger --help explains --key and --show" \
+  || not_ok "trigger --help" "$(cat "$T/out")"
