@@ -260,8 +260,12 @@ cc_code cmd_trigger(cli *c)
         goto out;
     }
     if (user_key && !key_valid(user_key)) {
-        fprintf(stderr, "carecast trigger: --key '%s' is not a key: write 1 to %d letters, digits or punctuation "
-                        "without spaces (for example --key outage-2026-05-01)\n", user_key, KEY_MAX);
+        /* Quoted and escaped: the bad key may hold a tab or a newline. */
+        cc_buf q = CC_BUF_INIT;
+        cc_json_str(&q, user_key);
+        fprintf(stderr, "carecast trigger: --key %s is not a key: write 1 to %d ASCII letters, digits or "
+                        "punctuation, without spaces (for example --key outage-2026-05-01)\n", cc_buf_str(&q), KEY_MAX);
+        cc_buf_free(&q);
         rc = CC_ERR_USAGE;
         goto out;
     }

@@ -47,7 +47,7 @@ static const command commands[] = {
      "  --step NAME    this step (default: the first)\n"
      "  --key TEXT     idempotency key: once a trigger of the campaign used TEXT, the same\n"
      "                 key sends nothing, whatever the customers, --where or --var\n"
-     "                 (1-100 letters, digits or punctuation, no spaces)\n"
+     "                 (1-100 ASCII letters, digits or punctuation; no spaces)\n"
      "  --dry-run      print who would get what; write nothing\n"
      "  --show N       with --dry-run: the text of the first N messages (default 3; 0: none)\n"
      "  --yes          do not ask (required when standard input is not a terminal)\n"
