@@ -223,3 +223,24 @@ expect_status 2 "--show -1" c trigger apology --where 'tier == "S"' --dry-run --
 expect_status 0 "trigger --help" cc trigger --help
 grep -q -- "--key TEXT" "$T/out" && grep -q -- "--show N" "$T/out" && ok "trigger --help explains --key and --show" \
   || not_ok "trigger --help" "$(cat "$T/out")"
+
+# Two triggers with one key at once: the one that records second, after
+# its prompt, sends nothing (the key is checked again when recording).
+if command -v script >/dev/null 2>&1; then
+  mkfifo "$T/in"
+  CMD="$CARECAST --config $T/c.yaml --now 2026-05-01T10:00:00+08:00 trigger apology --key race-1 --customer E5"
+  script -qec "$CMD" /dev/null < "$T/in" > "$T/tty" 2>&1 &
+  pid=$!
+  exec 3> "$T/in"
+  i=0; while ! grep -q "\[y/N\]" "$T/tty" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  expect_status 0 "meanwhile, the same key from a script" c trigger apology --key race-1 --customer F6 --yes
+  grep -q "sent 1," "$T/out" && ok "the script's trigger sends" || not_ok "race: script" "$(cat "$T/out")"
+  n=$(outbox)
+  printf 'y\n' >&3; exec 3>&-
+  wait $pid; st=$?
+  [ "$st" = 0 ] && grep -q "already triggered with key race-1" "$T/tty" && [ "$(outbox)" = "$n" ] \
+    && [ "$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox WHERE occurrence = 'key:race-1'")" = 1 ] \
+    && ok "the terminal's trigger, confirmed later, sends nothing and says so" || not_ok "race: terminal" "exit $st: $(cat "$T/tty")"
+else
+  skip "two triggers with one key" "no script(1)"
+fi
