@@ -40,8 +40,8 @@ static void put_field(cc_buf *b, const char *tag, const char *v)
  * the meaning of --where (plan_trigger_where_meaning), and the --var
  * settings (sorted by name).  The text of the command is not in it, so
  * spacing, parentheses and the order of options change nothing. */
-static void trigger_key(const char *camp, const char *step, const char *const *cust, size_t nc, const char *where_meaning,
-                        const char *const *names, const char *const *values, size_t nv, char out[32])
+static int trigger_key(const char *camp, const char *step, const char *const *cust, size_t nc, const char *where_meaning,
+                       const char *const *names, const char *const *values, size_t nv, char out[32])
 {
     cc_buf b = CC_BUF_INIT;
     put_field(&b, "campaign", camp);
@@ -54,15 +54,12 @@ static void trigger_key(const char *camp, const char *step, const char *const *c
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!EVP_Digest(b.data ? b.data : "", b.len, md, &mdlen, EVP_sha256(), NULL) || mdlen < 8) {
-        /* Never expected; FNV still separates the commands, only with
-         * fewer bits. */
-        uint64_t h = cc_hash_bytes(b.data ? b.data : "", b.len);
-        for (int i = 0; i < 8; i++) md[i] = (unsigned char)(h >> (56 - 8 * i));
-    }
+    int ok = EVP_Digest(b.data ? b.data : "", b.len, md, &mdlen, EVP_sha256(), NULL) && mdlen >= 8;
+    cc_buf_free(&b);
+    if (!ok) return -1;
     strcpy(out, "trigger-");
     for (int i = 0; i < 8; i++) snprintf(out + 8 + 2 * i, 3, "%02x", md[i]);
-    cc_buf_free(&b);
+    return 0;
 }
 
 /* The key carecast 0.1.0 derived from the command's text: a database
@@ -384,8 +381,15 @@ cc_code cmd_trigger(cli *c)
             if (rc != CC_OK) goto out;
         }
         char key[32], legacy[32];
-        trigger_key(camp->id, step->name, customers, nc, where ? cc_buf_str(&meaning) : NULL, var_names, var_values,
-                    nv, key);
+        if (trigger_key(camp->id, step->name, customers, nc, where ? cc_buf_str(&meaning) : NULL, var_names,
+                        var_values, nv, key) != 0) {
+            /* A key of another kind would not find this command's
+             * earlier triggers: better to send nothing. */
+            fprintf(stderr, "carecast trigger: cannot compute the trigger's key (OpenSSL's SHA-256 failed); "
+                            "nothing sent\n");
+            rc = CC_ERR_IO;
+            goto out;
+        }
         legacy_trigger_key(camp->id, step->name, customers, nc, where, var_names, var_values, nv, legacy);
         occurrence = xstrdup(already_triggered(c->db, camp->id, step->name, legacy) ? legacy : key);
     }
