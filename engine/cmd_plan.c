@@ -262,6 +262,27 @@ cc_code cmd_plan(cli *c)
     return do_plan(c, dry, 0);
 }
 
+/* One message as the customer will read it (preview, trigger --dry-run):
+ * who, how and when, then the subject and the text, each line marked. */
+static void print_message(FILE *out, const plan_item *it)
+{
+    fprintf(out, "\n— %s %s, step %s, occurrence %s: %s", it->customer_id ? it->customer_id : "-",
+            it->to_name ? it->to_name : "", it->campaign->steps[it->step_index].name, it->occurrence, it->status);
+    if (it->reason) fprintf(out, " (%s)", it->reason);
+    if (it->channel) fprintf(out, " by %s to %s, not before %s", it->channel, it->to, it->send_after_iso);
+    fputc('\n', out);
+    if (it->subject) fprintf(out, "  Subject: %s\n", it->subject);
+    const char *body = it->sms_text ? it->sms_text : it->body_text;
+    if (body) {
+        fputs("  | ", out);
+        for (const char *p = body; *p; p++) {
+            fputc(*p, out);
+            if (*p == '\n' && p[1]) fputs("  | ", out);
+        }
+        if (body[0] && body[strlen(body) - 1] != '\n') fputc('\n', out);
+    }
+}
+
 cc_code cmd_preview(cli *c)
 {
     const char *customer = cli_option(c, "--customer");
@@ -311,22 +332,7 @@ cc_code cmd_preview(cli *c)
                 printf("\n... and %zu more (--limit N shows more)\n", due - (size_t)limit);
                 break;
             }
-            printf("\n— %s %s, step %s, occurrence %s: %s", it->customer_id ? it->customer_id : "-",
-                   it->to_name ? it->to_name : "", it->campaign->steps[it->step_index].name, it->occurrence,
-                   it->status);
-            if (it->reason) printf(" (%s)", it->reason);
-            if (it->channel) printf(" by %s to %s, not before %s", it->channel, it->to, it->send_after_iso);
-            printf("\n");
-            if (it->subject) printf("  Subject: %s\n", it->subject);
-            const char *body = it->sms_text ? it->sms_text : it->body_text;
-            if (body) {
-                printf("  | ");
-                for (const char *p = body; *p; p++) {
-                    putchar(*p);
-                    if (*p == '\n' && p[1]) printf("  | ");
-                }
-                if (body[0] && body[strlen(body) - 1] != '\n') putchar('\n');
-            }
+            print_message(stdout, it);
         }
     }
     plan_list_free(&pl);
@@ -400,3 +406,4 @@ cc_code cmdplan_compute(cli *c, cc_campaign *camps, size_t n, const plan_filter 
     return compute(c, camps, n, f, pl);
 }
 void cmdplan_print_items(cli *c, const plan_list *pl) { print_items(c, pl); }
+void cmdplan_print_message(FILE *out, const plan_item *it) { print_message(out, it); }

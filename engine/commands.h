@@ -4,6 +4,8 @@
 #ifndef CC_COMMANDS_H
 #define CC_COMMANDS_H
 
+#include <stdio.h>
+
 #include "cli.h"
 #include "plan.h"
 
@@ -20,6 +22,8 @@ cc_code cmdplan_open_existing_db(cli *c);
 cc_code cmdplan_load_campaigns(cli *c, cc_campaign **camps, size_t *n);
 cc_code cmdplan_compute(cli *c, cc_campaign *camps, size_t n, const plan_filter *f, plan_list *pl);
 void cmdplan_print_items(cli *c, const plan_list *pl);
+/* One message as preview shows it: recipient, channel, subject, text. */
+void cmdplan_print_message(FILE *out, const plan_item *it);
 cc_code cmd_trigger(cli *c);     /* cmd_trigger.c */
 cc_code cmd_cancel(cli *c);      /* cmd_control.c */
 cc_code cmd_pause(cli *c);

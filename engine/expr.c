@@ -290,6 +290,43 @@ static char *param_num(parser *ps, double n)
     return xasprintf("?%zu", x->n_params);
 }
 
+/* `today` (or `now`): a bound value, or its name when only the meaning
+ * is wanted. */
+static char *clock_sql(parser *ps, int is_now)
+{
+    if (ps->ctx->clock_by_name) return xstrdup(is_now ? "cc_now" : "cc_today");
+    if (!is_now) return param_text(ps, ps->ctx->today);
+    /* The clock's instant (--now), never SQLite's own clock. */
+    char *midnight = xasprintf("%s 00:00:00", ps->ctx->today);
+    char *p = param_text(ps, ps->ctx->now ? ps->ctx->now : midnight);
+    free(midnight);
+    return p;
+}
+
+/* Is `sql` one operand already, so parentheses around it change nothing?
+ * Every operator the compiler writes is spaced or parenthesised, so an
+ * operand is SQL with neither an operator character nor a space outside
+ * parentheses and quotes: "?3", r."city", date(?1), "(a = b)". */
+static int sql_is_operand(const char *sql)
+{
+    int depth = 0;
+    char quote = 0;
+    for (const char *p = sql; *p; p++) {
+        if (quote) {
+            if (*p == quote) quote = 0;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            depth--;
+        } else if (!depth && !isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '?') {
+            return 0;
+        }
+    }
+    return *sql && depth == 0 && !quote;
+}
+
 const char *expr_type_name(expr_type t)
 {
     switch (t) {
@@ -700,7 +737,7 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
         error_at(ps, astart[0], "date() of a text that is no date (write YYYY-MM-DD, a real day)");
         goto done;
     }
-    char *today = param_text(ps, ps->ctx->today);
+    char *today = clock_sql(ps, 0);
     const char *a0 = args[0].sql, *a1 = nargs > 1 ? args[1].sql : NULL;
     if (!strcmp(fname, "days_since"))
         out = mk(xasprintf("CAST(julianday(%s) - julianday(date(%s)) AS INTEGER)", today, a0), ET_NUM);
@@ -819,15 +856,11 @@ static value parse_primary(parser *ps)
         }
         if (is_word(ps, "today")) {
             next(ps);
-            return mk(param_text(ps, ps->ctx->today), ET_DATE);
+            return mk(clock_sql(ps, 0), ET_DATE);
         }
         if (is_word(ps, "now")) {
             next(ps);
-            /* The clock's instant (--now), never SQLite's own clock. */
-            char *midnight = xasprintf("%s 00:00:00", ps->ctx->today);
-            value v = mk(param_text(ps, ps->ctx->now ? ps->ctx->now : midnight), ET_DATETIME);
-            free(midnight);
-            return v;
+            return mk(clock_sql(ps, 1), ET_DATETIME);
         }
         if (is_word(ps, "and") || is_word(ps, "or") || is_word(ps, "in") || is_word(ps, "is") ||
             is_word(ps, "where") || is_word(ps, "between")) {
@@ -840,7 +873,10 @@ static value parse_primary(parser *ps)
             next(ps);
             value v = parse_or(ps);
             expect_close(ps, start);
-            if (v.sql) {
+            /* Only where they group something: (x) and ((a == b)) are
+             * x and (a == b), so a condition's meaning (expr_meaning)
+             * does not depend on how many parentheses it was written with. */
+            if (v.sql && !sql_is_operand(v.sql)) {
                 char *s = xasprintf("(%s)", v.sql);
                 free(v.sql);
                 v.sql = s;
@@ -1227,6 +1263,18 @@ void expr_bind(const expr_ctx *ctx, sqlite3_stmt *st)
             sqlite3_bind_int64(st, (int)i + 1, (sqlite3_int64)p->num);
         else
             sqlite3_bind_double(st, (int)i + 1, p->num);
+    }
+}
+
+void expr_meaning(const expr_ctx *ctx, const char *sql, cc_buf *out)
+{
+    cc_buf_printf(out, "sql %zu:%s\n", strlen(sql), sql);
+    for (size_t i = 0; i < ctx->n_params; i++) {
+        const expr_param *p = &ctx->params[i];
+        if (p->is_text)
+            cc_buf_printf(out, "?%zu text %zu:%s\n", i + 1, strlen(p->text), p->text);
+        else
+            cc_buf_printf(out, "?%zu number %.17g\n", i + 1, p->num);
     }
 }
 

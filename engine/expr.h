@@ -40,6 +40,10 @@ typedef struct {
      * without each caller loading the folder. */
     const char *const *segments;
     size_t n_segments;
+    /* 1: compile for expr_meaning() only, never to run: `today` and `now`
+     * are written into the SQL as the names cc_today and cc_now instead
+     * of being bound, so the meaning does not change with the clock. */
+    int clock_by_name;
     /* output */
     expr_param *params;
     size_t n_params;
@@ -52,6 +56,13 @@ cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *typ
  * `first` (the SQL text uses ?NNN numbering from that base). */
 void expr_bind(const expr_ctx *ctx, sqlite3_stmt *st);
 void expr_ctx_free(expr_ctx *ctx);
+/* The meaning of a compiled expression as one text: its SQL, then every
+ * bound value with its type and length.  Spacing and redundant
+ * parentheses leave no trace in the SQL, and no literal is ever part of
+ * the SQL text, so two spellings of one condition print the same and two
+ * conditions that differ in a name, an operator or a value print
+ * differently. */
+void expr_meaning(const expr_ctx *ctx, const char *sql, cc_buf *out);
 const char *expr_type_name(expr_type t);
 /* Appends "; did you mean 'T'?" when a table of the database (or the
  * `messages` history) is close to `name`. */

@@ -38,16 +38,24 @@ static const command commands[] = {
      "  --limit N      deliver at most N messages\n"},
     {"run", cmd_run, "run", "plan + send: what cron or a systemd timer calls", ""},
     {"trigger", cmd_trigger,
-     "trigger CAMPAIGN (--customer ID... | --where EXPR) [--var K=V...] [--step NAME] [--dry-run] [--yes]",
+     "trigger CAMPAIGN (--customer ID... | --where EXPR) [--var K=V...] [--step NAME] [--key TEXT] "
+     "[--dry-run [--show N]] [--yes]",
      "one-off send of a campaign now",
      "  --customer ID  these customers (repeatable; more ids may follow)\n"
      "  --where EXPR   the audience rows where EXPR holds (ANDed with the campaign's where)\n"
-     "  --var K=V      template variable vars.K is V (overrides the campaign's var)\n"
+     "  --var K=V      template variable vars.K is V (overrides the campaign's var; each K once)\n"
      "  --step NAME    this step (default: the first)\n"
+     "  --key TEXT     idempotency key: once a trigger of the campaign used TEXT, the same\n"
+     "                 key sends nothing, whatever the customers, --where or --var\n"
+     "                 (1-100 ASCII letters, digits or punctuation; no spaces)\n"
      "  --dry-run      print who would get what; write nothing\n"
+     "  --show N       with --dry-run: the text of the first N messages (default 3; 0: none)\n"
      "  --yes          do not ask (required when standard input is not a terminal)\n"
      "Ignores when, repeat, send_at, schedule and active; consent, suppressions,\n"
-     "caps and quiet hours still apply.  The same command twice sends once.\n"},
+     "caps and quiet hours still apply.  Without --key, the same command twice sends\n"
+     "once: the key is what the command means (customers as a set, the compiled\n"
+     "--where with its values, the vars), so spacing, parentheses and the order of\n"
+     "options do not make a new trigger; another customer, condition or value does.\n"},
     {"cancel", cmd_cancel, "cancel CAMPAIGN [--step S] [--occurrence O] [--dry-run] [--yes]",
      "never send the campaign's messages that still wait",
      "  --step S       only this step's messages\n"

@@ -840,6 +840,33 @@ static cc_code compile_trigger(planner *p, const cc_campaign *c, int is_customer
     return rc;
 }
 
+cc_code plan_trigger_where_meaning(sqlite3 *db, const cc_config *cfg, const cc_campaign *c, const char *where,
+                                   cc_buf *out, cc_diags *diags)
+{
+    if (!db_table_exists(db, c->from_table)) {
+        cc_diag(diags, c->file, c->from_line ? c->from_line : 1, c->from_col ? c->from_col : 1,
+                "error: audience table '%s' does not exist in the database", c->from_table);
+        return CC_ERR_INPUT;
+    }
+    /* The context compile_trigger has, so names resolve to the same
+     * columns; the clock by name, so the meaning is the same every day. */
+    expr_ctx x = {.db = db, .cfg = cfg, .table = c->from_table,
+                  .has_customer = strcmp(c->from_table, cfg->customers.table) != 0, .today = "", .file = "--where",
+                  .line = 1, .col = 1, .diags = diags, .clock_by_name = 1};
+    cc_buf sql = CC_BUF_INIT;
+    expr_type t;
+    cc_code rc = expr_compile(&x, where, &sql, &t);
+    if (rc == CC_OK && t != ET_BOOL && t != ET_UNKNOWN && t != ET_NULL) {
+        cc_diag(diags, "--where", 1, 1, "error: --where must be a condition (true or false), and this is %s",
+                expr_type_name(t));
+        rc = CC_ERR_INPUT;
+    }
+    if (rc == CC_OK) expr_meaning(&x, cc_buf_str(&sql), out);
+    cc_buf_free(&sql);
+    expr_ctx_free(&x);
+    return rc;
+}
+
 /* Is `sql` one call of `fn` as a whole ("date(r.x, ?1)")?  Then fn(sql)
  * is sql itself: date() and datetime() read their own output back
  * unchanged, so wrapping it again only doubles the work per row. */
@@ -1663,13 +1690,46 @@ static cc_code check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock 
 
 /* ---- recording ---------------------------------------------------------- */
 
-cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *recorded)
+/* Has campaign `camp` an occurrence `occ` (any step, any row)?  1 yes, 0
+ * no, -1 the question failed.  `*first` is when it was first planned. */
+static int occurrence_taken(sqlite3 *db, const char *camp, const char *occ, int64_t *first)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT min(planned_at) FROM care_occurrences WHERE campaign = ? AND occurrence = ?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, camp, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, occ, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_type(st, 0) != SQLITE_NULL : -1;
+    if (r == 1 && first) *first = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return r;
+}
+
+int plan_occurrence_taken(sqlite3 *db, const char *camp, const char *occ, int64_t *first)
+{
+    return occurrence_taken(db, camp, occ, first);
+}
+
+static cc_code record(sqlite3 *db, const cc_clock *clk, plan_list *pl, const char *claim_camp, const char *claim_occ,
+                      size_t *recorded, int64_t *claimed_at)
 {
     *recorded = 0;
     sqlite3_stmt *occ = NULL, *ins = NULL, *run = NULL, *task = NULL;
     if (db_begin(db) != CC_OK) {
         fprintf(stderr, "carecast: cannot start a transaction: %s\n", sqlite3_errmsg(db));
         return CC_ERR_DB;
+    }
+    if (claim_camp) {
+        /* Inside the write transaction: of two commands with one key,
+         * the second sees what the first recorded. */
+        int taken = occurrence_taken(db, claim_camp, claim_occ, claimed_at);
+        if (taken != 0) {
+            char why[300];
+            if (taken < 0) fprintf(stderr, "carecast: cannot read care_occurrences: %s\n", db_errmsg(db, why, sizeof why));
+            db_rollback(db);
+            return taken < 0 ? CC_ERR_DB : CC_OK;
+        }
     }
     int ok = sqlite3_prepare_v2(db, "INSERT INTO care_runs(command, as_of, started_at) VALUES ('plan', ?, strftime('%s','now'))",
                                 -1, &run, NULL) == SQLITE_OK &&
@@ -1781,6 +1841,18 @@ cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *rec
         return CC_ERR_DB;
     }
     return CC_OK;
+}
+
+cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *recorded)
+{
+    return record(db, clk, pl, NULL, NULL, recorded, NULL);
+}
+
+cc_code plan_record_claim(sqlite3 *db, const cc_clock *clk, plan_list *pl, const char *camp, const char *occurrence,
+                          size_t *recorded, int64_t *claimed_at)
+{
+    *claimed_at = 0;
+    return record(db, clk, pl, camp, occurrence, recorded, claimed_at);
 }
 
 void plan_item_json(const plan_item *it, cc_buf *o)

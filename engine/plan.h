@@ -98,10 +98,27 @@ cc_code plan_occurrences(sqlite3 *db, const cc_config *cfg, const cc_clock *clk,
 /* Is the customer in the campaign's holdout (never sent it)? */
 int plan_held_out(const cc_campaign *c, const char *customer_id);
 
+/* What a trigger's --where means for campaign `c` (expr_meaning): the
+ * same text for every spelling of one condition, whatever the day, so
+ * the trigger's occurrence key can be made from it.  A broken expression
+ * is diagnosed (file "--where") and CC_ERR_INPUT. */
+cc_code plan_trigger_where_meaning(sqlite3 *db, const cc_config *cfg, const cc_campaign *c, const char *where,
+                                   cc_buf *out, cc_diags *diags);
+
 /* Write the plan into care_occurrences and care_outbox in one transaction.
  * Occurrences already recorded are left alone (not counted).  `recorded`
  * counts new outbox rows. */
 cc_code plan_record(sqlite3 *db, const cc_clock *clk, plan_list *pl, size_t *recorded);
+/* plan_record for an idempotency key: nothing is written when campaign
+ * `camp` already has occurrence `occurrence` (for any step or customer);
+ * then `*claimed_at` is when it was first planned (else 0).  The look and
+ * the writing are one transaction. */
+cc_code plan_record_claim(sqlite3 *db, const cc_clock *clk, plan_list *pl, const char *camp, const char *occurrence,
+                          size_t *recorded, int64_t *claimed_at);
+/* 1 when campaign `camp` has occurrence `occ` for any step or row (then
+ * `*first`, if not NULL, is when it was first planned), 0 when not, -1
+ * when the database could not say. */
+int plan_occurrence_taken(sqlite3 *db, const char *camp, const char *occ, int64_t *first);
 
 /* One JSON object per item, cli.md field names. */
 void plan_item_json(const plan_item *it, cc_buf *out);
