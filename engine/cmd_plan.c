@@ -360,6 +360,8 @@ static cc_code do_send(cli *c, size_t limit)
         return rc;
     }
     printf("sent %zu, retry %zu, failed %zu\n", tot.sent, tot.retry, tot.failed);
+    send_totals_print_held(&tot, c->clock.zone, stdout);
+    send_totals_free(&tot);
     if (rc == CC_OK && tot.failed) return CC_ERR_PROBLEMS;
     return rc;
 }

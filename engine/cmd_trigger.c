@@ -482,6 +482,8 @@ cc_code cmd_trigger(cli *c)
         goto out;
     }
     fprintf(text ? stdout : stderr, "sent %zu, retry %zu, failed %zu\n", tot.sent, tot.retry, tot.failed);
+    send_totals_print_held(&tot, c->clock.zone, text ? stdout : stderr);
+    send_totals_free(&tot);
     if (rc == CC_OK && tot.failed) rc = CC_ERR_PROBLEMS;
 out:
     plan_list_free(&pl);

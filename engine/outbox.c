@@ -103,6 +103,8 @@ struct outbox_queue {
         int64_t end;
     } zones[32];
     size_t n_zones;
+    size_t held;                 /* messages held for quiet hours */
+    int64_t held_until;          /* the earliest end of their nights */
     size_t reads;            /* of the list */
     size_t ids_read;
     uint64_t steps;          /* of the claims proper, not the reads */
@@ -145,6 +147,37 @@ void outbox_queue_stats(const outbox_queue *q, size_t *reads, size_t *ids_read, 
     *reads = q ? q->reads : 0;
     *ids_read = q ? q->ids_read : 0;
     *steps = q ? q->steps : 0;
+}
+
+size_t outbox_queue_held(const outbox_queue *q, int64_t *until)
+{
+    *until = q ? q->held_until : 0;
+    return q ? q->held : 0;
+}
+
+size_t outbox_paused_due(sqlite3 *db, int64_t now, char **names)
+{
+    *names = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t n = 0;
+    cc_buf b = CC_BUF_INIT;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT p.campaign, (SELECT count(*) FROM care_outbox AS o WHERE o.campaign = p.campaign "
+                           "AND o.status IN ('planned', 'retry') AND o.send_after <= ?1 "
+                           "AND coalesce(o.next_attempt_at, 0) <= ?1) FROM care_paused AS p ORDER BY p.campaign",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, now);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            size_t k = (size_t)sqlite3_column_int64(st, 1);
+            if (!k) continue;
+            n += k;
+            cc_buf_printf(&b, "%s%s", b.len ? " " : "", (const char *)sqlite3_column_text(st, 0));
+        }
+    }
+    sqlite3_finalize(st);
+    if (b.len) *names = xstrdup(cc_buf_str(&b));
+    cc_buf_free(&b);
+    return n;
 }
 
 static int prepare(outbox_queue *q)
@@ -263,6 +296,8 @@ static int quiet_now(outbox_queue *q, const char *zone, int64_t *end)
  * its state and is simply not taken now. */
 static int hold_till_morning(outbox_queue *q, sqlite3_stmt *t, int64_t end)
 {
+    q->held++;
+    if (!q->held_until || end < q->held_until) q->held_until = end;
     if (strcmp((const char *)sqlite3_column_text(t, N_TEXT + 5), "sending") == 0) return 1;
     const char *zone = (const char *)sqlite3_column_text(t, N_TEXT + 3);
     char iso[32];

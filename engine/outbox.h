@@ -48,6 +48,13 @@ cc_code outbox_queue_claim(outbox_queue *q, int64_t lease_s, size_t max, outbox_
  * SQLite virtual machine steps the claims took besides (for `send -v`, and
  * the test that a claim does not grow with the queue). */
 void outbox_queue_stats(const outbox_queue *q, size_t *reads, size_t *ids_read, uint64_t *steps);
+/* How many messages the queue held for quiet hours, and the earliest end
+ * of those nights (0 when none). */
+size_t outbox_queue_held(const outbox_queue *q, int64_t *until);
+/* Due messages (planned, retry) of paused campaigns at `now`: their count,
+ * and the campaigns' names, space-separated, into *names (NULL if none;
+ * the caller frees). */
+size_t outbox_paused_due(sqlite3 *db, int64_t now, char **names);
 void outbox_queue_free(outbox_queue *q);
 
 /* A single claim of up to `max` messages of `channel` due at `now`. */

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "db.h"
 #include "outbox.h"
 #include "tasks.h"
@@ -332,6 +333,25 @@ static size_t more(void *arg, cc_message **msgs)
     return c->b.n;
 }
 
+void send_totals_free(send_totals *tot)
+{
+    free(tot->paused_names);
+    tot->paused_names = NULL;
+}
+
+void send_totals_print_held(const send_totals *tot, const char *zone, FILE *f)
+{
+    if (tot->held_quiet) {
+        char at[32];
+        clock_format_instant(zone, tot->held_until, at);
+        fprintf(f, "%zu message%s wait%s for the customer's quiet hours to end (the first at %s)\n", tot->held_quiet,
+                tot->held_quiet == 1 ? "" : "s", tot->held_quiet == 1 ? "s" : "", at);
+    }
+    if (tot->paused)
+        fprintf(f, "%zu message%s of paused campaigns wait%s: %s (carecast resume CAMPAIGN)\n", tot->paused,
+                tot->paused == 1 ? "" : "s", tot->paused == 1 ? "s" : "", tot->paused_names);
+}
+
 cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, int verbose, send_totals *tot)
 {
     memset(tot, 0, sizeof *tot);
@@ -400,6 +420,10 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
             fprintf(stderr, "carecast: %s: %zu messages claimed; the queue read %zu times (%zu ids), %llu SQLite "
                             "steps to claim\n", channels[c], s.claimed_here, reads, ids, (unsigned long long)steps);
         }
+        int64_t until;
+        size_t held = outbox_queue_held(s.queue, &until);
+        tot->held_quiet += held;
+        if (held && (!tot->held_until || until < tot->held_until)) tot->held_until = until;
         outbox_queue_free(s.queue);
         t->on_result = NULL;
         t->more = NULL;
@@ -407,6 +431,7 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         transport_close(t);
     }
     progress(tot, done, verbose, 1);
+    if (rc == CC_OK) tot->paused = outbox_paused_due(db, now, &tot->paused_names);
     /* Care tasks last, under the same lock: one digest email per assignee
      * listing every task due now (tasks.c). */
     if (rc == CC_OK && (!limit || done < limit))

@@ -4,12 +4,22 @@
 #define CC_SENDER_H
 
 #include <sqlite3.h>
+#include <stdio.h>
 
 #include "config.h"
 
 typedef struct {
     size_t sent, retry, failed;
+    size_t held_quiet;        /* due, but night for their customers: moved to the morning */
+    int64_t held_until;       /* the earliest of those mornings */
+    size_t paused;            /* due messages of paused campaigns, left waiting */
+    char *paused_names;       /* those campaigns, space-separated; owned, freed by send_totals_free */
 } send_totals;
+
+void send_totals_free(send_totals *tot);
+/* The lines after "sent N, retry N, failed N": what was due but left
+ * waiting, and why (quiet hours, paused campaigns). */
+void send_totals_print_held(const send_totals *tot, const char *zone, FILE *f);
 
 /* Deliver up to `limit` messages (0 = all due) due at `now`.
  * CC_ERR_BUSY when another carecast is sending from this database;

@@ -118,6 +118,8 @@ expect_status 0 "pause --list" c pause --list
 grep -q "^wish  paused .* [0-9]* waiting" "$T/out" && ok "pause --list names it" || not_ok "pause --list names it" "$(cat "$T/out")"
 expect_status 0 "a later send while paused" c send
 grep -q "sent 0," "$T/out" && ok "a later send leaves a paused campaign's messages" || not_ok "later send while paused" "$(cat "$T/out")"
+grep -q "^$((120 - sent_during)) messages of paused campaigns wait: wish (carecast resume CAMPAIGN)" "$T/out" \
+  && ok "send says which paused campaigns hold messages" || not_ok "send names paused campaigns" "$(cat "$T/out")"
 expect_status 0 "resume" c resume wish
 grep -q "resumed wish: $((120 - sent_during)) waiting messages go at the next send" "$T/out" \
   && ok "resume says how many go" || not_ok "resume output" "$(cat "$T/out")"

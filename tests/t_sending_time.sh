@@ -69,6 +69,8 @@ expect_status 0 "plan the same day at 10:00" c --now 2026-05-01T10:00:00+08:00 p
 # 23:00: the customer's night.  It waits for 08:00, then goes.
 expect_status 0 "send at 23:00 (the sender was down)" c --now 2026-05-01T23:00:00+08:00 send
 grep -q "sent 0," "$T/out" && ok "nothing is handed to a transport at 23:00" || not_ok "quiet at 23:00" "$(cat "$T/out")"
+grep -q "^1 message waits for the customer's quiet hours to end (the first at 2026-05-02T08:00:00+08:00)" "$T/out" \
+  && ok "send says what waits for the morning, and until when" || not_ok "send says what waits" "$(cat "$T/out")"
 [ "$(q "SELECT status || ' ' || send_after_local FROM care_outbox WHERE customer_id = 'C1'")" = "planned 2026-05-02T08:00:00+08:00" ] \
   && ok "it waits, its send_after moved to 08:00 (report shows when it goes)" \
   || not_ok "held till 08:00" "$(q "SELECT status || ' ' || send_after_local FROM care_outbox WHERE customer_id = 'C1'")"
