@@ -746,7 +746,7 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
     else if (!strcmp(fname, "months_since"))
         out = mk(xasprintf("cc_months_between(%s, %s)", a0, today), ET_NUM);
     else if (!strcmp(fname, "years_since"))
-        out = mk(xasprintf("cc_months_between(%s, %s) / 12", a0, today), ET_NUM);
+        out = mk(xasprintf("(cc_months_between(%s, %s) / 12)", a0, today), ET_NUM);
     else if (!strcmp(fname, "date"))
         out = mk(xasprintf("date(%s)", a0), ET_DATE);
     else if (!strcmp(fname, "year"))

@@ -307,3 +307,14 @@ got=$(sqlite3 "$S/care.db" "SELECT (SELECT count(*) FROM care_outbox WHERE statu
 [ "$got" = "50 100 ${want##* }" ] && ok "plan records the drawn 30, the 50 skipped and all 100 occurrences" || not_ok "sample recorded" "$got / $want"
 expect_status 0 "plan with sample: 30 again" cc --db "$S/care.db" --rules "$S/rules" --templates "$T/templates" --date 2027-03-02 plan
 grep -q "0 new outbox records" "$T/out" && ok "a second run draws nobody else" || not_ok "a second run draws nobody else" "$(cat "$T/out")"
+
+# years_since() is one operand: 120 / years_since(d) is 120 / 10, not
+# (120 / 120 months) / 12.
+P="$T/prec"; mkdir -p "$P/rules" "$P/templates"
+sqlite3 "$P/care.db" "CREATE TABLE customers(id TEXT PRIMARY KEY, phone TEXT, birth_date TEXT, sms_opt_in INTEGER);
+  INSERT INTO customers VALUES ('A', '+8613800138001', '2016-03-01', 1);"
+printf 'campaign: prec\nkind: service\naudience: {where: "120 / years_since(birth_date) == 12"}\nrepeat: once\nchannels: [sms]\ntemplate: p\n' > "$P/rules/p.yaml"
+printf 'hi\n' > "$P/templates/p.sms.liquid"
+cc --db "$P/care.db" --rules "$P/rules" --templates "$P/templates" --date 2026-03-02 --format jsonl plan --dry-run > "$P/out" 2> "$P/err"
+[ "$(grep -c '"status": "planned"' "$P/out")" = 1 ] && ok "120 / years_since(birth_date) divides by the years" \
+  || not_ok "years_since() is one operand" "$(cat "$P/out" "$P/err")"
