@@ -18,6 +18,19 @@
 
 typedef enum { ET_UNKNOWN, ET_BOOL, ET_NUM, ET_TEXT, ET_DATE, ET_DATETIME, ET_DURATION, ET_NULL } expr_type;
 
+/* The columns expressions read, each with the type the compiler gave it
+ * and where that came from (`lint -v` prints them). */
+typedef struct {
+    char *table, *column;       /* `messages` for the contact history */
+    expr_type type;
+    char *origin;               /* "declared DATE", "from its values: 2026-11-24 ...", "no values yet" */
+} expr_column_note;
+
+typedef struct {
+    expr_column_note *items;
+    size_t n;
+} expr_column_log;
+
 typedef struct {
     int is_text;
     char *text;
@@ -40,6 +53,8 @@ typedef struct {
      * without each caller loading the folder. */
     const char *const *segments;
     size_t n_segments;
+    /* When set, each column an expression reads is noted here once. */
+    expr_column_log *columns;
     /* output */
     expr_param *params;
     size_t n_params;
@@ -53,6 +68,11 @@ cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *typ
 void expr_bind(const expr_ctx *ctx, sqlite3_stmt *st);
 void expr_ctx_free(expr_ctx *ctx);
 const char *expr_type_name(expr_type t);
+/* The bare word for a type: "date", "date-time", "number", "text"... */
+const char *expr_type_word(expr_type t);
+void expr_column_log_add(expr_column_log *log, const char *table, const char *column, expr_type type,
+                         const char *origin);
+void expr_column_log_free(expr_column_log *log);
 /* Appends "; did you mean 'T'?" when a table of the database (or the
  * `messages` history) is close to `name`. */
 void expr_suggest_table(sqlite3 *db, const char *name, cc_buf *out);
