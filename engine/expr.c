@@ -532,8 +532,9 @@ static value column_ref(parser *ps, const char *where, const char *alias, const 
     return v;
 }
 
-/* " (repairs.closed_at is text, from its values: n/a ...)" when `v` is
- * a column read as it is, whose type an error is about. */
+/* " (repairs.note is text, from its values: 'n/a' is not a date)" when
+ * `v` is a column read as it is: errors about dates say where its type
+ * came from. */
 static const char *type_hint(const parser *ps, const value *v, cc_buf *out)
 {
     if (v->col) {
@@ -601,6 +602,11 @@ static value segment_ref(parser *ps, const char *name_at, const char *name, cons
 static value parse_or(parser *ps);
 
 static int dateish(expr_type t) { return t == ET_DATE || t == ET_DATETIME; }
+
+/* A column with no values yet (ET_UNKNOWN) may be a date: nothing can be
+ * due from it, so using it as one is no error before its values say what
+ * it holds. */
+static int maybe_date(expr_type t) { return dateish(t) || t == ET_UNKNOWN; }
 
 /* A text literal that is an ISO date counts as a date in comparisons. */
 static int compatible(expr_type a, expr_type b)
@@ -853,8 +859,9 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
                      (sigs[i].arg == ET_DATE && dateish(t));
             if (!ok) {
                 cc_buf h = CC_BUF_INIT;
+                if (sigs[i].arg == ET_DATE) type_hint(ps, &args[a], &h);
                 error_at(ps, astart[a], "%s() needs %s, not %s%s", fname, expr_type_name(sigs[i].arg),
-                         expr_type_name(t), type_hint(ps, &args[a], &h));
+                         expr_type_name(t), cc_buf_str(&h));
                 cc_buf_free(&h);
                 goto done;
             }
@@ -1124,19 +1131,15 @@ static value parse_add(parser *ps)
         next(ps);
         value r = parse_mul(ps);
         if (ps->failed) { vfree(&r); break; }
-        /* A column with no values yet (ET_UNKNOWN) may be a date: nothing
-         * can be due from it, so its use is not an error before it has
-         * values to say what it holds. */
-        if ((dateish(l.type) || l.type == ET_UNKNOWN) && r.type == ET_DURATION) {
+        if (maybe_date(l.type) && r.type == ET_DURATION) {
             l = apply_duration(ps, l, r, sign, where);
             continue;
         }
-        if (l.type == ET_DURATION && (dateish(r.type) || r.type == ET_UNKNOWN) && sign > 0) {
+        if (l.type == ET_DURATION && maybe_date(r.type) && sign > 0) {
             l = apply_duration(ps, r, l, 1, where);
             continue;
         }
-        if ((dateish(l.type) || dateish(r.type)) && (dateish(l.type) || l.type == ET_UNKNOWN) &&
-            (dateish(r.type) || r.type == ET_UNKNOWN) && sign < 0) {
+        if ((dateish(l.type) || dateish(r.type)) && maybe_date(l.type) && maybe_date(r.type) && sign < 0) {
             char *s = xasprintf("(julianday(%s) - julianday(%s))", l.sql, r.sql);
             vfree(&l);
             vfree(&r);
@@ -1152,8 +1155,10 @@ static value parse_add(parser *ps)
                 error_at(ps, where, "a duration can only be added to or subtracted from a date, not %s%s",
                          expr_type_name(other->type), type_hint(ps, other, &h));
             } else {
-                type_hint(ps, &l, &h);
-                type_hint(ps, &r, &h);
+                if (dateish(l.type) || dateish(r.type)) {
+                    type_hint(ps, &l, &h);
+                    type_hint(ps, &r, &h);
+                }
                 error_at(ps, where, "'%c' needs numbers (or a date and a duration), not %s and %s%s",
                          sign > 0 ? '+' : '-', expr_type_name(l.type), expr_type_name(r.type), cc_buf_str(&h));
             }
@@ -1186,8 +1191,10 @@ static value parse_cmp(parser *ps)
         if (ps->failed) { vfree(&r); return l; }
         if (!compatible(l.type, r.type)) {
             cc_buf h = CC_BUF_INIT;
-            type_hint(ps, &l, &h);
-            type_hint(ps, &r, &h);
+            if (dateish(l.type) || dateish(r.type)) {
+                type_hint(ps, &l, &h);
+                type_hint(ps, &r, &h);
+            }
             error_at(ps, where, "cannot compare %s with %s%s", expr_type_name(l.type), expr_type_name(r.type),
                      cc_buf_str(&h));
             cc_buf_free(&h);

@@ -7,7 +7,11 @@
  * reach SQL text.  The fragment refers to the audience row as `r` and, when
  * the audience is not the customers table, to the row's customer as `c`.
  * Errors are FILE:LINE:COL diagnostics; `line`/`col` locate the first
- * character of the expression in its file. */
+ * character of the expression in its file.
+ *
+ * A column is a date or a date-time by its declared type (DATE; DATETIME,
+ * TIMESTAMP...) or, declared otherwise, by a bounded sample of its values
+ * read once per column and compile; never by its name. */
 #ifndef CC_EXPR_H
 #define CC_EXPR_H
 
