@@ -45,15 +45,15 @@ static int by_table_column(const void *a, const void *b)
     return r ? r : strcmp(x->column, y->column);
 }
 
-/* One line per column: "repairs.closed_at: date (from its values: 2026-11-24 ...)". */
-static void print_column_types(expr_column_log *log)
+/* A -v log line per column, in name order: "carecast: repairs.closed_at:
+ * date (from its values: 2026-11-24 ...)". */
+static void log_column_types(const cli *c, expr_column_log *log)
 {
     if (!log->n) return;
     qsort(log->items, log->n, sizeof *log->items, by_table_column);
-    printf("columns the rules read:\n");
     for (size_t i = 0; i < log->n; i++)
-        printf("  %s.%s: %s (%s)\n", log->items[i].table, log->items[i].column, expr_type_word(log->items[i].type),
-               log->items[i].origin);
+        cli_log(c, 2, "%s.%s: %s (%s)", log->items[i].table, log->items[i].column, expr_type_word(log->items[i].type),
+                log->items[i].origin);
 }
 
 cc_code cmd_lint(cli *c)
@@ -92,7 +92,7 @@ cc_code cmd_lint(cli *c)
         if (segment_check(c->db, &c->cfg, today, &segs[i], &diags, log) != CC_OK) problems = 1;
     segments_free(segs, nseg);
     cc_diag_print(&diags, stderr);
-    print_column_types(&columns);
+    log_column_types(c, &columns);
     expr_column_log_free(&columns);
     if (!problems)
         printf("%s: %zu campaign%s, %zu segment%s, configuration and templates are clean\n", c->cfg.rules, n,

@@ -130,7 +130,8 @@ expect_status 0 "a second import adds a column" cc --db "$DB" import tickets "$T
 check "... declared from its values" \
   test "$(sqlite3 "$DB" "SELECT type FROM pragma_table_info('tickets') WHERE name = 'reopened'")" = "DATETIME"
 
-# lint -v: each column the rules read, its type and where it came from.
+# lint -v: each column the rules read, its type and where it came from,
+# logged on standard error as -v logs are.
 cat > "$R/follow.yaml" <<'YAML'
 campaign: all
 kind: service
@@ -145,17 +146,18 @@ YAML
 printf 'campaign: v\nkind: service\naudience: {from: visits}\nwhen: seen\nif: booked is not null\nchannels: [sms]\ntemplate: t\n' > "$R/visits.yaml"
 expect_status 0 "lint -v" cc --db "$DB" --rules "$R" --templates "$TPL" -v lint
 for line in \
-  "  repairs.closed_at: date (from its values: 2026-11-24 ...)" \
-  "  repairs.finished: date-time (from its values: 2026-11-24 16:00:00 ...)" \
-  "  repairs.note: text (from its values: 'n/a' is not a date)" \
-  "  repairs.callback: unknown (no values yet)" \
-  "  tickets.closed_at: date (declared DATE)" \
-  "  visits.seen: date-time (declared DATETIME)" \
-  "  visits.booked: date-time (declared TIMESTAMP WITH TIME ZONE)" \
-  "  customers.sms_opt_in: number (declared INTEGER)" \
-  "  messages.sent_at: date-time (carecast's contact history)"; do
-  check "lint -v prints '$line'" grep -qxF "$line" "$T/out"
+  "repairs.closed_at: date (from its values: 2026-11-24 ...)" \
+  "repairs.finished: date-time (from its values: 2026-11-24 16:00:00 ...)" \
+  "repairs.note: text (from its values: 'n/a' is not a date)" \
+  "repairs.callback: unknown (no values yet)" \
+  "tickets.closed_at: date (declared DATE)" \
+  "visits.seen: date-time (declared DATETIME)" \
+  "visits.booked: date-time (declared TIMESTAMP WITH TIME ZONE)" \
+  "customers.sms_opt_in: number (declared INTEGER)" \
+  "messages.sent_at: date-time (carecast's contact history)"; do
+  check "lint -v logs '$line'" grep -qxF "carecast: $line" "$T/err"
 done
-check "lint -v prints each column once" test "$(grep -c '^  repairs.closed_at:' "$T/out")" = 1
+check "lint -v logs each column once" test "$(grep -c '^carecast: repairs.closed_at:' "$T/err")" = 1
+check "lint -v still ends clean" grep -q 'configuration and templates are clean' "$T/out"
 expect_status 0 "lint without -v" cc --db "$DB" --rules "$R" --templates "$TPL" lint
-check "... does not list the columns" sh -c "! grep -q 'repairs.closed_at' '$T/out'"
+check "... does not list the columns" sh -c "! grep -q 'repairs.closed_at' '$T/out' '$T/err'"
