@@ -77,6 +77,34 @@ int clock_parse_date(const char *s, cc_date *d)
     return parse_date_prefix(s, d);
 }
 
+clock_iso_kind clock_iso_kind_of(const char *s, size_t n)
+{
+    cc_date d;
+    int h, mi, sec;
+    if (n < 10 || parse_date_prefix(s, &d) != 0) return CLOCK_ISO_NONE;
+    if (n == 10) return CLOCK_ISO_DATE;
+    if ((s[10] != 'T' && s[10] != ' ') || n < 16 || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
+        h > 23 || mi > 59)
+        return CLOCK_ISO_NONE;
+    size_t i = 16;
+    if (i < n && s[i] == ':') {
+        if (n < i + 3 || digits(s + i + 1, 2, &sec) || sec > 59) return CLOCK_ISO_NONE;
+        i += 3;
+        if (i < n && s[i] == '.') {
+            size_t f = ++i;
+            while (i < n && isdigit((unsigned char)s[i])) i++;
+            if (i == f) return CLOCK_ISO_NONE;
+        }
+    }
+    if (i == n) return CLOCK_ISO_DATETIME;
+    if (s[i] == 'Z' && i + 1 == n) return CLOCK_ISO_DATETIME;
+    int oh, om;
+    if ((s[i] == '+' || s[i] == '-') && n == i + 6 && !digits(s + i + 1, 2, &oh) && s[i + 3] == ':' &&
+        !digits(s + i + 4, 2, &om) && oh <= 14 && om <= 59)
+        return CLOCK_ISO_DATETIME;
+    return CLOCK_ISO_NONE;
+}
+
 void clock_format_date(cc_date d, char out[11])
 {
     snprintf(out, 11, "%04u-%02u-%02u", (unsigned)d.year % 10000u, (unsigned)d.month % 100u,

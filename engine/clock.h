@@ -28,6 +28,13 @@ cc_date clock_add_days(cc_date d, int64_t n);
 /* Parse "YYYY-MM-DD" exactly (valid calendar date).  0 on success. */
 int clock_parse_date(const char *s, cc_date *d);
 void clock_format_date(cc_date d, char out[11]);
+/* What the text s[0..n) is as a value of the data: CLOCK_ISO_DATE for
+ * "YYYY-MM-DD" naming a real day; CLOCK_ISO_DATETIME for such a date
+ * followed by a time of day as SQLite's date functions read it
+ * ("[T| ]HH:MM[:SS[.fff]][Z|+HH:MM]"); CLOCK_ISO_NONE otherwise.  Import
+ * and the rule compiler decide with it whether a column holds dates. */
+typedef enum { CLOCK_ISO_NONE, CLOCK_ISO_DATE, CLOCK_ISO_DATETIME } clock_iso_kind;
+clock_iso_kind clock_iso_kind_of(const char *s, size_t n);
 
 /* 1 when `zone` is an IANA zone ICU knows. */
 int clock_zone_valid(const char *zone);

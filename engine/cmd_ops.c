@@ -259,8 +259,10 @@ cc_code cmd_event(cli *c)
         return CC_ERR_NOT_FOUND;
     }
     if (db_begin(c->db) != CC_OK) return CC_ERR_DB;
+    /* `at` is declared a date-time: rules read it as one from the first
+     * event on, and before there is any. */
     int ok = db_exec(c->db, "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, "
-                            "type TEXT NOT NULL, at TEXT NOT NULL, data TEXT)", "creating the events table") == CC_OK;
+                            "type TEXT NOT NULL, at DATETIME NOT NULL, data TEXT)", "creating the events table") == CC_OK;
     cc_buf ins = CC_BUF_INIT, vals = CC_BUF_INIT;
     cc_buf_puts(&ins, "INSERT INTO events(customer_id, type, at");
     cc_buf_puts(&vals, ") VALUES (?, ?, ?");

@@ -38,6 +38,24 @@ static cc_code load_campaigns(cli *c, cc_campaign **camps, size_t *n)
     return rc == CC_OK ? CC_OK : CC_ERR_INPUT;
 }
 
+static int by_table_column(const void *a, const void *b)
+{
+    const expr_column_note *x = a, *y = b;
+    int r = strcmp(x->table, y->table);
+    return r ? r : strcmp(x->column, y->column);
+}
+
+/* A -v log line per column, in name order: "carecast: repairs.closed_at:
+ * date (from its values: 2026-11-24 ...)". */
+static void log_column_types(const cli *c, expr_column_log *log)
+{
+    if (!log->n) return;
+    qsort(log->items, log->n, sizeof *log->items, by_table_column);
+    for (size_t i = 0; i < log->n; i++)
+        cli_log(c, 2, "%s.%s: %s (%s)", log->items[i].table, log->items[i].column, expr_type_word(log->items[i].type),
+                log->items[i].origin);
+}
+
 cc_code cmd_lint(cli *c)
 {
     if (cli_no_unknown_options(c, "lint") != 0) return CC_ERR_USAGE;
@@ -63,8 +81,12 @@ cc_code cmd_lint(cli *c)
         campaigns_free(camps, n);
         return CC_ERR_PROBLEMS;
     }
+    /* -v: the type each column the rules read got, and why, so a
+     * marketer can see why `closed_at + 2 days` is a date or a date-time. */
+    expr_column_log columns = {0};
+    expr_column_log *log = c->verbosity >= 2 ? &columns : NULL;
     for (size_t i = 0; i < n; i++)
-        if (plan_check_campaign(c->db, &c->cfg, &c->clock, &camps[i], &diags) != CC_OK) problems = 1;
+        if (plan_check_campaign(c->db, &c->cfg, &c->clock, &camps[i], &diags, log) != CC_OK) problems = 1;
     /* Secrets the transports name but the environment lacks: send would
      * refuse to start, so lint says so now, where they are named. */
     if (config_report_unset_secrets(&c->cfg, "transports.", &diags)) problems = 1;
@@ -74,9 +96,11 @@ cc_code cmd_lint(cli *c)
     char today[11];
     clock_format_date(c->clock.today, today);
     for (size_t i = 0; i < nseg; i++)
-        if (segment_check(c->db, &c->cfg, today, &segs[i], &diags) != CC_OK) problems = 1;
+        if (segment_check(c->db, &c->cfg, today, &segs[i], &diags, log) != CC_OK) problems = 1;
     segments_free(segs, nseg);
     cc_diag_print(&diags, stderr);
+    log_column_types(c, &columns);
+    expr_column_log_free(&columns);
     if (!problems)
         printf("%s: %zu campaign%s, %zu segment%s, configuration and templates are clean\n", c->cfg.rules, n,
                n == 1 ? "" : "s", nseg, nseg == 1 ? "" : "s");

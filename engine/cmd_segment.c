@@ -47,7 +47,7 @@ static cc_code compute(cli *c, int only_if_stale)
      * lint refuses is never computed into labels. */
     int bad = 0;
     for (size_t i = 0; i < n; i++)
-        if (segment_check(c->db, &c->cfg, today, &segs[i], &diags) != CC_OK) bad = 1;
+        if (segment_check(c->db, &c->cfg, today, &segs[i], &diags, NULL) != CC_OK) bad = 1;
     if (bad) {
         cc_diag_print(&diags, stderr);
         cc_diags_free(&diags);

@@ -8,6 +8,7 @@
  * inside one BEGIN IMMEDIATE transaction that is rolled back if SQLite
  * refuses any row.  So a rejected import leaves the database as it was. */
 #include "csv_import.h"
+#include "clock.h"
 #include "db.h"
 
 #include <errno.h>
@@ -484,6 +485,8 @@ typedef struct {
     const char *name;   /* header text (points into hdr_copy) */
     int kind;           /* K_* for customer columns */
     int all_int, all_real;
+    int all_date;       /* every value a date or date-time (clock_iso_kind_of) */
+    int any_datetime;   /* ... and at least one a date-time */
     int any;            /* some non-empty value seen */
     int exists;         /* already a column of the existing table */
     int bind_typed;     /* no type affinity: bind numbers as numbers */
@@ -796,15 +799,27 @@ static void validate(importer *im, csv_reader *r, size_t *nrows)
             if (c->all_real && !c->all_int && !is_plain_int(c->val.data, c->val.len) &&
                 !is_plain_real(c->val.data, c->val.len))
                 c->all_real = 0;
+            if (c->all_date) {
+                clock_iso_kind k = clock_iso_kind_of(c->val.data, c->val.len);
+                if (k == CLOCK_ISO_NONE) c->all_date = 0;
+                if (k == CLOCK_ISO_DATETIME) c->any_datetime = 1;
+            }
         }
     }
     *nrows = rows;
 }
 
+/* The declared type says what the data is, so rules read a column of
+ * dates as dates whatever its name (a `closed_at` of plain days is a
+ * date, not a date-time at midnight).  Dates and date-times mixed are
+ * date-times: a plain date is then its day's start. */
 static const char *col_type(const column *c)
 {
     if (!c->any) return "TEXT"; /* nothing to infer from */
-    return c->all_int ? "INTEGER" : c->all_real ? "REAL" : "TEXT";
+    if (c->all_int) return "INTEGER";
+    if (c->all_real) return "REAL";
+    if (c->all_date) return c->any_datetime ? "DATETIME" : "DATE";
+    return "TEXT";
 }
 
 static cc_code db_fail(importer *im, const char *what)
@@ -1006,7 +1021,7 @@ cc_code csv_import(sqlite3 *db, const cc_config *cfg, const char *table, const c
         hdr[i] = xstrndup(r.fields[i], r.len[i]);
         column *c = &im.cols[i];
         c->name = hdr[i];
-        c->all_int = c->all_real = 1;
+        c->all_int = c->all_real = c->all_date = 1;
         if (r.len[i] == 0) {
             err(&im, r.rec_line, "empty column name in the header (column %zu)", i + 1);
             continue;

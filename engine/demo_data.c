@@ -843,8 +843,10 @@ cc_code demo_data_generate(sqlite3 *db, const cc_config *cfg, long customers, ui
 
     /* customers, with the configured column names */
     const char *cols[17];
-    const char *types[17] = {"TEXT PRIMARY KEY", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
-                             "TEXT", "TEXT", "TEXT", "INTEGER", "INTEGER", "TEXT", "TEXT", "TEXT", "TEXT"};
+    /* Dates and date-times are declared as such, as import declares what
+     * it reads: the schema says what the data is. */
+    const char *types[17] = {"TEXT PRIMARY KEY", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "DATE", "TEXT",
+                             "TEXT", "TEXT", "TEXT", "INTEGER", "INTEGER", "TEXT", "DATETIME", "TEXT", "TEXT"};
     cols[0] = cust_col(cfg, 0);
     cols[1] = "first_name";
     cols[2] = "last_name";
@@ -870,25 +872,25 @@ cc_code demo_data_generate(sqlite3 *db, const cc_config *cfg, long customers, ui
     }
     cc_buf_puts(&sql,
                 ");"
-                "CREATE TABLE orders(id TEXT PRIMARY KEY, customer_id TEXT, ordered_at TEXT,"
+                "CREATE TABLE orders(id TEXT PRIMARY KEY, customer_id TEXT, ordered_at DATETIME,"
                 " amount REAL, product TEXT);"
                 "CREATE TABLE contracts(id TEXT PRIMARY KEY, customer_id TEXT, product TEXT,"
-                " start_date TEXT, end_date TEXT, status TEXT, auto_renew INTEGER);"
-                "CREATE TABLE repairs(id TEXT PRIMARY KEY, customer_id TEXT, opened_at TEXT,"
-                " closed_at TEXT, status TEXT, rating INTEGER);"
-                "CREATE TABLE complaints(id TEXT PRIMARY KEY, customer_id TEXT, opened_at TEXT,"
-                " subject TEXT, status TEXT, closed_at TEXT);"
+                " start_date DATE, end_date DATE, status TEXT, auto_renew INTEGER);"
+                "CREATE TABLE repairs(id TEXT PRIMARY KEY, customer_id TEXT, opened_at DATETIME,"
+                " closed_at DATETIME, status TEXT, rating INTEGER);"
+                "CREATE TABLE complaints(id TEXT PRIMARY KEY, customer_id TEXT, opened_at DATETIME,"
+                " subject TEXT, status TEXT, closed_at DATETIME);"
                 "CREATE TABLE vehicles(id TEXT PRIMARY KEY, customer_id TEXT, plate TEXT, model TEXT,"
-                " purchased_on TEXT, next_inspection TEXT, insurance_expires TEXT, mileage_km INTEGER,"
-                " last_service_on TEXT, last_service_km INTEGER);"
-                "CREATE TABLE events(id INTEGER PRIMARY KEY, customer_id TEXT, type TEXT, at TEXT,"
+                " purchased_on DATE, next_inspection DATE, insurance_expires DATE, mileage_km INTEGER,"
+                " last_service_on DATE, last_service_km INTEGER);"
+                "CREATE TABLE events(id INTEGER PRIMARY KEY, customer_id TEXT, type TEXT, at DATETIME,"
                 " data TEXT);"
-                "CREATE TABLE invoices(id TEXT PRIMARY KEY, customer_id TEXT, issued_on TEXT,"
-                " due_date TEXT, amount REAL, paid_at TEXT);"
+                "CREATE TABLE invoices(id TEXT PRIMARY KEY, customer_id TEXT, issued_on DATE,"
+                " due_date DATE, amount REAL, paid_at DATETIME);"
                 "CREATE TABLE homes(id TEXT PRIMARY KEY, customer_id TEXT, address TEXT,"
-                " handover_date TEXT);"
+                " handover_date DATE);"
                 "CREATE TABLE points(id TEXT PRIMARY KEY, customer_id TEXT, points INTEGER,"
-                " earned_on TEXT, expires_on TEXT);");
+                " earned_on DATE, expires_on DATE);");
     if (db_exec(db, cc_buf_str(&sql), "demo-data: cannot create the tables") != CC_OK) {
         code = CC_ERR_DB;
         goto out;

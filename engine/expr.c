@@ -30,12 +30,21 @@ typedef struct {
     char *str;            /* TK_STR: unescaped text */
 } token;
 
+/* A column as the compiler typed it, kept for the rest of the compile. */
+typedef struct {
+    char *table, *column;
+    expr_type type;
+    char *origin;         /* why: "declared DATE", "from its values: ..." */
+} col_info;
+
 typedef struct {
     char *sql;
     expr_type type;
     /* ET_DURATION */
     double amount;
     char unit;            /* 's' seconds, 'd' days, 'm' months */
+    size_t col;           /* a column read as it is: 1 + its index in the parser's cols (errors say
+                           * where its type came from); 0 for anything else */
 } value;
 
 typedef struct {
@@ -53,6 +62,8 @@ typedef struct {
     int depth;
     int agg_counter;
     int nesting;   /* parse_not/parse_unary frames open: see MAX_NESTING */
+    col_info *cols;  /* the columns typed so far */
+    size_t n_cols;
 } parser;
 
 /* How deep an expression may nest: each parenthesis, function call or list
@@ -258,7 +269,7 @@ static void expect_close(parser *ps, const char *open)
 
 static value mk(char *sql, expr_type t)
 {
-    value v = {sql, t, 0, 0};
+    value v = {sql, t, 0, 0, 0};
     return v;
 }
 
@@ -327,6 +338,51 @@ static int sql_is_operand(const char *sql)
     return *sql && depth == 0 && !quote;
 }
 
+const char *expr_type_word(expr_type t)
+{
+    switch (t) {
+    case ET_BOOL: return "true/false";
+    case ET_NUM: return "number";
+    case ET_TEXT: return "text";
+    case ET_DATE: return "date";
+    case ET_DATETIME: return "date-time";
+    case ET_DURATION: return "duration";
+    case ET_NULL: return "null";
+    default: return "unknown";
+    }
+}
+
+/* Rules call carecast's contact history `messages`. */
+static const char *display_table(const char *table)
+{
+    return strcmp(table, "care_messages") ? table : "messages";
+}
+
+void expr_column_log_add(expr_column_log *log, const char *table, const char *column, expr_type type,
+                         const char *origin)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (!strcmp(log->items[i].table, display_table(table)) && !strcmp(log->items[i].column, column)) return;
+    log->items = xrealloc(log->items, (log->n + 1) * sizeof *log->items);
+    expr_column_note *e = &log->items[log->n++];
+    e->table = xstrdup(display_table(table));
+    e->column = xstrdup(column);
+    e->type = type;
+    e->origin = xstrdup(origin);
+}
+
+void expr_column_log_free(expr_column_log *log)
+{
+    for (size_t i = 0; i < log->n; i++) {
+        free(log->items[i].table);
+        free(log->items[i].column);
+        free(log->items[i].origin);
+    }
+    free(log->items);
+    log->items = NULL;
+    log->n = 0;
+}
+
 const char *expr_type_name(expr_type t)
 {
     switch (t) {
@@ -343,28 +399,107 @@ const char *expr_type_name(expr_type t)
 
 /* ---- schema ------------------------------------------------------------- */
 
-static int looks_like_date_name(const char *c)
+/* The type a declared column type gives, as SQLite and PostgreSQL spell
+ * them (DATE; DATETIME, TIMESTAMP, TIMESTAMPTZ, TIMESTAMP WITH TIME
+ * ZONE...; INTEGER, REAL, NUMERIC...); ET_UNKNOWN when the declaration
+ * does not say (TEXT, none): the values decide then.  `decl` is upper
+ * case. */
+static expr_type declared_type(const char *decl)
 {
-    size_t l = strlen(c);
-    return (l > 5 && strcmp(c + l - 5, "_date") == 0) || (l > 3 && strcmp(c + l - 3, "_on") == 0) ||
-           strcmp(c, "date") == 0 || strcmp(c, "birthday") == 0 ||
-           (l > 8 && strcmp(c + l - 8, "_expires") == 0) || strcmp(c, "next_inspection") == 0;
+    if (!decl || !*decl) return ET_UNKNOWN;
+    if (!strncmp(decl, "DATETIME", 8) || !strncmp(decl, "TIMESTAMP", 9)) return ET_DATETIME;
+    if (!strcmp(decl, "DATE")) return ET_DATE;
+    if (strstr(decl, "INT") || strstr(decl, "REAL") || strstr(decl, "NUM") || strstr(decl, "FLOA") ||
+        strstr(decl, "DOUB"))
+        return ET_NUM;
+    return ET_UNKNOWN;
 }
 
-static int looks_like_datetime_name(const char *c)
+/* At most this many non-null values of a column decide whether it holds
+ * dates: the same rule as import (all dates: a date; any date-time among
+ * dates: a date-time; anything else: not a date), read once per column
+ * and compile, so the cost does not grow with the table. */
+#define TYPE_SAMPLE 1000
+
+/* A value as lint -v and error hints show it: at most about 40 bytes,
+ * cut at a character, control characters as '?'. */
+static void show_sample(const unsigned char *s, size_t n, cc_buf *out)
 {
-    size_t l = strlen(c);
-    return (l > 3 && strcmp(c + l - 3, "_at") == 0) || strcmp(c, "at") == 0;
+    size_t lim = n > 40 ? 37 : n;
+    while (lim > 0 && lim < n && (s[lim] & 0xC0) == 0x80) lim--;
+    for (size_t i = 0; i < lim; i++) cc_buf_putc(out, s[i] < 0x20 || s[i] == 0x7f ? '?' : (char)s[i]);
+    if (lim < n) cc_buf_puts(out, "...");
 }
 
-/* The type of table.column, or -1 when there is no such column (then the
- * known columns are listed into `names` for a suggestion). */
+/* The type of a column whose declaration does not say, from its values;
+ * `origin` gets the reason ("from its values: 2026-11-24 ...", the value
+ * shown being the one that decided). */
+static expr_type sampled_type(sqlite3 *db, const char *table, const char *column, cc_buf *origin)
+{
+    cc_buf q = CC_BUF_INIT;
+    cc_buf_puts(&q, "SELECT ");
+    db_quote_ident(column, &q);
+    cc_buf_puts(&q, " FROM ");
+    db_quote_ident(table, &q);
+    cc_buf_puts(&q, " WHERE ");
+    db_quote_ident(column, &q);
+    cc_buf_printf(&q, " IS NOT NULL LIMIT %d", TYPE_SAMPLE);
+    sqlite3_stmt *st = NULL;
+    expr_type t = ET_UNKNOWN;
+    cc_buf first = CC_BUF_INIT;
+    if (sqlite3_prepare_v2(db, cc_buf_str(&q), -1, &st, NULL) != SQLITE_OK) {
+        /* A view that no longer works: its rows cannot be read anyway. */
+        cc_buf_printf(origin, "its values cannot be read: %s", sqlite3_errmsg(db));
+        cc_buf_free(&q);
+        return ET_TEXT;
+    }
+    int any_datetime = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        clock_iso_kind k = sqlite3_column_type(st, 0) == SQLITE_TEXT ? clock_iso_kind_of((const char *)v, n)
+                                                                      : CLOCK_ISO_NONE;
+        if (k == CLOCK_ISO_NONE || (k == CLOCK_ISO_DATETIME && !any_datetime) || t == ET_UNKNOWN) {
+            cc_buf_reset(&first);
+            show_sample(v ? v : (const unsigned char *)"", n, &first);
+        }
+        if (k == CLOCK_ISO_NONE) {
+            t = ET_TEXT;
+            break;
+        }
+        if (k == CLOCK_ISO_DATETIME) any_datetime = 1;
+        t = any_datetime ? ET_DATETIME : ET_DATE;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        cc_buf_reset(origin);
+        cc_buf_printf(origin, "its values cannot be read: %s", sqlite3_errmsg(db));
+        t = ET_TEXT;
+    } else if (t == ET_UNKNOWN) {
+        cc_buf_puts(origin, "no values yet");
+    } else if (t == ET_TEXT) {
+        cc_buf_printf(origin, "from its values: '%s' is not a date", cc_buf_str(&first));
+    } else {
+        cc_buf_printf(origin, "from its values: %s ...", cc_buf_str(&first));
+    }
+    sqlite3_finalize(st);
+    cc_buf_free(&first);
+    cc_buf_free(&q);
+    return t;
+}
+
+/* The index in ps->cols of table.column, typed with where its type came
+ * from, or -1 when there is no such column (then the known columns are
+ * listed into `names` for a suggestion).  Each column is typed once per
+ * compile. */
 static int column_type(parser *ps, const char *table, const char *column, char ***names, size_t *n)
 {
-    sqlite3_stmt *st = NULL;
-    int found = -1;
     *names = NULL;
     *n = 0;
+    for (size_t i = 0; i < ps->n_cols; i++)
+        if (!strcmp(ps->cols[i].table, table) && !strcmp(ps->cols[i].column, column)) return (int)i;
+    sqlite3_stmt *st = NULL;
+    char *decl = NULL;
+    int found = 0;
     if (sqlite3_prepare_v2(ps->ctx->db, "SELECT name, upper(type) FROM pragma_table_info(?)", -1, &st,
                            NULL) != SQLITE_OK)
         return -1;
@@ -373,21 +508,36 @@ static int column_type(parser *ps, const char *table, const char *column, char *
         const char *name = (const char *)sqlite3_column_text(st, 0);
         const char *type = (const char *)sqlite3_column_text(st, 1);
         if (strcmp(name, column) == 0) {
-            if (type && (strstr(type, "INT") || strstr(type, "REAL") || strstr(type, "NUM") ||
-                         strstr(type, "FLOA") || strstr(type, "DOUB")))
-                found = ET_NUM;
-            else if (looks_like_date_name(column))
-                found = ET_DATE;
-            else if (looks_like_datetime_name(column))
-                found = ET_DATETIME;
-            else
-                found = ET_TEXT;
+            found = 1;
+            decl = xstrdup(type ? type : "");
         }
         *names = xrealloc(*names, (*n + 1) * sizeof **names);
         (*names)[(*n)++] = xstrdup(name);
     }
     sqlite3_finalize(st);
-    return found;
+    if (!found) return -1;
+    cc_buf origin = CC_BUF_INIT;
+    expr_type t;
+    if (!strcmp(table, "care_messages")) {
+        /* carecast's contact history: its times are date-times it writes
+         * itself (the view's datetime() has no declared type). */
+        t = declared_type(decl) == ET_NUM ? ET_NUM
+            : !strcmp(column, "sent_at") || !strcmp(column, "delivered_at") ? ET_DATETIME : ET_TEXT;
+        cc_buf_puts(&origin, "carecast's contact history");
+    } else if ((t = declared_type(decl)) != ET_UNKNOWN) {
+        cc_buf_printf(&origin, "declared %s", decl);
+    } else {
+        t = sampled_type(ps->ctx->db, table, column, &origin);
+    }
+    free(decl);
+    ps->cols = xrealloc(ps->cols, (ps->n_cols + 1) * sizeof *ps->cols);
+    col_info *ci = &ps->cols[ps->n_cols++];
+    ci->table = xstrdup(table);
+    ci->column = xstrdup(column);
+    ci->type = t;
+    ci->origin = cc_buf_take(&origin);
+    if (ps->ctx->columns) expr_column_log_add(ps->ctx->columns, table, column, t, ci->origin);
+    return (int)ps->n_cols - 1;
 }
 
 static void free_names(char **names, size_t n)
@@ -401,8 +551,8 @@ static value column_ref(parser *ps, const char *where, const char *alias, const 
 {
     char **names;
     size_t n;
-    int t = column_type(ps, table, column, &names, &n);
-    if (t < 0) {
+    int ci = column_type(ps, table, column, &names, &n);
+    if (ci < 0) {
         cc_buf b = CC_BUF_INIT;
         suggest(column, (const char *const *)names, n, &b);
         error_at(ps, where, "table '%s' has no column '%s'%s", table, column, cc_buf_str(&b));
@@ -414,7 +564,22 @@ static value column_ref(parser *ps, const char *where, const char *alias, const 
     cc_buf b = CC_BUF_INIT;
     cc_buf_printf(&b, "%s.", alias);
     db_quote_ident(column, &b);
-    return mk(cc_buf_take(&b), (expr_type)t);
+    value v = mk(cc_buf_take(&b), ps->cols[ci].type);
+    v.col = (size_t)ci + 1;
+    return v;
+}
+
+/* " (repairs.note is text, from its values: 'n/a' is not a date)" when
+ * `v` is a column read as it is: errors about dates say where its type
+ * came from. */
+static const char *type_hint(const parser *ps, const value *v, cc_buf *out)
+{
+    if (v->col) {
+        const col_info *ci = &ps->cols[v->col - 1];
+        cc_buf_printf(out, " (%s.%s is %s, %s)", display_table(ci->table), ci->column, expr_type_word(ci->type),
+                      ci->origin);
+    }
+    return cc_buf_str(out);
 }
 
 static const char *customer_alias(parser *ps)
@@ -474,6 +639,11 @@ static value segment_ref(parser *ps, const char *name_at, const char *name, cons
 static value parse_or(parser *ps);
 
 static int dateish(expr_type t) { return t == ET_DATE || t == ET_DATETIME; }
+
+/* A column with no values yet (ET_UNKNOWN) may be a date: nothing can be
+ * due from it, so using it as one is no error before its values say what
+ * it holds. */
+static int maybe_date(expr_type t) { return dateish(t) || t == ET_UNKNOWN; }
 
 /* A text literal that is an ISO date counts as a date in comparisons. */
 static int compatible(expr_type a, expr_type b)
@@ -725,8 +895,11 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
             int ok = t == ET_UNKNOWN || t == ET_NULL || t == sigs[i].arg ||
                      (sigs[i].arg == ET_DATE && dateish(t));
             if (!ok) {
-                error_at(ps, astart[a], "%s() needs %s, not %s", fname, expr_type_name(sigs[i].arg),
-                         expr_type_name(t));
+                cc_buf h = CC_BUF_INIT;
+                if (sigs[i].arg == ET_DATE) type_hint(ps, &args[a], &h);
+                error_at(ps, astart[a], "%s() needs %s, not %s%s", fname, expr_type_name(sigs[i].arg),
+                         expr_type_name(t), cc_buf_str(&h));
+                cc_buf_free(&h);
                 goto done;
             }
         }
@@ -776,7 +949,8 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
         expr_type t = ET_NULL;
         cc_buf_puts(&b, "coalesce(");
         for (int a = 0; a < nargs; a++) {
-            if (t == ET_NULL) t = args[a].type;
+            /* A column with no values yet says nothing: the next argument does. */
+            if (t == ET_NULL || t == ET_UNKNOWN) t = args[a].type;
             else if (!compatible(t, args[a].type)) {
                 error_at(ps, astart[a], "coalesce() mixes %s and %s", expr_type_name(t), expr_type_name(args[a].type));
             }
@@ -993,15 +1167,15 @@ static value parse_add(parser *ps)
         next(ps);
         value r = parse_mul(ps);
         if (ps->failed) { vfree(&r); break; }
-        if (dateish(l.type) && r.type == ET_DURATION) {
+        if (maybe_date(l.type) && r.type == ET_DURATION) {
             l = apply_duration(ps, l, r, sign, where);
             continue;
         }
-        if (l.type == ET_DURATION && dateish(r.type) && sign > 0) {
+        if (l.type == ET_DURATION && maybe_date(r.type) && sign > 0) {
             l = apply_duration(ps, r, l, 1, where);
             continue;
         }
-        if (dateish(l.type) && dateish(r.type) && sign < 0) {
+        if ((dateish(l.type) || dateish(r.type)) && maybe_date(l.type) && maybe_date(r.type) && sign < 0) {
             char *s = xasprintf("(julianday(%s) - julianday(%s))", l.sql, r.sql);
             vfree(&l);
             vfree(&r);
@@ -1011,12 +1185,20 @@ static value parse_add(parser *ps)
         int lnum = l.type == ET_NUM || l.type == ET_UNKNOWN || l.type == ET_NULL;
         int rnum = r.type == ET_NUM || r.type == ET_UNKNOWN || r.type == ET_NULL;
         if (!lnum || !rnum) {
-            if (r.type == ET_DURATION || l.type == ET_DURATION)
-                error_at(ps, where, "a duration can only be added to or subtracted from a date, not %s",
-                         expr_type_name(r.type == ET_DURATION ? l.type : r.type));
-            else
-                error_at(ps, where, "'%c' needs numbers (or a date and a duration), not %s and %s",
-                         sign > 0 ? '+' : '-', expr_type_name(l.type), expr_type_name(r.type));
+            cc_buf h = CC_BUF_INIT;
+            if (r.type == ET_DURATION || l.type == ET_DURATION) {
+                const value *other = r.type == ET_DURATION ? &l : &r;
+                error_at(ps, where, "a duration can only be added to or subtracted from a date, not %s%s",
+                         expr_type_name(other->type), type_hint(ps, other, &h));
+            } else {
+                if (dateish(l.type) || dateish(r.type)) {
+                    type_hint(ps, &l, &h);
+                    type_hint(ps, &r, &h);
+                }
+                error_at(ps, where, "'%c' needs numbers (or a date and a duration), not %s and %s%s",
+                         sign > 0 ? '+' : '-', expr_type_name(l.type), expr_type_name(r.type), cc_buf_str(&h));
+            }
+            cc_buf_free(&h);
             vfree(&r);
             break;
         }
@@ -1044,7 +1226,14 @@ static value parse_cmp(parser *ps)
         value r = parse_add(ps);
         if (ps->failed) { vfree(&r); return l; }
         if (!compatible(l.type, r.type)) {
-            error_at(ps, where, "cannot compare %s with %s", expr_type_name(l.type), expr_type_name(r.type));
+            cc_buf h = CC_BUF_INIT;
+            if (dateish(l.type) || dateish(r.type)) {
+                type_hint(ps, &l, &h);
+                type_hint(ps, &r, &h);
+            }
+            error_at(ps, where, "cannot compare %s with %s%s", expr_type_name(l.type), expr_type_name(r.type),
+                     cc_buf_str(&h));
+            cc_buf_free(&h);
             vfree(&r);
             return l;
         }
@@ -1243,6 +1432,12 @@ cc_code expr_compile(expr_ctx *ctx, const char *src, cc_buf *sql, expr_type *typ
     if (!ps.failed && sql_depth(v.sql) > MAX_SQL_DEPTH)
         error_at(&ps, src, "the expression is nested too deeply (simplify it or split it into vars)");
     free(ps.tok.str);
+    for (size_t i = 0; i < ps.n_cols; i++) {
+        free(ps.cols[i].table);
+        free(ps.cols[i].column);
+        free(ps.cols[i].origin);
+    }
+    free(ps.cols);
     if (ps.failed) {
         vfree(&v);
         return CC_ERR_INPUT;

@@ -7,7 +7,11 @@
  * reach SQL text.  The fragment refers to the audience row as `r` and, when
  * the audience is not the customers table, to the row's customer as `c`.
  * Errors are FILE:LINE:COL diagnostics; `line`/`col` locate the first
- * character of the expression in its file. */
+ * character of the expression in its file.
+ *
+ * A column is a date or a date-time by its declared type (DATE; DATETIME,
+ * TIMESTAMP...) or, declared otherwise, by a bounded sample of its values
+ * read once per column and compile; never by its name. */
 #ifndef CC_EXPR_H
 #define CC_EXPR_H
 
@@ -17,6 +21,19 @@
 #include "config.h"
 
 typedef enum { ET_UNKNOWN, ET_BOOL, ET_NUM, ET_TEXT, ET_DATE, ET_DATETIME, ET_DURATION, ET_NULL } expr_type;
+
+/* The columns expressions read, each with the type the compiler gave it
+ * and where that came from (`lint -v` prints them). */
+typedef struct {
+    char *table, *column;       /* `messages` for the contact history */
+    expr_type type;
+    char *origin;               /* "declared DATE", "from its values: 2026-11-24 ...", "no values yet" */
+} expr_column_note;
+
+typedef struct {
+    expr_column_note *items;
+    size_t n;
+} expr_column_log;
 
 typedef struct {
     int is_text;
@@ -44,6 +61,8 @@ typedef struct {
      * are written into the SQL as the names cc_today and cc_now instead
      * of being bound, so the meaning does not change with the clock. */
     int clock_by_name;
+    /* When set, each column an expression reads is noted here once. */
+    expr_column_log *columns;
     /* output */
     expr_param *params;
     size_t n_params;
@@ -64,6 +83,11 @@ void expr_ctx_free(expr_ctx *ctx);
  * differently. */
 void expr_meaning(const expr_ctx *ctx, const char *sql, cc_buf *out);
 const char *expr_type_name(expr_type t);
+/* The bare word for a type: "date", "date-time", "number", "text"... */
+const char *expr_type_word(expr_type t);
+void expr_column_log_add(expr_column_log *log, const char *table, const char *column, expr_type type,
+                         const char *origin);
+void expr_column_log_free(expr_column_log *log);
 /* Appends "; did you mean 'T'?" when a table of the database (or the
  * `messages` history) is close to `name`. */
 void expr_suggest_table(sqlite3 *db, const char *name, cc_buf *out);

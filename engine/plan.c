@@ -216,6 +216,7 @@ typedef struct {
     void *emit_arg;
     policy_state *policy;
     const char *assignee;          /* the current row's `assignee` value (task channel), borrowed */
+    expr_column_log *columns;      /* lint -v: the columns expressions read; NULL otherwise */
 } planner;
 
 static void suppressions_forget(suppression_list *l);
@@ -942,6 +943,7 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
     x->now = p->now_local;
     x->file = c->file;
     x->diags = p->diags;
+    x->columns = p->columns;
 
     cc_buf *s = &q->sql;
     cc_buf_puts(s, "SELECT CAST(r.");
@@ -956,6 +958,9 @@ static cc_code compile_step(planner *p, const cc_campaign *c, const cc_step *st,
         x->line = st->when.line;
         x->col = st->when.col;
         rc = expr_compile(x, st->when.text, &when, &q->when_type);
+        /* Only a column with no values yet is of no known type: no row
+         * has an occurrence, so reading it as a date decides nothing. */
+        if (rc == CC_OK && q->when_type == ET_UNKNOWN) q->when_type = ET_DATE;
         if (rc == CC_OK && q->when_type != ET_DATE && q->when_type != ET_DATETIME && q->when_type != ET_NULL) {
             cc_diag(p->diags, c->file, st->when.line, st->when.col,
                     "error: 'when' must be a date or date-time, and this is %s", expr_type_name(q->when_type));
@@ -1611,28 +1616,29 @@ static void check_template_var(void *arg, const char *file, const char *path, in
 }
 
 static cc_code check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
-                              cc_diags *diags, int queries);
+                              cc_diags *diags, int queries, expr_column_log *columns);
 
 cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
-                            cc_diags *diags)
+                            cc_diags *diags, expr_column_log *columns)
 {
-    return check_campaign(db, cfg, clk, c, diags, 1);
+    return check_campaign(db, cfg, clk, c, diags, 1, columns);
 }
 
 cc_code plan_check_templates(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
                              cc_diags *diags)
 {
-    return check_campaign(db, cfg, clk, c, diags, 0);
+    return check_campaign(db, cfg, clk, c, diags, 0, NULL);
 }
 
 /* lint's checks of one campaign; `queries` 0 leaves out the audience,
  * when and vars expressions (trigger ignores when, and planning compiles
  * them itself). */
 static cc_code check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
-                              cc_diags *diags, int queries)
+                              cc_diags *diags, int queries, expr_column_log *columns)
 {
     planner p;
     planner_init(&p, db, cfg, clk, diags);
+    p.columns = columns;
     tpl_check vcheck = {&p, c, 0};
     cc_code rc = planner_open(&p) == 0 ? CC_OK : CC_ERR_INPUT;
     for (size_t s = 0; s < c->n_steps && rc == CC_OK; s++) {

@@ -15,6 +15,7 @@
 #include "campaign.h"
 #include "clock.h"
 #include "config.h"
+#include "expr.h"
 
 typedef struct {
     const cc_campaign *campaign;   /* borrowed */
@@ -125,9 +126,10 @@ void plan_item_json(const plan_item *it, cc_buf *out);
 void plan_list_free(plan_list *pl);
 
 /* Check every expression and template of a campaign against the database
- * (for lint); diagnostics for each problem. */
+ * (for lint); diagnostics for each problem.  `columns` (may be NULL) gets
+ * each column the expressions read, with its type and where it came from. */
 cc_code plan_check_campaign(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,
-                            cc_diags *diags);
+                            cc_diags *diags, expr_column_log *columns);
 /* The template part of plan_check_campaign (files, syntax, variables):
  * what plan, preview and trigger check before computing anything. */
 cc_code plan_check_templates(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c,

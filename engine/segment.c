@@ -288,7 +288,8 @@ static int refers_to(const char *text, const char *name)
     return 0;
 }
 
-cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, const cc_segment *s, cc_diags *diags)
+cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, const cc_segment *s, cc_diags *diags,
+                      expr_column_log *columns)
 {
     expr_ctx x;
     memset(&x, 0, sizeof x);
@@ -299,6 +300,7 @@ cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, cons
     x.today = today;
     x.file = s->file;
     x.diags = diags;
+    x.columns = columns;
     expr_register_functions(db);
     cc_code rc = CC_OK;
     if (!db_table_exists(db, cfg->customers.table)) {

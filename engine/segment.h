@@ -42,6 +42,7 @@
 
 #include "campaign.h"
 #include "config.h"
+#include "expr.h"
 
 typedef enum { SEG_ABC, SEG_RFM, SEG_RULES } segment_method;
 
@@ -67,8 +68,10 @@ typedef struct {
 /* Load every segment file under `dir` (the rules folder).  Problems are
  * diagnostics; returns CC_ERR_INPUT when any file is wrong. */
 cc_code segment_load_dir(const char *dir, cc_segment **out, size_t *n, cc_diags *diags);
-/* Compile every expression of `s` against the database (for lint). */
-cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, const cc_segment *s, cc_diags *diags);
+/* Compile every expression of `s` against the database (for lint);
+ * `columns` (may be NULL) gets each column they read, typed. */
+cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, const cc_segment *s, cc_diags *diags,
+                      expr_column_log *columns);
 void segments_free(cc_segment *list, size_t n);
 
 /* The names of the segments defined under `dir`, loaded once per process

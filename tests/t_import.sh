@@ -119,7 +119,7 @@ check "(f) ... and the table was not created" test "$(sqlite3 "$DB" "SELECT coun
 expect_status 0 "(g) typed.csv imports" cc --db "$DB" import typed "$D/typed.csv"
 check "(g) declared types" \
   test "$(sqlite3 "$DB" "SELECT group_concat(name || ':' || type, ' ') FROM pragma_table_info('typed')")" \
-  = "id:INTEGER phone:TEXT code:TEXT amount:REAL n:INTEGER day:TEXT mixed:TEXT"
+  = "id:INTEGER phone:TEXT code:TEXT amount:REAL n:INTEGER day:DATE mixed:TEXT"
 check "(g) +86 phone stays text" test "$(sqlite3 "$DB" "SELECT typeof(phone) || phone FROM typed WHERE id=1")" = "text+8613800138000"
 check "(g) 007 stays text" test "$(sqlite3 "$DB" "SELECT typeof(code) || ':' || code FROM typed WHERE id=1")" = "text:007"
 check "(g) integers are integers" test "$(sqlite3 "$DB" "SELECT typeof(n) || n FROM typed WHERE id=2")" = "integer-7"

@@ -48,6 +48,7 @@ printf 'Hi {{ customer.name | default: "friend" }}\n' > "$T/templates/hello.sms.
 printf -- '---\nsubject: Hello {{ customer.name }}\n---\nHi {{ customer.name }}, {{ row.id | default: "happy birthday" }}\n' > "$T/templates/hello.email.liquid"
 
 plan() { cc --db "$DB" --rules "$T/rules" --templates "$T/templates" "$@"; }
+sanitizer() { grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1"; }
 due_ids() { plan --date "$1" --format jsonl plan --dry-run | python3 -c '
 import json, sys
 print(" ".join(sorted(r["customer"] + ":" + r["status"] for r in map(json.loads, sys.stdin) if r["campaign"] == "birthday")))'; }
