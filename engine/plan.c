@@ -625,16 +625,15 @@ static void compute_send_after_uncached(planner *p, const cc_step *st, const cha
             clock_local_to_utc(zone, d, st->send_at_minutes / 60, st->send_at_minutes % 60, 0, &t);
         else
             clock_local_to_utc(zone, p->clk->today, st->send_at_minutes / 60, st->send_at_minutes % 60, 0, &t);
-        /* A catch-up (an earlier day's occurrence planned today: cron was
-         * down, the campaign is new, grace still allows it) goes at
-         * send_at today, customer-local, or at once when that has passed
-         * too: never at the hour the run happens to start. */
-        cc_date local_today;
+        /* A catch-up (an occurrence of a day before the one it is planned
+         * on: cron was down, the campaign is new, grace still allows it)
+         * goes at send_at of the planning day, customer-local, or at once
+         * when that has passed too: never at the hour the run happens to
+         * start.  Days are business days, as occurrences are. */
         if (t < p->clk->now && clock_parse_date(day, &d) == 0 &&
-            clock_utc_to_local(zone, p->clk->now, &local_today, NULL, NULL, NULL, NULL) == CC_OK &&
-            clock_days_from_civil(d) < clock_days_from_civil(local_today)) {
+            clock_days_from_civil(d) < clock_days_from_civil(p->clk->today)) {
             int64_t today_t;
-            if (clock_local_to_utc(zone, local_today, st->send_at_minutes / 60, st->send_at_minutes % 60, 0,
+            if (clock_local_to_utc(zone, p->clk->today, st->send_at_minutes / 60, st->send_at_minutes % 60, 0,
                                    &today_t) == CC_OK)
                 t = today_t > p->clk->now ? today_t : p->clk->now;
         }

@@ -136,9 +136,9 @@ expect_status 2 "pause an unknown campaign" c pause nope
 [ "$(q "SELECT count(*) FROM care_paused")" = 0 ] && ok "nothing is paused by a typo" || not_ok "typo paused"
 
 # ---- a stale sender cannot overwrite a newer result ---------------------------
-# Sender A's server takes 3 s and then refuses the message (5xx); A's lease
+# Sender A's server takes 5 s and then refuses the message (5xx); A's lease
 # is a second.  Sender B, started after A's lease ran out, claims the
-# message again; its server takes 4 s and accepts it.  A hears its 5xx
+# message again; its server takes 6 s and accepts it.  A hears its 5xx
 # while B's delivery is still under way: had A recorded 'failed' then, B
 # (which records only what it claimed, still 'sending') could not record
 # the delivery, and the report would show a delivered message as failed.
@@ -151,8 +151,8 @@ slow_sink() {   # slow_sink PORT FLAGS...: another smtp-sink, stopped at exit
   at_exit "kill $! 2>/dev/null"
   wait_port "$_port" 10 || not_ok "smtp-sink $* starts" "$(cat "$T/sink-$_port.log")"
 }
-a_port=$(free_port); slow_sink "$a_port" -w 3 -f .
-b_port=$(free_port); slow_sink "$b_port" -w 4
+a_port=$(free_port); slow_sink "$a_port" -w 5 -f .
+b_port=$(free_port); slow_sink "$b_port" -w 6
 config "$T/a.yaml" "$a_port" ", connections: 1, lease: 1 second"
 ln -s "$DB" "$T/same.db"
 config "$T/b.yaml" "$b_port" "" "$T/same.db"
