@@ -315,7 +315,7 @@ YAML
 cc --config "$T/killsms.yaml" --now 2026-05-01T10:00:00 plan > /dev/null
 "$CARECAST" --config "$T/killsms.yaml" --now 2026-05-01T10:00:00 send > /dev/null 2>&1 &
 send_pid=$!
-_n=100; while [ "$(wc -l < "$srv/requests.jsonl" 2>/dev/null || echo 0)" -lt 20 ] && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
+_n=100; while [ "$(wc -l 2>/dev/null < "$srv/requests.jsonl" || echo 0)" -lt 20 ] && [ $_n -gt 0 ]; do sleep 0.05; _n=$((_n - 1)); done
 kill -9 "$send_pid"; wait "$send_pid" 2>/dev/null
 inflight=$(sqlite3 "$DB" "SELECT count(*) FROM care_outbox WHERE campaign='killsms' AND status='sending'")
 journaled=$(wc -l < "$DB.delivered" | tr -d ' ')
