@@ -17,16 +17,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "campaign.h"
 #include "commands.h"
 #include "db.h"
 
+/* Who did it, for the record: $USER, else the account's name (cron and
+ * systemd often leave USER unset). */
 static const char *who(void)
 {
     const char *u = getenv("USER");
-    return u && *u ? u : "unknown";
+    if (u && *u) return u;
+    const struct passwd *pw = getpwuid(getuid());
+    return pw && pw->pw_name && *pw->pw_name ? pw->pw_name : "unknown";
+}
+
+/* Is `name` one of the space-led words of `list`? */
+static int listed(const cc_buf *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list->len ? cc_buf_str(list) : ""; (p = strstr(p, name)); p += n)
+        if (p > cc_buf_str(list) && p[-1] == ' ' && (p[n] == ' ' || p[n] == '\0')) return 1;
+    return 0;
 }
 
 /* 1 when `id` names a campaign of the rules folder or of the outbox;
@@ -48,12 +62,54 @@ static int campaign_known(cli *c, const char *command, const char *id)
         while (sqlite3_step(st) == SQLITE_ROW) {
             const char *k = (const char *)sqlite3_column_text(st, 0);
             if (!strcmp(k, id)) found = 1;
-            cc_buf_printf(&names, " %s", k);
+            if (!listed(&names, k)) cc_buf_printf(&names, " %s", k);
         }
     sqlite3_finalize(st);
     if (!found)
         fprintf(stderr, "carecast %s: no campaign '%s' in %s or in the outbox (campaigns:%s)\n", command, id,
                 c->cfg.rules, names.len ? cc_buf_str(&names) : " none");
+    cc_buf_free(&names);
+    return found;
+}
+
+/* Does campaign `camp` have `column` (step or occurrence) = `value` in the
+ * rules (steps) or the outbox?  If not, says which it has: a typo in an
+ * emergency stop must not pass for "nothing to cancel". */
+static int has_value(cli *c, const char *camp, const char *column, const char *value)
+{
+    cc_buf names = CC_BUF_INIT;
+    int found = 0;
+    if (!strcmp(column, "step")) {
+        cc_campaign *camps = NULL;
+        size_t n = 0;
+        cc_diags diags = {.limit = 1};
+        campaign_load_dir(c->cfg.rules, &camps, &n, &diags);
+        cc_diags_free(&diags);
+        const cc_campaign *def = campaign_find(camps, n, camp);
+        for (size_t i = 0; def && i < def->n_steps; i++) {
+            found |= !strcmp(def->steps[i].name, value);
+            cc_buf_printf(&names, " %s", def->steps[i].name);
+        }
+        campaigns_free(camps, n);
+    }
+    /* The outbox's values, newest first: an occurrence list can be long. */
+    char *sql = sqlite3_mprintf("SELECT %s FROM care_outbox WHERE campaign = ?1 GROUP BY 1 ORDER BY max(id) DESC",
+                                column);
+    sqlite3_stmt *st = NULL;
+    size_t shown = 0;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, camp, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *v = (const char *)sqlite3_column_text(st, 0);
+            if (!strcmp(v, value)) found = 1;
+            if (!listed(&names, v) && shown++ < 10) cc_buf_printf(&names, " %s", v);
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    if (!found)
+        fprintf(stderr, "carecast cancel: campaign '%s' has no %s '%s' (%ss:%s%s)\n", camp, column, value, column,
+                names.len ? cc_buf_str(&names) : " none", shown > 10 ? " ..." : "");
     cc_buf_free(&names);
     return found;
 }
@@ -121,6 +177,8 @@ cc_code cmd_cancel(cli *c)
     cc_code rc = cmdplan_open_existing_db(c);
     if (rc != CC_OK) return rc;
     if (!campaign_known(c, "cancel", camp)) return CC_ERR_NOT_FOUND;
+    if ((step && !has_value(c, camp, "step", step)) || (occ && !has_value(c, camp, "occurrence", occ)))
+        return CC_ERR_NOT_FOUND;
     long long planned, retry, sending;
     count_waiting(c->db, camp, step, occ, &planned, &retry, &sending);
     cc_buf what = CC_BUF_INIT;

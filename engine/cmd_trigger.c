@@ -475,7 +475,7 @@ cc_code cmd_trigger(cli *c)
     cc_buf_free(&sum);
     if (rc != CC_OK) goto out;
     send_totals tot;
-    rc = sender_run(c->db, &c->cfg, c->clock.now, 0, c->verbosity, &tot);
+    rc = sender_run_campaign(c->db, &c->cfg, c->clock.now, camp->id, c->verbosity, &tot);
     if (rc == CC_ERR_BUSY) {
         fprintf(stderr, "carecast: another carecast is sending from %s; it will deliver these\n", c->cfg.database);
         rc = CC_OK;

@@ -95,6 +95,7 @@ struct outbox_queue {
     size_t n_paused;
     cc_daily_period quiet;       /* policy.quiet_hours */
     const char *zone;            /* the business zone, for messages planned without one */
+    const char *only;            /* only this campaign's messages, or NULL for all */
     /* Whether it is night now in each zone seen: `now` is fixed for the
      * queue's life, so each zone is asked once (a run meets a handful). */
     struct {
@@ -142,6 +143,13 @@ outbox_queue *outbox_queue_new(sqlite3 *db, const cc_config *cfg, const char *ch
     return q;
 }
 
+void outbox_queue_only(outbox_queue *q, const char *campaign)
+{
+    q->only = campaign;
+    q->have_list = 0;
+    q->n = q->pos = 0;
+}
+
 void outbox_queue_stats(const outbox_queue *q, size_t *reads, size_t *ids_read, uint64_t *steps)
 {
     *reads = q ? q->reads : 0;
@@ -155,7 +163,28 @@ size_t outbox_queue_held(const outbox_queue *q, int64_t *until)
     return q ? q->held : 0;
 }
 
-size_t outbox_paused_due(sqlite3 *db, int64_t now, char **names)
+size_t outbox_waiting_later(sqlite3 *db, int64_t now, const char *only, int64_t *next_at)
+{
+    sqlite3_stmt *st = NULL;
+    size_t n = 0;
+    *next_at = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*), min(max(send_after, coalesce(next_attempt_at, 0))) FROM care_outbox "
+                           "WHERE status IN ('planned', 'retry') AND max(send_after, coalesce(next_attempt_at, 0)) > ?1 "
+                           "AND (?2 IS NULL OR campaign = ?2)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_text(st, 2, only, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            n = (size_t)sqlite3_column_int64(st, 0);
+            *next_at = sqlite3_column_int64(st, 1);
+        }
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+size_t outbox_paused_due(sqlite3 *db, int64_t now, const char *only, char **names)
 {
     *names = NULL;
     sqlite3_stmt *st = NULL;
@@ -164,9 +193,11 @@ size_t outbox_paused_due(sqlite3 *db, int64_t now, char **names)
     if (sqlite3_prepare_v2(db,
                            "SELECT p.campaign, (SELECT count(*) FROM care_outbox AS o WHERE o.campaign = p.campaign "
                            "AND o.status IN ('planned', 'retry') AND o.send_after <= ?1 "
-                           "AND coalesce(o.next_attempt_at, 0) <= ?1) FROM care_paused AS p ORDER BY p.campaign",
+                           "AND coalesce(o.next_attempt_at, 0) <= ?1) FROM care_paused AS p WHERE ?2 IS NULL OR p.campaign = ?2 "
+                           "ORDER BY p.campaign",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_text(st, 2, only, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW) {
             size_t k = (size_t)sqlite3_column_int64(st, 1);
             if (!k) continue;
@@ -184,8 +215,8 @@ static int prepare(outbox_queue *q)
 {
     if (q->read) return 1;
     if (sqlite3_prepare_v3(q->db,
-                           "SELECT id FROM care_outbox WHERE " DUE " AND campaign NOT IN (SELECT campaign FROM "
-                           "care_paused) ORDER BY priority DESC, id LIMIT ?5",
+                           "SELECT id FROM care_outbox WHERE " DUE " AND (?6 IS NULL OR campaign = ?6) AND "
+                           "campaign NOT IN (SELECT campaign FROM care_paused) ORDER BY priority DESC, id LIMIT ?5",
                            -1, SQLITE_PREPARE_PERSISTENT, &q->read, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(q->db,
                            "SELECT id, campaign, step, customer_id, kind, channel, recipient, to_name, locale, "
@@ -227,6 +258,7 @@ static int read_list(outbox_queue *q)
     sqlite3_bind_text(q->read, 3, q->channel, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q->read, 4, q->now);
     sqlite3_bind_int64(q->read, 5, QUEUE_WINDOW);
+    sqlite3_bind_text(q->read, 6, q->only, -1, SQLITE_STATIC);
     int r = SQLITE_DONE;
     while (q->n < QUEUE_WINDOW && (r = sqlite3_step(q->read)) == SQLITE_ROW) {
         if (q->n == q->cap) {

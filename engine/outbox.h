@@ -41,6 +41,9 @@ typedef struct outbox_queue outbox_queue;
  * send_after moves to the end of that night, unless it was planned with
  * quiet = 0 (ignore_quiet_hours, care tasks). */
 outbox_queue *outbox_queue_new(sqlite3 *db, const cc_config *cfg, const char *channel, int64_t now);
+/* Only this campaign's messages from now on (a trigger delivers what it
+ * recorded, not the rest of the queue); `campaign` is borrowed. */
+void outbox_queue_only(outbox_queue *q, const char *campaign);
 /* Claim up to `max` due messages; an empty batch means nothing is due.
  * Each message is taken by one UPDATE that checks it is still due. */
 cc_code outbox_queue_claim(outbox_queue *q, int64_t lease_s, size_t max, outbox_batch *b);
@@ -51,10 +54,14 @@ void outbox_queue_stats(const outbox_queue *q, size_t *reads, size_t *ids_read, 
 /* How many messages the queue held for quiet hours, and the earliest end
  * of those nights (0 when none). */
 size_t outbox_queue_held(const outbox_queue *q, int64_t *until);
-/* Due messages (planned, retry) of paused campaigns at `now`: their count,
+/* Due messages (planned, retry) of paused campaigns at `now` (of campaign
+ * `only`, when not NULL): their count,
  * and the campaigns' names, space-separated, into *names (NULL if none;
  * the caller frees). */
-size_t outbox_paused_due(sqlite3 *db, int64_t now, char **names);
+/* Messages (planned, retry) whose time is after `now` (of campaign `only`
+ * when not NULL), and the earliest of those times. */
+size_t outbox_waiting_later(sqlite3 *db, int64_t now, const char *only, int64_t *next_at);
+size_t outbox_paused_due(sqlite3 *db, int64_t now, const char *only, char **names);
 void outbox_queue_free(outbox_queue *q);
 
 /* A single claim of up to `max` messages of `channel` due at `now`. */

@@ -350,9 +350,30 @@ void send_totals_print_held(const send_totals *tot, const char *zone, FILE *f)
     if (tot->paused)
         fprintf(f, "%zu message%s of paused campaigns wait%s: %s (carecast resume CAMPAIGN)\n", tot->paused,
                 tot->paused == 1 ? "" : "s", tot->paused == 1 ? "s" : "", tot->paused_names);
+    if (tot->later) {
+        char at[32];
+        clock_format_instant(zone, tot->next_at, at);
+        fprintf(f, "%zu message%s in all wait%s for a later send time (the next at %s)\n", tot->later,
+                tot->later == 1 ? "" : "s", tot->later == 1 ? "s" : "", at);
+    }
 }
 
+static cc_code run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, const char *only, int verbose,
+                   send_totals *tot);
+
 cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, int verbose, send_totals *tot)
+{
+    return run(db, cfg, now, limit, NULL, verbose, tot);
+}
+
+cc_code sender_run_campaign(sqlite3 *db, const cc_config *cfg, int64_t now, const char *campaign, int verbose,
+                            send_totals *tot)
+{
+    return run(db, cfg, now, 0, campaign, verbose, tot);
+}
+
+static cc_code run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit, const char *only, int verbose,
+                   send_totals *tot)
 {
     memset(tot, 0, sizeof *tot);
     int lock = take_lock(cfg->database);
@@ -395,6 +416,7 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         stream s = {.db = db, .channel = channels[c], .now = now, .tc = tc, .tot = tot, .verbose = verbose,
                     .batch = batch, .limit = limit, .done = &done,
                     .queue = outbox_queue_new(db, cfg, channels[c], now)};
+        if (only) outbox_queue_only(s.queue, only);
         clock_gettime(CLOCK_MONOTONIC, &s.t0);
         t->on_result = on_result;
         t->on_result_arg = &s;
@@ -431,10 +453,13 @@ cc_code sender_run(sqlite3 *db, const cc_config *cfg, int64_t now, size_t limit,
         transport_close(t);
     }
     progress(tot, done, verbose, 1);
-    if (rc == CC_OK) tot->paused = outbox_paused_due(db, now, &tot->paused_names);
+    if (rc == CC_OK) {
+        tot->paused = outbox_paused_due(db, now, only, &tot->paused_names);
+        tot->later = outbox_waiting_later(db, now, only, &tot->next_at);
+    }
     /* Care tasks last, under the same lock: one digest email per assignee
      * listing every task due now (tasks.c). */
-    if (rc == CC_OK && (!limit || done < limit))
+    if (rc == CC_OK && !only && (!limit || done < limit))
         rc = tasks_send_digests(db, cfg, now, LEASE_SECONDS, verbose, &tot->sent, &tot->retry, &tot->failed);
     if (journal >= 0) close(journal);
     close(lock);

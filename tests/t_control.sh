@@ -64,8 +64,14 @@ expect_status 2 "cancel in a script without --yes" c cancel wish --step again < 
 grep -q "confirm with --yes" "$T/err" && [ "$(db_sum "$DB")" = "$before" ] \
   && ok "without --yes nothing is cancelled, and it says how to confirm" || not_ok "cancel needs --yes" "$(cat "$T/err")"
 expect_status 2 "cancel an unknown campaign" c cancel wsih --yes
-grep -q "no campaign 'wsih'.*wish" "$T/err" && ok "an unknown campaign is named with the known ones" \
-  || not_ok "unknown campaign" "$(cat "$T/err")"
+grep -q "no campaign 'wsih' in .* or in the outbox (campaigns: wish)$" "$T/err" \
+  && ok "an unknown campaign is named with the known ones, each once" || not_ok "unknown campaign" "$(cat "$T/err")"
+expect_status 2 "cancel a step that does not exist" c cancel wish --step agian --yes
+grep -q "campaign 'wish' has no step 'agian' (steps: greet again)" "$T/err" && [ "$(db_sum "$DB")" = "$before" ] \
+  && ok "a mistyped step is an error that names the steps, and nothing is cancelled" || not_ok "mistyped step" "$(cat "$T/err")"
+expect_status 2 "cancel an occurrence that does not exist" c cancel wish --occurrence 1999-01-01 --yes
+grep -q "campaign 'wish' has no occurrence '1999-01-01' (occurrences: " "$T/err" && [ "$(db_sum "$DB")" = "$before" ] \
+  && ok "a mistyped occurrence is an error, and nothing is cancelled" || not_ok "mistyped occurrence" "$(cat "$T/err")"
 expect_status 0 "cancel step 'again' --yes" c cancel wish --step again --yes
 grep -q "cancelled 120 messages of wish step again" "$T/out" && ok "cancel says what it did" || not_ok "cancel output" "$(cat "$T/out")"
 [ "$(q "SELECT count(*) FROM care_outbox WHERE step = 'again' AND status = 'cancelled' AND reason LIKE 'cancelled by %'")" = 120 ] \
@@ -96,7 +102,7 @@ grep -q "no campaign is paused" "$T/out" && ok "pause --list: none" || not_ok "p
 c send > "$T/send.out" 2> "$T/send.err" &
 sender=$!
 wait_sink 30 30
-expect_status 0 "pause during the send" c pause wish
+expect_status 0 "pause during the send" env -u USER "$CARECAST" --config "$T/c.yaml" pause wish
 at_pause=$(sink_count)
 grep -q "paused wish" "$T/out" && ok "pause says what it did" || not_ok "pause output" "$(cat "$T/out")"
 wait "$sender"
@@ -115,7 +121,8 @@ fi
 expect_status 0 "pause again" c pause wish
 grep -q "already paused" "$T/out" && ok "pausing twice says it is already paused" || not_ok "already paused" "$(cat "$T/out")"
 expect_status 0 "pause --list" c pause --list
-grep -q "^wish  paused .* [0-9]* waiting" "$T/out" && ok "pause --list names it" || not_ok "pause --list names it" "$(cat "$T/out")"
+grep -q "^wish  paused .* by $(id -un); [0-9]* waiting" "$T/out" && ok "pause --list names it, and who paused it (USER unset: the account)" \
+  || not_ok "pause --list names it" "$(cat "$T/out")"
 expect_status 0 "a later send while paused" c send
 grep -q "sent 0," "$T/out" && ok "a later send leaves a paused campaign's messages" || not_ok "later send while paused" "$(cat "$T/out")"
 grep -q "^$((120 - sent_during)) messages of paused campaigns wait: wish (carecast resume CAMPAIGN)" "$T/out" \

@@ -48,6 +48,8 @@ expect_status 0 "plan a day late, at 01:30" c --now 2026-05-02T01:30:00+08:00 pl
   || not_ok "catch-up at send_at today" "$(q "SELECT send_after_local FROM care_outbox WHERE customer_id = 'C1'")"
 expect_status 0 "send at 01:31" c --now 2026-05-02T01:31:00+08:00 send
 grep -q "sent 0," "$T/out" && ok "nothing is sent at 01:31" || not_ok "nothing is sent at 01:31" "$(cat "$T/out")"
+grep -q "^1 message in all waits for a later send time (the next at 2026-05-02T09:30:00+08:00)" "$T/out" \
+  && ok "send says what waits for a later time, and the next one" || not_ok "send says what waits later" "$(cat "$T/out")"
 expect_status 0 "send at 09:31" c --now 2026-05-02T09:31:00+08:00 send
 grep -q "sent 1," "$T/out" && ok "the catch-up goes at 09:31" || not_ok "the catch-up goes at 09:31" "$(cat "$T/out")"
 
@@ -128,3 +130,23 @@ grep -q "sent 1," "$T/out" && ok "no quiet_hours: sent at once" || not_ok "no qu
 expect_status 0 "init" cc init "$T/work"
 grep -q '^  quiet_hours: "21:00-08:00"' "$T/work/etc/carecast.yaml" && ok "init writes quiet_hours 21:00-08:00" \
   || not_ok "init writes quiet_hours" "$(cat "$T/work/etc/carecast.yaml")"
+
+# A trigger delivers what it recorded, not the rest of the due queue: an
+# operator who holds back `send` does not send other campaigns' mail.
+cat > "$T/rules/outage.yaml" <<'YAML'
+campaign: outage
+kind: service
+schedule: manual
+ignore_quiet_hours: true
+audience: {where: status == "active"}
+channels: [email]
+template: t
+YAML
+q "UPDATE care_outbox SET status = 'planned', send_after = 0, next_attempt_at = NULL, sent_at = NULL WHERE customer_id = 'C1' AND campaign = 'b'"
+expect_status 0 "trigger while another campaign's message is due" \
+  cc --config "$T/noquiet.yaml" --now 2026-05-05T10:00:00+08:00 trigger outage --customer C1 --key second-notice --yes
+grep -q "sent 1," "$T/out" && [ "$(q "SELECT status FROM care_outbox WHERE customer_id = 'C1' AND campaign = 'b'")" = planned ] \
+  && ok "trigger sends only its own campaign's messages" \
+  || not_ok "trigger sends only its own" "$(cat "$T/out"); b: $(q "SELECT status FROM care_outbox WHERE customer_id = 'C1' AND campaign = 'b'")"
+expect_status 0 "send after the trigger" cc --config "$T/noquiet.yaml" --now 2026-05-05T10:01:00+08:00 send
+grep -q "sent 1," "$T/out" && ok "the other campaign's message goes with the next send" || not_ok "next send" "$(cat "$T/out")"
