@@ -75,6 +75,14 @@ cc_code cmd_lint(cli *c)
         cli_log(c, 2, "%s: campaign '%s': kind: %s%s, priority %d", camps[i].file, camps[i].id,
                 camps[i].is_marketing ? "marketing" : "service", camps[i].kind_default ? " (default)" : "",
                 camps[i].priority);
+    /* An SLA is a promise to answer every customer; a marketing campaign
+     * leaves out those without consent.  Said without -v: it is rarely
+     * what was meant, and nothing else would tell. */
+    for (size_t i = 0; i < n; i++)
+        if (camps[i].kind_default && camps[i].sla_s > 0)
+            cli_log(c, 1, "%s: warning: campaign '%s' has an sla but no kind: it is marketing by default, so customers "
+                          "without consent get nothing; write 'kind: service' for a care reply",
+                    camps[i].file, camps[i].id);
     if (open_existing_db(c) != CC_OK) {
         cc_diag_print(&diags, stderr);
         cc_diags_free(&diags);

@@ -319,3 +319,17 @@ printf 'hi\n' > "$P/templates/p.sms.liquid"
 cc --db "$P/care.db" --rules "$P/rules" --templates "$P/templates" --date 2026-03-02 --format jsonl plan --dry-run > "$P/out" 2> "$P/err"
 [ "$(grep -c '"status": "planned"' "$P/out")" = 1 ] && ok "120 / years_since(birth_date) divides by the years" \
   || not_ok "years_since() is one operand" "$(cat "$P/out" "$P/err")"
+
+# An SLA campaign that relies on the kind default: lint warns (without -v),
+# since customers without consent would get no acknowledgement.
+W="$T/slakind"; mkdir -p "$W/rules" "$W/templates"
+sqlite3 "$W/care.db" "CREATE TABLE customers(id TEXT PRIMARY KEY, phone TEXT, sms_opt_in INTEGER);
+  CREATE TABLE complaints(id TEXT PRIMARY KEY, customer_id TEXT, opened_at DATETIME);"
+printf 'campaign: ack\naudience: {from: complaints}\nwhen: opened_at\nsla: 24 hours\nchannels: [sms]\ntemplate: a\n' > "$W/rules/ack.yaml"
+printf 'campaign: ack2\nkind: service\naudience: {from: complaints}\nwhen: opened_at\nsla: 24 hours\nchannels: [sms]\ntemplate: a\n' > "$W/rules/ack2.yaml"
+printf 'we hear you\n' > "$W/templates/a.sms.liquid"
+expect_status 0 "lint an SLA campaign without kind" cc --db "$W/care.db" --rules "$W/rules" --templates "$W/templates" lint
+grep -q "warning: campaign 'ack' has an sla but no kind: it is marketing by default" "$T/err" \
+  && ! grep -q "campaign 'ack2' has an sla" "$T/err" \
+  && ok "lint warns about an SLA campaign that relies on the kind default, not one that says service" \
+  || not_ok "SLA without kind warning" "$(cat "$T/err")"
