@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "db.h"
@@ -431,6 +432,17 @@ static void show_sample(const unsigned char *s, size_t n, cc_buf *out)
     if (lim < n) cc_buf_puts(out, "...");
 }
 
+/* Blank, or the word database exports write for a missing value ("NULL",
+ * "null"): no evidence either way, as in SQL, where date() of it is NULL
+ * and the row simply has no occurrence.  ("n/a" is a remark someone
+ * typed, and says the column is not only dates.) */
+static int says_nothing(const unsigned char *v, size_t n)
+{
+    while (n && (*v == ' ' || *v == '\t')) v++, n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    return n == 0 || (n == 4 && strncasecmp((const char *)v, "null", 4) == 0);
+}
+
 /* The type of a column whose declaration does not say, from its values;
  * `origin` gets the reason ("from its values: 2026-11-24 ...", the value
  * shown being the one that decided). */
@@ -457,6 +469,7 @@ static expr_type sampled_type(sqlite3 *db, const char *table, const char *column
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *v = sqlite3_column_text(st, 0);
         size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        if (sqlite3_column_type(st, 0) == SQLITE_TEXT && says_nothing(v, n)) continue;
         clock_iso_kind k = sqlite3_column_type(st, 0) == SQLITE_TEXT ? clock_iso_kind_of((const char *)v, n)
                                                                       : CLOCK_ISO_NONE;
         if (k == CLOCK_ISO_NONE || (k == CLOCK_ISO_DATETIME && !any_datetime) || t == ET_UNKNOWN) {

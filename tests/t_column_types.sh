@@ -161,3 +161,13 @@ check "lint -v logs each column once" test "$(grep -c '^carecast: repairs.closed
 check "lint -v still ends clean" grep -q 'configuration and templates are clean' "$T/out"
 expect_status 0 "lint without -v" cc --db "$DB" --rules "$R" --templates "$TPL" lint
 check "... does not list the columns" sh -c "! grep -q 'repairs.closed_at' '$T/out' '$T/err'"
+
+# Exports write missing values as NULL, null or a blank: those say nothing
+# about the column, whose other values are dates.
+sqlite3 "$DB" "CREATE TABLE exported(id TEXT PRIMARY KEY, customer_id TEXT, seen_on TEXT);
+  INSERT INTO exported VALUES ('V1', 'C1', 'NULL'), ('V2', 'C1', ''), ('V3', 'C1', ' null '), ('V5', 'C1', '2026-11-24');"
+printf 'campaign: exported\nkind: service\naudience: {from: exported}\nwhen: seen_on + 1 day\nchannels: [sms]\ntemplate: t\n' > "$R/exported.yaml"
+expect_status 0 "lint a date column with NULL and blank values" cc -v --db "$DB" --rules "$R" --templates "$TPL" lint
+grep -q "exported.seen_on: date (from its values: 2026-11-24 ...)" "$T/err" \
+  && ok "NULL, null and blanks in a column of dates leave it a date" || not_ok "null words" "$(grep seen_on "$T/err")"
+rm "$R/exported.yaml"
