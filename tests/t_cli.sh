@@ -92,6 +92,18 @@ expect_status 0 "init" cc init "$T/work"
 expect_status 0 "init again keeps existing files" cc init "$T/work"
 grep -q "kept" "$T/out" && ok "init does not overwrite" || not_ok "init does not overwrite"
 
+# init's next steps name a command that runs from the new folder: the
+# binary's absolute path when `carecast` on $PATH is not this binary (just
+# built, run as ./carecast), plain `carecast` when it is (installed).
+self=$(readlink -f "$CARECAST")
+expect_status 0 "init in a fresh folder" env PATH=/usr/bin:/bin "$CARECAST" init "$T/next"
+grep -q -F "Next: cd $T/next && $self demo-data --customers 1000 && $self preview birthday-greeting" "$T/out" \
+  && ok "init: next steps name the binary by its path when it is not on PATH" || not_ok "init: next steps when not installed" "$(tail -1 "$T/out")"
+mkdir -p "$T/bin" && ln -s "$self" "$T/bin/carecast"
+expect_status 0 "init with carecast on PATH" env PATH="$T/bin:/usr/bin:/bin" "$CARECAST" init "$T/next2"
+grep -q -F "Next: cd $T/next2 && carecast demo-data --customers 1000 && carecast preview birthday-greeting" "$T/out" \
+  && ok "init: next steps say carecast when it is the one on PATH" || not_ok "init: next steps when installed" "$(tail -1 "$T/out")"
+
 # make install puts the binary, the man page and the example config in PREFIX.
 if make -s -C "$ROOT" install PREFIX="$T/inst" > "$T/install.out" 2>&1; then
   [ -x "$T/inst/bin/carecast" ] && [ -f "$T/inst/share/man/man1/carecast.1" ] && \
