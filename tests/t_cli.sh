@@ -159,3 +159,25 @@ before=$(db_sum "$T/schema.db")
 expect_status 2 "a database from a newer carecast is refused" cc --db "$T/schema.db" send
 grep -q "schema version 99; this carecast knows up to 5" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
 [ "$(db_sum "$T/schema.db")" = "$before" ] && ok "the newer database is left alone" || not_ok "the newer database is left alone"
+
+# The user reference is in the repository: every docs/ file README links to
+# (or names) exists, and README never sends users to the sibling folder
+# ../shared, which they do not have.
+missing=""
+for f in $(grep -o 'docs/[A-Za-z0-9_.-]*\.\(md\|1\)' "$ROOT/README.md" | sort -u); do
+  [ -f "$ROOT/$f" ] || missing="$missing $f"
+done
+[ -z "$missing" ] && ok "every docs/ file README names exists" || not_ok "README names missing docs files" "$missing"
+for f in campaigns cli config; do
+  grep -q "](docs/$f.md)" "$ROOT/README.md" && ok "README links docs/$f.md" || not_ok "README links docs/$f.md"
+done
+! grep -q '\.\./shared' "$ROOT/README.md" && ok "README does not mention ../shared" || not_ok "README mentions ../shared" \
+  "$(grep -n '\.\./shared' "$ROOT/README.md")"
+# The links between the three references resolve too.
+bad=""
+for f in campaigns cli config; do
+  for l in $(grep -o '](\([a-z]*\.md\)' "$ROOT/docs/$f.md" | sed 's/^](//' | sort -u); do
+    [ -f "$ROOT/docs/$l" ] || bad="$bad docs/$f.md->$l"
+  done
+done
+[ -z "$bad" ] && ok "links between docs/campaigns.md, cli.md and config.md resolve" || not_ok "broken docs links" "$bad"
