@@ -109,6 +109,9 @@ if make -s -C "$ROOT" install PREFIX="$T/inst" > "$T/install.out" 2>&1; then
   [ -x "$T/inst/bin/carecast" ] && [ -f "$T/inst/share/man/man1/carecast.1" ] && \
     [ -f "$T/inst/share/carecast/carecast.yaml.example" ] && [ -f "$T/inst/share/carecast/rules/birthday.yaml" ] \
     && ok "make install PREFIX=... installs binary, man page, config, rules" || not_ok "make install contents"
+  [ -f "$T/inst/share/doc/carecast/campaigns.md" ] && [ -f "$T/inst/share/doc/carecast/cli.md" ] && \
+    [ -f "$T/inst/share/doc/carecast/config.md" ] && [ -f "$T/inst/share/doc/carecast/README.md" ] \
+    && ok "make install puts the user reference in share/doc/carecast" || not_ok "make install: share/doc/carecast"
   "$T/inst/bin/carecast" --version > /dev/null && ok "the installed binary runs" || not_ok "the installed binary runs"
 else
   not_ok "make install" "$(cat "$T/install.out")"
