@@ -86,6 +86,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/carecast
 	install -m 755 carecast $(DESTDIR)$(PREFIX)/bin/carecast
 	install -m 644 docs/carecast.1 $(DESTDIR)$(PREFIX)/share/man/man1/carecast.1
+	install -d $(DESTDIR)$(PREFIX)/share/doc/carecast
+	install -m 644 README.md docs/campaigns.md docs/cli.md docs/config.md $(DESTDIR)$(PREFIX)/share/doc/carecast
 	install -m 644 etc/carecast.yaml $(DESTDIR)$(PREFIX)/share/carecast/carecast.yaml.example
 	cp -r rules templates $(DESTDIR)$(PREFIX)/share/carecast/
 

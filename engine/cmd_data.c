@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "csv_import.h"
@@ -154,6 +156,51 @@ static cc_code write_new(const char *dir, const char *name, const char *text, in
     return rc;
 }
 
+/* A word for a shell command line: as it is when it is plain, else in
+ * single quotes. */
+static char *shell_word(const char *s)
+{
+    if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@%,") == strlen(s))
+        return xstrdup(s);
+    size_t n = 3;
+    for (const char *p = s; *p; p++) n += *p == '\'' ? 4 : 1;
+    char *out = xmalloc(n), *o = out;
+    *o++ = '\'';
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'') { memcpy(o, "'\\''", 4); o += 4; }
+        else *o++ = *p;
+    }
+    *o++ = '\'';
+    *o = '\0';
+    return out;
+}
+
+/* How the user runs this binary from another folder: `carecast` when that
+ * name on $PATH is this very file (installed), else its absolute path (a
+ * binary just built with `make`, run as ./carecast). */
+static char *self_command(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return xstrdup("carecast");
+    exe[n] = '\0';
+    const char *path = getenv("PATH");
+    char *dirs = xstrdup(path ? path : "");
+    int found = 0;
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        char *cand = xasprintf("%s/carecast", *d ? d : ".");
+        char real[PATH_MAX];
+        if (access(cand, X_OK) == 0) {
+            if (realpath(cand, real) && strcmp(real, exe) == 0) found = 1;
+            free(cand);
+            break;           /* the shell runs the first one found */
+        }
+        free(cand);
+    }
+    free(dirs);
+    return found ? xstrdup("carecast") : shell_word(exe);
+}
+
 cc_code cmd_init(cli *c)
 {
     if (cli_no_unknown_options(c, "init") != 0) return CC_ERR_USAGE;
@@ -183,7 +230,11 @@ cc_code cmd_init(cli *c)
     db_close(db);
     free(var);
     free(dbpath);
-    if (rc == CC_OK)
-        printf("\nNext: cd %s && carecast demo-data --customers 1000 && carecast preview birthday-greeting\n", dir);
+    if (rc == CC_OK) {
+        char *cmd = self_command(), *qdir = shell_word(dir);
+        printf("\nNext: cd %s && %s demo-data --customers 1000 && %s preview birthday-greeting\n", qdir, cmd, cmd);
+        free(cmd);
+        free(qdir);
+    }
     return rc;
 }

@@ -92,11 +92,26 @@ expect_status 0 "init" cc init "$T/work"
 expect_status 0 "init again keeps existing files" cc init "$T/work"
 grep -q "kept" "$T/out" && ok "init does not overwrite" || not_ok "init does not overwrite"
 
+# init's next steps name a command that runs from the new folder: the
+# binary's absolute path when `carecast` on $PATH is not this binary (just
+# built, run as ./carecast), plain `carecast` when it is (installed).
+self=$(readlink -f "$CARECAST")
+expect_status 0 "init in a fresh folder" env PATH=/usr/bin:/bin "$CARECAST" init "$T/next"
+grep -q -F "Next: cd $T/next && $self demo-data --customers 1000 && $self preview birthday-greeting" "$T/out" \
+  && ok "init: next steps name the binary by its path when it is not on PATH" || not_ok "init: next steps when not installed" "$(tail -1 "$T/out")"
+mkdir -p "$T/bin" && ln -s "$self" "$T/bin/carecast"
+expect_status 0 "init with carecast on PATH" env PATH="$T/bin:/usr/bin:/bin" "$CARECAST" init "$T/next2"
+grep -q -F "Next: cd $T/next2 && carecast demo-data --customers 1000 && carecast preview birthday-greeting" "$T/out" \
+  && ok "init: next steps say carecast when it is the one on PATH" || not_ok "init: next steps when installed" "$(tail -1 "$T/out")"
+
 # make install puts the binary, the man page and the example config in PREFIX.
 if make -s -C "$ROOT" install PREFIX="$T/inst" > "$T/install.out" 2>&1; then
   [ -x "$T/inst/bin/carecast" ] && [ -f "$T/inst/share/man/man1/carecast.1" ] && \
     [ -f "$T/inst/share/carecast/carecast.yaml.example" ] && [ -f "$T/inst/share/carecast/rules/birthday.yaml" ] \
     && ok "make install PREFIX=... installs binary, man page, config, rules" || not_ok "make install contents"
+  [ -f "$T/inst/share/doc/carecast/campaigns.md" ] && [ -f "$T/inst/share/doc/carecast/cli.md" ] && \
+    [ -f "$T/inst/share/doc/carecast/config.md" ] && [ -f "$T/inst/share/doc/carecast/README.md" ] \
+    && ok "make install puts the user reference in share/doc/carecast" || not_ok "make install: share/doc/carecast"
   "$T/inst/bin/carecast" --version > /dev/null && ok "the installed binary runs" || not_ok "the installed binary runs"
 else
   not_ok "make install" "$(cat "$T/install.out")"
@@ -147,3 +162,25 @@ before=$(db_sum "$T/schema.db")
 expect_status 2 "a database from a newer carecast is refused" cc --db "$T/schema.db" send
 grep -q "schema version 99; this carecast knows up to 5" "$T/err" && ok "the refusal says why" || not_ok "the refusal says why" "$(cat "$T/err")"
 [ "$(db_sum "$T/schema.db")" = "$before" ] && ok "the newer database is left alone" || not_ok "the newer database is left alone"
+
+# The user reference is in the repository: every docs/ file README links to
+# (or names) exists, and README never sends users to the sibling folder
+# ../shared, which they do not have.
+missing=""
+for f in $(grep -o 'docs/[A-Za-z0-9_.-]*\.\(md\|1\)' "$ROOT/README.md" | sort -u); do
+  [ -f "$ROOT/$f" ] || missing="$missing $f"
+done
+[ -z "$missing" ] && ok "every docs/ file README names exists" || not_ok "README names missing docs files" "$missing"
+for f in campaigns cli config; do
+  grep -q "](docs/$f.md)" "$ROOT/README.md" && ok "README links docs/$f.md" || not_ok "README links docs/$f.md"
+done
+! grep -q '\.\./shared' "$ROOT/README.md" && ok "README does not mention ../shared" || not_ok "README mentions ../shared" \
+  "$(grep -n '\.\./shared' "$ROOT/README.md")"
+# The links between the three references resolve too.
+bad=""
+for f in campaigns cli config; do
+  for l in $(grep -o '](\([a-z]*\.md\)' "$ROOT/docs/$f.md" | sed 's/^](//' | sort -u); do
+    [ -f "$ROOT/docs/$l" ] || bad="$bad docs/$f.md->$l"
+  done
+done
+[ -z "$bad" ] && ok "links between docs/campaigns.md, cli.md and config.md resolve" || not_ok "broken docs links" "$bad"
