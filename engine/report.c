@@ -257,6 +257,9 @@ typedef struct {
     size_t n, cap;
 } sla_list;
 
+/* The rank of an occurrence no outbox row speaks of (yet). */
+#define SLA_NOT_PLANNED (1 << 20)
+
 static sla_occ *sla_push(sla_list *l)
 {
     if (l->n == l->cap) {
@@ -266,7 +269,7 @@ static sla_occ *sla_push(sla_list *l)
     sla_occ *e = &l->v[l->n++];
     memset(e, 0, sizeof *e);
     e->first_sent = -1;
-    e->rank = 1 << 20;
+    e->rank = SLA_NOT_PLANNED;
     return e;
 }
 
@@ -470,7 +473,11 @@ static cc_code sla_campaign(sqlite3 *db, const cc_config *cfg, const report_opts
             c->sla_met++;
             continue;
         }
-        if (e->first_sent < 0 && r->now < deadline) {
+        /* Pending while a message may still go: one waits, or none was
+         * planned yet.  Skipped, failed or cancelled and nothing waiting
+         * can no longer be met, whatever the deadline. */
+        int may_still_go = e->rank == 0 || e->rank == SLA_NOT_PLANNED;
+        if (e->first_sent < 0 && r->now < deadline && may_still_go) {
             c->sla_pending++;
             continue;
         }

@@ -38,6 +38,15 @@ expect_status 0 "run at 23:05" c --now 2026-05-01T23:05:00 run
 grep -q "sent 0," "$T/out" && ok "nothing is sent during quiet hours" || not_ok "quiet at 23:05" "$(cat "$T/out")"
 [ "$(sqlite3 "$DB" "SELECT send_after_local FROM care_outbox WHERE customer_id='K1'")" = "2026-05-02T08:00:00+08:00" ] \
   && ok "the acknowledgement waits for 08:00" || not_ok "held until 08:00" "$(sqlite3 "$DB" "SELECT send_after_local FROM care_outbox")"
+# Before its deadline, a complaint that was skipped (no address) and has
+# nothing waiting can no longer be met: a breach already, not pending.
+expect_status 0 "report at 08:00, before K2's deadline" c --now 2026-05-02T08:00:00 --format json report
+python3 - "$T/out" <<'PY' && ok "report: the skipped complaint is a breach before its deadline; K1's, waiting, is pending" || not_ok "skipped is a breach at once" "$(head -c 600 "$T/out")"
+import json, sys
+sla = {c["campaign"]: c for c in json.load(open(sys.argv[1]))["campaigns"]}["complaint-reply"]["sla"]
+assert (sla["met"], sla["breached"], sla["pending"]) == (0, 1, 1), sla
+assert [b["reason"] for b in sla["breaches"]] == ["skipped: no-address"], sla["breaches"]
+PY
 expect_status 0 "run at 08:01" c --now 2026-05-02T08:01:00 run
 grep -q "sent 1," "$T/out" && ok "acknowledged at 08:01, nine hours after the complaint" || not_ok "sent at 08:01" "$(cat "$T/out")"
 expect_status 0 "report two days later" c --now 2026-05-03T12:00:00 --format json report
