@@ -258,18 +258,33 @@ static cc_code list_paused(cli *c)
                            -1, &st, NULL) != SQLITE_OK)
         return CC_ERR_DB;
     size_t n = 0;
+    int json = !strcmp(c->format, "json"), jsonl = !strcmp(c->format, "jsonl");
+    cc_buf out = CC_BUF_INIT;
+    if (json) cc_buf_putc(&out, '[');
     while (sqlite3_step(st) == SQLITE_ROW) {
         char at[32];
         clock_format_instant(c->clock.zone, sqlite3_column_int64(st, 1), at);
         long long planned, retry, sending;
-        const char *camp = (const char *)sqlite3_column_text(st, 0);
+        const char *camp = (const char *)sqlite3_column_text(st, 0), *by = (const char *)sqlite3_column_text(st, 2);
         count_waiting(c->db, camp, NULL, NULL, &planned, &retry, &sending);
-        printf("%s  paused %s by %s; %lld waiting\n", camp, at, (const char *)sqlite3_column_text(st, 2),
-               planned + retry);
+        if (json || jsonl) {
+            cc_buf_puts(&out, json && n ? ",\n {\"campaign\": " : json ? "\n {\"campaign\": " : "{\"campaign\": ");
+            cc_json_str(&out, camp);
+            cc_buf_puts(&out, ", \"paused_at\": ");
+            cc_json_str(&out, at);
+            cc_buf_puts(&out, ", \"paused_by\": ");
+            cc_json_str(&out, by);
+            cc_buf_printf(&out, ", \"waiting\": %lld}%s", planned + retry, jsonl ? "\n" : "");
+        } else {
+            cc_buf_printf(&out, "%s  paused %s by %s; %lld waiting\n", camp, at, by, planned + retry);
+        }
         n++;
     }
     sqlite3_finalize(st);
-    if (!n) printf("no campaign is paused\n");
+    if (json) cc_buf_puts(&out, n ? "\n]\n" : "]\n");
+    else if (!n && !jsonl) cc_buf_puts(&out, "no campaign is paused\n");
+    fputs(cc_buf_str(&out), stdout);
+    cc_buf_free(&out);
     return CC_OK;
 }
 

@@ -123,6 +123,12 @@ grep -q "already paused" "$T/out" && ok "pausing twice says it is already paused
 expect_status 0 "pause --list" c pause --list
 grep -q "^wish  paused .* by $(id -un); [0-9]* waiting" "$T/out" && ok "pause --list names it, and who paused it (USER unset: the account)" \
   || not_ok "pause --list names it" "$(cat "$T/out")"
+expect_status 0 "pause --list --format json" c --format json pause --list
+python3 - "$T/out" <<'PY' && ok "pause --list --format json" || not_ok "pause --list json" "$(cat "$T/out")"
+import json, sys
+[p] = json.load(open(sys.argv[1]))
+assert p["campaign"] == "wish" and p["waiting"] > 0 and p["paused_at"] and p["paused_by"], p
+PY
 expect_status 0 "a later send while paused" c send
 grep -q "sent 0," "$T/out" && ok "a later send leaves a paused campaign's messages" || not_ok "later send while paused" "$(cat "$T/out")"
 grep -q "^$((120 - sent_during)) messages of paused campaigns wait: wish (carecast resume CAMPAIGN)" "$T/out" \
