@@ -152,3 +152,16 @@ got=$(plan_at 2026-11-24T10:40:00+08:00)
   not_ok "a TIMESTAMPTZ column" "'$got' $(head -c 300 "$T/err")"
 sanitizer "$T/err.all" && not_ok "no sanitizer report from plan --dry-run" "$(grep -m3 -E 'runtime error|Sanitizer' "$T/err.all")" ||
   ok "no sanitizer report from plan --dry-run"
+
+# The business zone's offset at that instant, not a fixed one: New York
+# moves its clocks forward at 02:00 on 8 March 2026, so 06:30 UTC is 01:30
+# (EST) and 07:30 UTC is 03:30 (EDT).
+sed 's|^timezone:.*|timezone: America/New_York|' "$T/care.yaml" > "$T/ny.yaml"
+sqlite3 "$DB" "DELETE FROM tickets; INSERT INTO tickets VALUES ('N1', 'C1', '2026-03-08T06:30:00Z'), ('N2', 'C1', '2026-03-08T07:30:00Z')"
+printf 'campaign: tk\nkind: service\naudience: {from: tickets}\nwhen: opened\ngrace: 1 day\nchannels: [sms]\ntemplate: t\n' > "$R/follow.yaml"
+got=$(cc --config "$T/ny.yaml" --now 2026-03-08T12:00:00Z --format jsonl plan --dry-run 2> "$T/err" |
+  python3 -c 'import json, sys
+print(" ".join(sorted(r["row"] + "@" + r["occurrence"] for r in map(json.loads, sys.stdin) if r["status"] == "planned")))')
+[ "$got" = "N1@2026-03-08T01:30:00 N2@2026-03-08T03:30:00" ] && ok "across a DST change the zone's offset at each instant applies" ||
+  not_ok "across a DST change" "'$got' $(head -c 300 "$T/err")"
+if sanitizer "$T/err"; then not_ok "no sanitizer report (DST)" "$(head -c 300 "$T/err")"; fi
