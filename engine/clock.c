@@ -250,6 +250,64 @@ cc_code clock_parse_instant(const char *s, const char *zone, int64_t *t)
     return CC_OK;
 }
 
+int clock_may_have_offset(const char *s, size_t n)
+{
+    while (n && isspace((unsigned char)s[n - 1])) n--;
+    if (n < 16) return 0;
+    if (s[n - 1] == 'Z' || s[n - 1] == 'z') return 1;
+    return s[n - 3] == ':' && (s[n - 6] == '+' || s[n - 6] == '-');
+}
+
+int clock_offset_to_wall(const char *s, size_t n, const char *zone, char out[CLOCK_WALL_MAX])
+{
+    cc_date d;
+    int h, mi, sec = 0;
+    if (n < 16 || parse_date_prefix(s, &d) != 0) return 0;
+    size_t i = 10;
+    if (s[i] != 'T' && !isspace((unsigned char)s[i])) return 0;
+    while (i < n && (s[i] == 'T' || isspace((unsigned char)s[i]))) i++;
+    if (n < i + 5 || digits(s + i, 2, &h) || s[i + 2] != ':' || digits(s + i + 3, 2, &mi) || h > 23 || mi > 59)
+        return 0;
+    i += 5;
+    size_t frac = i, frac_len = 0;
+    if (i < n && s[i] == ':') {
+        if (n < i + 3 || digits(s + i + 1, 2, &sec) || sec > 59) return 0;
+        i += 3;
+        /* SQLite reads a '.' only with digits after it. */
+        if (i + 1 < n && s[i] == '.' && isdigit((unsigned char)s[i + 1])) {
+            frac = i++;
+            while (i < n && isdigit((unsigned char)s[i])) i++;
+            frac_len = i - frac;
+        }
+    }
+    while (i < n && isspace((unsigned char)s[i])) i++;
+    int off = 0;
+    if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        int oh, om;
+        if (n < i + 6 || digits(s + i + 1, 2, &oh) || s[i + 3] != ':' || digits(s + i + 4, 2, &om) || oh > 14 ||
+            om > 59)
+            return 0;
+        off = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
+        i += 6;
+    } else {
+        return 0;
+    }
+    while (i < n && isspace((unsigned char)s[i])) i++;
+    if (i != n) return 0;
+    int64_t t = clock_days_from_civil(d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    cc_date w;
+    int wh, wm, ws;
+    if (clock_utc_to_local(zone, t, &w, &wh, &wm, &ws, NULL) != CC_OK || w.year < 1 || w.year > 9999) return 0;
+    /* Digits past nanoseconds say nothing SQLite keeps (it reads milliseconds). */
+    if (frac_len > 10) frac_len = 10;
+    snprintf(out, CLOCK_WALL_MAX, "%04u-%02u-%02u %02u:%02u:%02u%.*s", (unsigned)w.year % 10000u,
+             (unsigned)w.month % 100u, (unsigned)w.day % 100u, (unsigned)wh % 100u, (unsigned)wm % 100u,
+             (unsigned)ws % 100u, (int)frac_len, s + frac);
+    return 1;
+}
+
 cc_code clock_init(cc_clock *c, const char *zone, const char *now_arg)
 {
     c->zone = zone;

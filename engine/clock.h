@@ -45,6 +45,17 @@ cc_code clock_utc_to_local(const char *zone, int64_t t, cc_date *d, int *hour, i
                            int *second, int *offset_s);
 /* Format an instant as ISO 8601 with the zone's offset: 2026-11-23T09:30:00+08:00 */
 void clock_format_instant(const char *zone, int64_t t, char out[32]);
+/* A date-time of the data that carries an offset ("...Z", "...+08:00"),
+ * as wall time in `zone`.  clock_may_have_offset() is the cheap test
+ * (the last characters only) that rules out the common case, a value
+ * without one.  clock_offset_to_wall() reads the forms SQLite's date
+ * functions read ("YYYY-MM-DD[T| ]HH:MM[:SS[.fff]][ ]Z|z|+HH:MM|-HH:MM")
+ * and writes "YYYY-MM-DD HH:MM:SS[.fff]" (at most 9 digits of fraction)
+ * into out[CLOCK_WALL_MAX]; 0 when `s` is no such value, then `out` is
+ * untouched. */
+#define CLOCK_WALL_MAX 32
+int clock_may_have_offset(const char *s, size_t n);
+int clock_offset_to_wall(const char *s, size_t n, const char *zone, char out[CLOCK_WALL_MAX]);
 /* Parse --now / --date: "YYYY-MM-DD" (start of day in `zone`) or a date-time
  * "YYYY-MM-DD[T| ]HH:MM[:SS][Z|+HH:MM]" (no offset: in `zone`). */
 cc_code clock_parse_instant(const char *s, const char *zone, int64_t *t);

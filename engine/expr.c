@@ -575,8 +575,18 @@ static value column_ref(parser *ps, const char *where, const char *alias, const 
     }
     free_names(names, n);
     cc_buf b = CC_BUF_INIT;
+    /* A date-time written with an offset is an instant, and SQLite's date
+     * functions would read it as UTC wall time, while every other
+     * date-time here (now, the due window, values without an offset) is
+     * the business zone's: cc_local() converts it where it is read, so
+     * comparisons, arithmetic and occurrences all agree.  Dates and
+     * carecast's own history (written without offsets) are read as they
+     * are, at no cost per row. */
+    int local = ps->cols[ci].type == ET_DATETIME && strcmp(table, "care_messages") != 0;
+    if (local) cc_buf_puts(&b, "cc_local(");
     cc_buf_printf(&b, "%s.", alias);
     db_quote_ident(column, &b);
+    if (local) cc_buf_puts(&b, ")");
     value v = mk(cc_buf_take(&b), ps->cols[ci].type);
     v.col = (size_t)ci + 1;
     return v;
@@ -1603,9 +1613,30 @@ static void fn_day_in(sqlite3_context *cx, int argc, sqlite3_value **argv)
     sqlite3_result_int(cx, 0);
 }
 
-void expr_register_functions(sqlite3 *db)
+/* cc_local(x): a date-time of the data as the business zone's wall time
+ * (user data: the zone).  A value without an offset, by far the usual
+ * one, is returned as it is after a look at its last characters; only one
+ * with an offset costs a conversion. */
+static void fn_local(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) {
+        const char *s = (const char *)sqlite3_value_text(argv[0]);
+        size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+        char wall[CLOCK_WALL_MAX];
+        if (s && clock_may_have_offset(s, n) &&
+            clock_offset_to_wall(s, n, (const char *)sqlite3_user_data(cx), wall)) {
+            sqlite3_result_text(cx, wall, -1, SQLITE_TRANSIENT);
+            return;
+        }
+    }
+    sqlite3_result_value(cx, argv[0]);
+}
+
+void expr_register_functions(sqlite3 *db, const char *zone)
 {
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    sqlite3_create_function(db, "cc_local", 1, flags, (void *)zone, fn_local, NULL, NULL);
     sqlite3_create_function(db, "cc_md_in", -1, flags, NULL, fn_md_in, NULL, NULL);
     sqlite3_create_function(db, "cc_day_in", -1, flags, NULL, fn_day_in, NULL, NULL);
     sqlite3_create_function(db, "cc_add_months", 2, flags, NULL, fn_add_months, NULL, NULL);

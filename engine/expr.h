@@ -93,7 +93,9 @@ void expr_column_log_free(expr_column_log *log);
 void expr_suggest_table(sqlite3 *db, const char *name, cc_buf *out);
 
 /* Register carecast's SQL helper functions on a connection
- * (cc_add_months, cc_years_between, cc_months_between). */
-void expr_register_functions(sqlite3 *db);
+ * (cc_add_months, cc_months_between, cc_md_in, cc_day_in, and cc_local,
+ * which reads date-times with an offset as wall time in `zone`, the
+ * business zone: it must outlive the connection's statements). */
+void expr_register_functions(sqlite3 *db, const char *zone);
 
 #endif

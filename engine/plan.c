@@ -1378,7 +1378,7 @@ static void planner_init(planner *p, sqlite3 *db, const cc_config *cfg, const cc
     p->templates = render_open(cfg->templates);
     clock_format_date(clk->today, p->today);
     local_wall_time(clk->zone, clk->now, p->now_local);
-    expr_register_functions(db);
+    expr_register_functions(db, cfg->timezone);
 }
 
 cc_code plan_occurrences(sqlite3 *db, const cc_config *cfg, const cc_clock *clk, const cc_campaign *c, size_t si,

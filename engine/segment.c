@@ -301,7 +301,7 @@ cc_code segment_check(sqlite3 *db, const cc_config *cfg, const char *today, cons
     x.file = s->file;
     x.diags = diags;
     x.columns = columns;
-    expr_register_functions(db);
+    expr_register_functions(db, cfg->timezone);
     cc_code rc = CC_OK;
     if (!db_table_exists(db, cfg->customers.table)) {
         int cl = 0, cc = 0;
@@ -482,7 +482,7 @@ static cc_code exec_bound(sqlite3 *db, const char *sql, const char *seg, int64_t
 cc_code segment_compute(sqlite3 *db, const cc_config *cfg, int64_t now, const char *today, const char *now_local,
                         const cc_segment *segs, size_t n, segment_result *res, cc_diags *diags)
 {
-    expr_register_functions(db);
+    expr_register_functions(db, cfg->timezone);
     if (!db_table_exists(db, cfg->customers.table)) {
         cc_diag(diags, cfg->rules, 0, 0, "error: the database has no customers table '%s'", cfg->customers.table);
         return CC_ERR_INPUT;

@@ -34,7 +34,8 @@ static const char schema[] =
     "  ('c2',NULL,NULL,NULL,NULL,'2000-02-29',NULL,NULL,'closed','B',NULL,0,0,'sms',NULL,NULL);"
     "INSERT INTO orders VALUES (1,'c1','2026-06-01',5200,'paid'),(2,'c1','2025-01-31 10:00',-3,'open'),"
     "  (3,'c2',NULL,NULL,NULL);"
-    "INSERT INTO complaints VALUES (1,'c1','2026-11-30 09:00','open');";
+    "INSERT INTO complaints VALUES (1,'c1','2026-11-30 09:00','open'),(2,'c2','2026-11-30T01:00:00Z','closed'),"
+    "  (3,'c1','2026-11-29T23:30:00.5-05:00',NULL);";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -45,7 +46,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_expr: cannot set up the database: %s\n", db ? sqlite3_errmsg(db) : err);
         abort();
     }
-    expr_register_functions(db);
+    /* A zone with an offset, so cc_local() converts the complaints' times. */
+    free(cfg.timezone);
+    cfg.timezone = xstrdup("Asia/Shanghai");
+    expr_register_functions(db, cfg.timezone);
     return 0;
 }
 
