@@ -579,13 +579,17 @@ static value column_ref(parser *ps, const char *where, const char *alias, const 
      * functions would read it as UTC wall time, while every other
      * date-time here (now, the due window, values without an offset) is
      * the business zone's: cc_local() converts it where it is read, so
-     * comparisons, arithmetic and occurrences all agree.  Dates and
-     * carecast's own history (written without offsets) are read as they
-     * are, at no cost per row. */
-    int local = ps->cols[ci].type == ET_DATETIME && strcmp(table, "care_messages") != 0;
+     * comparisons, arithmetic and occurrences all agree.  Dates are read
+     * as they are, at no cost per row. */
+    int local = ps->cols[ci].type == ET_DATETIME;
+    /* The history's times are UTC wall times (the view's datetime() of a
+     * unix time): marked as such, the same conversion makes them the
+     * business zone's. */
+    int utc = local && !strcmp(table, "care_messages");
     if (local) cc_buf_puts(&b, "cc_local(");
     cc_buf_printf(&b, "%s.", alias);
     db_quote_ident(column, &b);
+    if (utc) cc_buf_puts(&b, " || 'Z'");
     if (local) cc_buf_puts(&b, ")");
     value v = mk(cc_buf_take(&b), ps->cols[ci].type);
     v.col = (size_t)ci + 1;

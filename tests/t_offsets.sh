@@ -165,3 +165,18 @@ print(" ".join(sorted(r["row"] + "@" + r["occurrence"] for r in map(json.loads, 
 [ "$got" = "N1@2026-03-08T01:30:00 N2@2026-03-08T03:30:00" ] && ok "across a DST change the zone's offset at each instant applies" ||
   not_ok "across a DST change" "'$got' $(head -c 300 "$T/err")"
 if sanitizer "$T/err"; then not_ok "no sanitizer report (DST)" "$(head -c 300 "$T/err")"; fi
+
+# carecast's own history: messages.sent_at is kept as a UTC instant; rules
+# read it as the business zone's wall time like every other date-time.  A
+# message sent at 20:00 UTC on 05-01 was sent at 04:00 on 05-02 in Shanghai,
+# so "sent today" holds on 05-02.
+rm -f "$R"/*.yaml
+cc --config "$T/care.yaml" lint > /dev/null 2>&1
+sqlite3 "$DB" "INSERT INTO care_outbox(campaign, step, audience_table, row_id, customer_id, occurrence, kind, channel,
+    recipient, status, send_after, created_at, sent_at)
+  VALUES ('earlier', 'main', 'customers', 'C1', 'C1', '2026-05-01', 'service', 'sms', '+8613800138001', 'sent',
+    strftime('%s', '2026-05-01 20:00:00'), 0, strftime('%s', '2026-05-01 20:00:00'))"
+printf 'campaign: again\nkind: service\naudience: {where: "count(messages where sent_at >= today) == 1"}\nrepeat: once\nchannels: [sms]\ntemplate: t\n' > "$R/again.yaml"
+got=$(cc --config "$T/care.yaml" --now 2026-05-02T10:00:00+08:00 --format jsonl plan --dry-run 2> "$T/err" | grep -c '"status": "planned"')
+[ "$got" = 1 ] && ok "messages.sent_at is the business zone's wall time (sent at 04:00 local counts as today)" \
+  || not_ok "messages.sent_at in the business zone" "$got $(head -c 300 "$T/err")"
