@@ -937,6 +937,17 @@ static value parse_call(parser *ps, const char *fname, const char *fstart)
         error_at(ps, astart[0], "date() of a text that is no date (write YYYY-MM-DD, a real day)");
         goto done;
     }
+    if (!strcmp(fname, "date") && nargs == 1 && args[0].type == ET_TEXT && args[0].col) {
+        /* A column whose values are not all dates (2026/11/22, 2026年11月22日):
+         * date() of those is null, so the rule would select nobody from
+         * them, silently.  Said here, with the value that showed it. */
+        cc_buf h = CC_BUF_INIT;
+        type_hint(ps, &args[0], &h);
+        error_at(ps, astart[0], "date() needs dates written YYYY-MM-DD, and this column holds other text%s",
+                 cc_buf_str(&h));
+        cc_buf_free(&h);
+        goto done;
+    }
     char *today = clock_sql(ps, 0);
     const char *a0 = args[0].sql, *a1 = nargs > 1 ? args[1].sql : NULL;
     if (!strcmp(fname, "days_since"))

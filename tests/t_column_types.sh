@@ -171,3 +171,13 @@ expect_status 0 "lint a date column with NULL and blank values" cc -v --db "$DB"
 grep -q "exported.seen_on: date (from its values: 2026-11-24 ...)" "$T/err" \
   && ok "NULL, null and blanks in a column of dates leave it a date" || not_ok "null words" "$(grep seen_on "$T/err")"
 rm "$R/exported.yaml"
+
+# date() of a column of text that is not ISO dates (an Excel export's
+# 2026/11/22) would select nobody, silently: lint says so, with the value.
+sqlite3 "$DB" "CREATE TABLE excel(id TEXT PRIMARY KEY, customer_id TEXT, done TEXT);
+  INSERT INTO excel VALUES ('E1', 'C1', '2026/11/22'), ('E2', 'C1', '2026/11/23');"
+printf 'campaign: excel\nkind: service\naudience: {from: excel}\nwhen: date(done) + 2 days\nchannels: [sms]\ntemplate: t\n' > "$R/excel.yaml"
+expect_status 1 "lint date() of a column of 2026/11/22 dates" cc --db "$DB" --rules "$R" --templates "$TPL" lint
+grep -q "excel.yaml:4:12: error: date() needs dates written YYYY-MM-DD, and this column holds other text (excel.done is text, from its values: '2026/11/22' is not a date)" "$T/err" \
+  && ok "date() of a column that holds other text is an error at FILE:LINE:COL, with the value" || not_ok "date() of text column" "$(cat "$T/err")"
+rm "$R/excel.yaml"
