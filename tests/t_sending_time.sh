@@ -118,7 +118,6 @@ expect_status 0 "trigger an outage notice at 23:30" c --now 2026-05-03T23:30:00+
 grep -q "sent 1," "$T/out" && ok "ignore_quiet_hours goes at night" || not_ok "ignore_quiet_hours goes at night" "$(cat "$T/out")"
 [ "$(q "SELECT quiet FROM care_outbox WHERE campaign = 'outage'")" = 0 ] && ok "recorded as not held by quiet hours" \
   || not_ok "quiet = 0 recorded"
-rm "$T/rules/outage.yaml"
 
 # Without policy.quiet_hours nothing is held at night.
 sed '/policy:/,$d' "$T/c.yaml" > "$T/noquiet.yaml"
@@ -133,15 +132,6 @@ grep -q '^  quiet_hours: "21:00-08:00"' "$T/work/etc/carecast.yaml" && ok "init 
 
 # A trigger delivers what it recorded, not the rest of the due queue: an
 # operator who holds back `send` does not send other campaigns' mail.
-cat > "$T/rules/outage.yaml" <<'YAML'
-campaign: outage
-kind: service
-schedule: manual
-ignore_quiet_hours: true
-audience: {where: status == "active"}
-channels: [email]
-template: t
-YAML
 q "UPDATE care_outbox SET status = 'planned', send_after = 0, next_attempt_at = NULL, sent_at = NULL WHERE customer_id = 'C1' AND campaign = 'b'"
 expect_status 0 "trigger while another campaign's message is due" \
   cc --config "$T/noquiet.yaml" --now 2026-05-05T10:00:00+08:00 trigger outage --customer C1 --key second-notice --yes
