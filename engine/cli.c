@@ -1,12 +1,14 @@
-/* cli.c - shared plumbing for subcommands: option taking, logging, the
- * database handle. */
+/* cli.c - shared plumbing for subcommands: option taking, logging, asking
+ * for confirmation, the database handle. */
 #include "cli.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "db.h"
 
@@ -80,4 +82,21 @@ void cli_log(const cli *c, int level, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+cc_code cli_confirm(int yes, const char *refusal, const char *prompt, const char *aborted)
+{
+    if (yes) return CC_OK;
+    if (!isatty(STDIN_FILENO)) {
+        fputs(refusal, stderr);
+        return CC_ERR_USAGE;
+    }
+    fputs(prompt, stderr);
+    fflush(stderr);
+    char answer[64] = "";
+    if (!fgets(answer, sizeof answer, stdin)) answer[0] = '\0';
+    answer[strcspn(answer, "\r\n")] = '\0';
+    if (strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0) return CC_OK;
+    fputs(aborted, stderr);
+    return CC_ERR_PROBLEMS;
 }

@@ -33,4 +33,12 @@ int cli_no_unknown_options(cli *c, const char *command);
 
 void cli_log(const cli *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Whether a command that changes what customers get may go on: at once
+ * with --yes (`yes`); otherwise a terminal is asked `prompt` and "y" or
+ * "yes" goes on (CC_OK), anything else prints `aborted` (CC_ERR_PROBLEMS);
+ * a script that did not say --yes gets `refusal` printed (CC_ERR_USAGE).
+ * The messages go to standard error, each ended by the caller's newline
+ * where it wants one (the prompt has none). */
+cc_code cli_confirm(int yes, const char *refusal, const char *prompt, const char *aborted);
+
 #endif

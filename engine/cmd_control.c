@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -114,24 +113,6 @@ static int has_value(cli *c, const char *camp, const char *column, const char *v
     return found;
 }
 
-/* Asks on a terminal; in a script the caller must have said --yes. */
-static int confirmed(const char *command, int yes, const char *question)
-{
-    if (yes) return 1;
-    if (!isatty(STDIN_FILENO)) {
-        fprintf(stderr, "carecast %s: %s -- not done: confirm with --yes when not on a terminal\n", command, question);
-        return 0;
-    }
-    fprintf(stderr, "%s [y/N] ", question);
-    fflush(stderr);
-    char answer[64] = "";
-    if (!fgets(answer, sizeof answer, stdin)) answer[0] = '\0';
-    answer[strcspn(answer, "\r\n")] = '\0';
-    if (strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0) return 1;
-    fprintf(stderr, "aborted: nothing changed\n");
-    return 0;
-}
-
 /* The messages of campaign ?1 (step ?2, occurrence ?3 when not NULL) in
  * one status group. */
 #define OF_CAMPAIGN "campaign = ?1 AND (?2 IS NULL OR step = ?2) AND (?3 IS NULL OR occurrence = ?3)"
@@ -200,9 +181,14 @@ cc_code cmd_cancel(cli *c)
         cc_buf_free(&what);
         return CC_OK;
     }
-    if (!confirmed("cancel", yes, question)) {
+    char *refusal = xasprintf("carecast cancel: %s -- not done: confirm with --yes when not on a terminal\n", question);
+    char *prompt = xasprintf("%s [y/N] ", question);
+    cc_code asked = cli_confirm(yes, refusal, prompt, "aborted: nothing changed\n");
+    free(refusal);
+    free(prompt);
+    if (asked != CC_OK) {
         cc_buf_free(&what);
-        return isatty(STDIN_FILENO) ? CC_ERR_PROBLEMS : CC_ERR_USAGE;
+        return asked;
     }
     char reason[160];
     snprintf(reason, sizeof reason, "cancelled by %s", who());

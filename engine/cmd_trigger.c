@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -418,24 +416,16 @@ cc_code cmd_trigger(cli *c)
     }
     cc_buf sum = CC_BUF_INIT;
     size_t planned = summarise(&pl, &sum);
-    if (!yes && !isatty(STDIN_FILENO)) {
-        fprintf(stderr, "carecast trigger: %s %s would get %s; not sent: confirm with --yes when not on a terminal "
-                        "(or look first with --dry-run)\n", camp->id, step->name, cc_buf_str(&sum));
-        cc_buf_free(&sum);
-        rc = CC_ERR_USAGE;
-        goto out;
-    }
-    if (!yes) {
-        fprintf(stderr, "%s, step %s, now: %s\nSend %zu message%s? [y/N] ", camp->id, step->name, cc_buf_str(&sum),
-                planned, planned == 1 ? "" : "s");
-        fflush(stderr);
-        char answer[64] = "";
-        if (!fgets(answer, sizeof answer, stdin)) answer[0] = '\0';
-        answer[strcspn(answer, "\r\n")] = '\0';
-        if (strcasecmp(answer, "y") != 0 && strcasecmp(answer, "yes") != 0) {
-            fprintf(stderr, "aborted: nothing sent\n");
+    {
+        char *refusal = xasprintf("carecast trigger: %s %s would get %s; not sent: confirm with --yes when not on a "
+                                  "terminal (or look first with --dry-run)\n", camp->id, step->name, cc_buf_str(&sum));
+        char *prompt = xasprintf("%s, step %s, now: %s\nSend %zu message%s? [y/N] ", camp->id, step->name,
+                                 cc_buf_str(&sum), planned, planned == 1 ? "" : "s");
+        rc = cli_confirm(yes, refusal, prompt, "aborted: nothing sent\n");
+        free(refusal);
+        free(prompt);
+        if (rc != CC_OK) {
             cc_buf_free(&sum);
-            rc = CC_ERR_PROBLEMS;
             goto out;
         }
     }
